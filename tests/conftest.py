@@ -1,0 +1,65 @@
+"""Shared pytest configuration: hypothesis profiles and the `device` fixture."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import mlx.core as mx
+
+# "ci" (the default) keeps the suite fast; "long" is for local runs:
+# HYPOTHESIS_PROFILE=long pytest tests/
+settings.register_profile(
+    "ci",
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+    print_blob=True,
+)
+settings.register_profile(
+    "long",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "dev",
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _devices():
+    devices = [mx.Device(mx.cpu)]
+    if mx.is_available(mx.gpu):
+        devices.append(mx.Device(mx.gpu))
+    return devices
+
+
+DEVICES = _devices()
+
+
+@pytest.fixture(params=DEVICES, ids=lambda d: "gpu" if d.type == mx.gpu else "cpu")
+def device(request):
+    """Runs the test once per available device, with that device as the default."""
+    old = mx.default_device()
+    mx.set_default_device(request.param)
+    try:
+        yield request.param
+    finally:
+        mx.set_default_device(old)
+
+
+@pytest.fixture
+def rng(request):
+    """A NumPy generator seeded from the test name (and MLX_TEST_SEED, default 0), so
+    each test is reproducible and other seeds can be tried."""
+    import zlib
+
+    import numpy as np
+
+    salt = int(os.environ.get("MLX_TEST_SEED", "0"))
+    return np.random.default_rng([zlib.crc32(request.node.name.encode()), salt])
