@@ -236,7 +236,7 @@ def tree_merge(tree_a: Any, tree_b: Any, merge_fn: Optional[Callable] = None) ->
         return t is None or (isinstance(t, (dict, list, tuple)) and len(t) == 0)
 
     if empty(tree_a):
-        return tree_b if not empty(tree_b) else tree_a
+        return tree_b if tree_b is not None else tree_a
     if empty(tree_b):
         return tree_a
 

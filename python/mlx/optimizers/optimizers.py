@@ -168,9 +168,9 @@ class Optimizer:
                     f"'{path or '<root>'}'; got gradient {_describe(grad)} and "
                     f"parameter {_describe(param)}."
                 )
-            if len(grad) != len(param):
+            if len(grad) > len(param):
                 self._error(
-                    f"gradient and parameter lists differ in length at "
+                    f"gradient list is longer than the parameter list at "
                     f"'{path or '<root>'}'; got {len(grad)} gradients for "
                     f"{len(param)} parameters."
                 )
@@ -822,6 +822,8 @@ def clip_grad_norm(grads, max_norm: float):
     Example:
         >>> grads, norm = clip_grad_norm(grads, max_norm=1.0)
     """
+    if not isinstance(max_norm, mx.array):
+        max_norm = float(max_norm)
     norm_sq = tree_reduce(lambda acc, g: acc + mx.sum(mx.square(g)), grads, 0.0)
     total_norm = mx.sqrt(norm_sq)
     scale = max_norm / (total_norm + 1e-6)

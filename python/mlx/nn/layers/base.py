@@ -42,7 +42,7 @@ def _unwrap(module, key, value, filter_fn, map_fn, is_leaf_fn):
 
 
 def _is_empty(value) -> bool:
-    return isinstance(value, (dict, list, tuple)) and len(value) == 0
+    return value is None or (isinstance(value, (dict, list, tuple)) and len(value) == 0)
 
 
 class Module(dict):
@@ -275,7 +275,8 @@ class Module(dict):
                             continue
                         dst[k] = new
                     elif isinstance(current, (dict, list)):
-                        apply(current, new, sub)
+                        if not _is_empty(new):
+                            apply(current, new, sub)
                     elif strict and not _is_empty(new):
                         raise ValueError(
                             f"[Module.update] {sub!r} is not a parameter; "
@@ -309,7 +310,8 @@ class Module(dict):
                             continue
                         dst[i] = new
                     elif isinstance(current, (dict, list)):
-                        apply(current, new, sub)
+                        if not _is_empty(new):
+                            apply(current, new, sub)
                     elif strict and not _is_empty(new):
                         raise ValueError(
                             f"[Module.update] {sub!r} is not a parameter; "

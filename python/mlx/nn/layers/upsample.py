@@ -29,7 +29,9 @@ def _interpolate_axis(x, axis, scale, mode, align_corners):
             f"got x.shape={tuple(x.shape)}."
         )
     if mode == "nearest":
-        idx = [min(int(math.floor((i + 0.5) / scale)), n_in - 1) for i in range(n_out)]
+        # The nearest sample to the (centred) source position; ties go to even.
+        pos = _source_positions(n_in, n_out, scale, False)
+        idx = [min(max(round(p), 0), n_in - 1) for p in pos]
         return mx.take(x, mx.array(idx, dtype=mx.int32), axis=axis)
 
     pos = _source_positions(n_in, n_out, scale, align_corners)
@@ -84,7 +86,7 @@ class Upsample(Module):
 
     Each spatial size ``n`` becomes ``floor(n * scale)``.
 
-    * ``"nearest"``: output ``i`` copies input ``floor((i + 0.5) / scale)``.
+    * ``"nearest"``: each output copies the input sample nearest to its centre.
     * ``"linear"``: (bi/tri)linear interpolation.
     * ``"cubic"``: (bi)cubic convolution with :math:`a = -0.75`.
 
