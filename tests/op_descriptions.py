@@ -97,6 +97,15 @@ def is_reference_mlx():
     return not path.startswith(here + os.sep)
 
 
+def mlx_bug(condition, reason):
+    """Mark a case where MLX itself is wrong: expected to fail against Apple's MLX,
+    checked normally against this repository's build."""
+    import pytest
+
+    if condition and is_reference_mlx():
+        pytest.xfail(f"MLX bug: {reason}")
+
+
 # --------------------------------------------------------------------------------------
 # conversions and comparisons
 
@@ -699,3 +708,135 @@ def check_result(desc, out, expected, in_dtype):
             assert_close(out, expected, rtol=rtol * desc.tol_scale, atol=atol * desc.tol_scale)
         else:
             assert_close(out, expected, scale=desc.tol_scale)
+
+
+# --------------------------------------------------------------------------------------
+# reductions
+
+
+def sum_dtype(dt):
+    """sum / prod: bool and integers narrower than 32 bits accumulate in 32 bits
+    (uint8 gives uint32, int8 gives int32); NumPy would give 64 bits."""
+    if dt in (mx.bool_, mx.int8, mx.int16):
+        return mx.int32
+    if dt in (mx.uint8, mx.uint16):
+        return mx.uint32
+    return dt
+
+
+def var_dtype(dt):
+    """var / std: integers give float32, complex64 gives float32."""
+    return mx.float32 if dt not in FLOATS else dt
+
+
+@dataclass
+class ReductionDesc:
+    """A reduction described once.
+
+    mx_fn(a, axis, keepdims) and np_fn(x, axis, keepdims) take axis None, an int or a
+    tuple. tuple_axes: the op takes several axes. empty_ok: reducing a zero-size axis
+    is allowed (otherwise ValueError). as_float: the NumPy reference runs on float64.
+    """
+
+    name: str
+    mx_fn: Callable
+    np_fn: Callable
+    dtypes: Sequence = tuple(ALL_DTYPES)
+    out_dtype: Callable = lambda dt: dt
+    domain: Domain = ANY
+    tuple_axes: bool = True
+    empty_ok: bool = True
+    tol_scale: float = 4.0
+    # A reduction over no axes (axis=(), or any reduction of a 0-d array) returns the
+    # input unchanged for sum / prod, keeping its dtype (sum(int8 scalar) stays int8).
+    noop_keeps_dtype: bool = False
+    # argmax / argmin / logsumexp reject every zero-size input, even along a nonempty axis.
+    empty_any_raises: bool = False
+
+    def __repr__(self):
+        return f"ReductionDesc({self.name})"
+
+    def ref(self, x, axis, keepdims):
+        import warnings
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.asarray(self.np_fn(x, axis=axis, keepdims=keepdims))
+
+
+def _red(name, np_fn, **kw):
+    f = getattr(mx, name)
+    return ReductionDesc(name, lambda a, axis, keepdims: f(a, axis=axis, keepdims=keepdims),
+                         np_fn, **kw)
+
+
+def _np_arg(f):
+    def g(x, axis, keepdims):
+        if axis is None:
+            r = f(x.reshape(-1), axis=0)
+            return np.reshape(r, (1,) * x.ndim) if keepdims else r
+        return f(x, axis=axis, keepdims=keepdims)
+
+    return g
+
+
+def _np_logsumexp(x, axis, keepdims):
+    x = np.asarray(x, np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    r = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return r if keepdims else np.squeeze(r, axis=axis) if axis is not None else r.reshape(())
+
+
+def _np_float(f):
+    def g(x, axis, keepdims):
+        if not np.iscomplexobj(x):
+            x = x.astype(np.float64)
+        return f(x, axis=axis, keepdims=keepdims)
+
+    return g
+
+
+REDUCTIONS = [
+    _red("sum", np.sum, out_dtype=sum_dtype, noop_keeps_dtype=True),
+    _red("prod", np.prod, out_dtype=sum_dtype, noop_keeps_dtype=True, domain=Domain(0.6, 1.6, int_lo=-2, int_hi=2,
+                                                             clo=0.5, chi=1.0)),
+    # Complex max / min order lexicographically, as NumPy does.
+    _red("max", np.max, empty_ok=False),
+    _red("min", np.min, empty_ok=False),
+    _red("mean", _np_float(np.mean), out_dtype=to_float),
+    _red("var", _np_float(np.var), out_dtype=var_dtype),
+    _red("std", _np_float(np.std), out_dtype=var_dtype),
+    _red("all", np.all, out_dtype=to_bool, domain=Domain(-1, 1, integer=True)),
+    _red("any", np.any, out_dtype=to_bool, domain=Domain(-1, 1, integer=True)),
+    _red("count_nonzero", np.count_nonzero, out_dtype=lambda dt: mx.int32,
+         domain=Domain(-1, 1, integer=True)),
+    # argmax / argmin take one axis (or None), return uint32 and pick the first of ties.
+    _red("argmax", _np_arg(np.argmax), out_dtype=lambda dt: mx.uint32, tuple_axes=False,
+         empty_ok=False, empty_any_raises=True, domain=Domain(-3, 3, integer=True)),
+    _red("argmin", _np_arg(np.argmin), out_dtype=lambda dt: mx.uint32, tuple_axes=False,
+         empty_ok=False, empty_any_raises=True, domain=Domain(-3, 3, integer=True)),
+    # NumPy has no complex logsumexp; complex inputs are left out here.
+    _red("logsumexp", _np_logsumexp, dtypes=tuple(REAL), out_dtype=to_float, empty_ok=False,
+         empty_any_raises=True),
+]
+REDUCTIONS_BY_NAME = {d.name: d for d in REDUCTIONS}
+
+
+def check_reduction(desc, out, expected, in_dtype, n_reduced=1, axis=None, ndim=None):
+    want = desc.out_dtype(in_dtype)
+    if (axis == () or ndim == 0) and desc.noop_keeps_dtype:
+        want = in_dtype
+    assert out.dtype == want, f"{desc.name}({dtype_name(in_dtype)}) gave {out.dtype}"
+    expected = np.asarray(expected)
+    assert out.shape == expected.shape, f"shape {out.shape} != {expected.shape}"
+    if want in TOLERANCES:
+        # Accumulated rounding grows with the number of reduced elements.
+        scale = desc.tol_scale * max(1.0, math.sqrt(n_reduced))
+        if want == mx.float64 and in_dtype == mx.float64 and desc.name == "logsumexp":
+            rtol, atol = F64_APPROX_TOL
+            assert_close(out, expected, rtol=rtol * scale, atol=atol * scale)
+        else:
+            assert_close(out, expected, scale=scale)
+    else:
+        assert_array_equal(out, expected.astype(NP_DTYPE[want]))
