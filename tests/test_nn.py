@@ -1338,3 +1338,11 @@ def test_classifier_training_with_cross_entropy():
         mx.eval(model.parameters(), optimizer.state)
     accuracy = float(mx.mean(mx.argmax(model(X), axis=1) == Y))
     assert accuracy > 0.95
+
+
+def test_average_gradients_single_process():
+    grads = {"w": mx.ones((2, 2)), "b": [mx.zeros((3,))]}
+    out = nn.average_gradients(grads)
+    for (k1, v1), (k2, v2) in zip(tree_flatten(out), tree_flatten(grads)):
+        assert k1 == k2
+        np.testing.assert_array_equal(N(v1), N(v2))

@@ -514,3 +514,54 @@ def test_optimizer_keeps_dtype():
     g = {"w": mx.ones((4,), dtype=mx.bfloat16)}
     for o in [opt.SGD(0.1), opt.Adam(0.1), opt.AdamW(0.1), opt.Lion(0.1)]:
         assert o.apply_gradients(g, p)["w"].dtype == mx.bfloat16
+
+
+def test_state_save_load_round_trip(tmp_path, rng):
+    from mlx.utils import tree_unflatten
+
+    params, grads = make_problem(rng, steps=4)
+    a = opt.Adam(0.01, bias_correction=True)
+    p = {k: mx.array(v) for k, v in params.items()}
+    for g in grads[:2]:
+        p = a.apply_gradients({k: mx.array(v) for k, v in g.items()}, p)
+    path = str(tmp_path / "state.safetensors")
+    mx.save_safetensors(path, dict(tree_flatten(a.state)))
+
+    b = opt.Adam(0.01, bias_correction=True)
+    b.state = tree_unflatten(list(mx.load(path).items()))
+    assert int(b.step) == 2
+    pa, pb = p, p
+    for g in grads[2:]:
+        g = {k: mx.array(v) for k, v in g.items()}
+        pa = a.apply_gradients(g, pa)
+        pb = b.apply_gradients(g, pb)
+    for k in params:
+        np.testing.assert_array_equal(np.array(pa[k]), np.array(pb[k]))
+
+
+def test_compiled_training_step():
+    from functools import partial
+
+    mx.random.seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))
+    o = opt.AdamW(opt.linear_schedule(1e-2, 1e-3, 50))
+    o.init(model.trainable_parameters())
+    state = [model.state, o.state]
+    x = mx.random.normal((32, 2))
+    y = x[:, :1] * 2 - x[:, 1:]
+
+    def loss_fn(x, y):
+        return nn.losses.mse_loss(model(x), y)
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(x, y):
+        loss, grads = nn.value_and_grad(model, loss_fn)(x, y)
+        o.update(model, grads)
+        return loss
+
+    first = step(x, y).item()
+    for _ in range(100):
+        loss = step(x, y)
+        mx.eval(state)
+    assert int(o.step) == 101
+    assert loss.item() < first / 20
