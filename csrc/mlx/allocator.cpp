@@ -1,0 +1,152 @@
+#include "mlx/allocator.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+namespace mlx::core {
+
+namespace {
+
+size_t total_ram() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGE_SIZE);
+  return (pages > 0 && page > 0) ? size_t(pages) * size_t(page) : (size_t(8) << 30);
+}
+
+// Size-bucketed cache: freed blocks are kept by size and reused for requests
+// of the same rounded size, so repeated large allocations skip page faults.
+class CachingAllocator {
+ public:
+  CachingAllocator() {
+    memory_limit_ = total_ram();
+    cache_limit_ = memory_limit_;
+  }
+
+  static size_t round(size_t n) {
+    if (n <= 64) return 64;
+    if (n <= 4096) {  // powers of two for small blocks
+      size_t p = 64;
+      while (p < n) p <<= 1;
+      return p;
+    }
+    // Larger: round up to a multiple of 1/8 of the enclosing power of two.
+    size_t p = 4096;
+    while (p < n) p <<= 1;
+    size_t step = p / 8;
+    return (n + step - 1) / step * step;
+  }
+
+  Buffer malloc(size_t size) {
+    size_t sz = round(size);
+    std::unique_lock lk(mu_);
+    auto it = cache_.find(sz);
+    if (it != cache_.end()) {
+      void* p = it->second;
+      cache_.erase(it);
+      cache_bytes_ -= sz;
+      active_ += sz;
+      peak_ = std::max(peak_, active_);
+      return Buffer{p, size};
+    }
+    if (active_ + sz > memory_limit_) {
+      free_cache_locked(0);
+      if (active_ + sz > memory_limit_) {
+        throw std::runtime_error(
+            "[malloc] allocation of " + std::to_string(size) +
+            " bytes exceeds the memory limit; got active memory " +
+            std::to_string(active_) + " and limit " + std::to_string(memory_limit_) + ".");
+      }
+    }
+    lk.unlock();
+    void* p = std::aligned_alloc(64, sz);
+    if (!p) {
+      lk.lock();
+      free_cache_locked(0);
+      lk.unlock();
+      p = std::aligned_alloc(64, sz);
+      if (!p)
+        throw std::runtime_error("[malloc] out of memory allocating " + std::to_string(size) +
+                                 " bytes.");
+    }
+    lk.lock();
+    active_ += sz;
+    peak_ = std::max(peak_, active_);
+    return Buffer{p, size};
+  }
+
+  void free(Buffer b) {
+    if (!b.ptr) return;
+    size_t sz = round(b.size);
+    std::lock_guard lk(mu_);
+    active_ -= sz;
+    if (cache_limit_ == 0) {
+      std::free(b.ptr);
+      return;
+    }
+    cache_.emplace(sz, b.ptr);
+    cache_bytes_ += sz;
+    if (cache_bytes_ > cache_limit_) free_cache_locked(cache_limit_);
+  }
+
+  void free_cache_locked(size_t keep) {
+    // Free the largest blocks first.
+    while (cache_bytes_ > keep && !cache_.empty()) {
+      auto it = std::prev(cache_.end());
+      cache_bytes_ -= it->first;
+      std::free(it->second);
+      cache_.erase(it);
+    }
+  }
+
+  std::mutex mu_;
+  std::multimap<size_t, void*> cache_;
+  size_t active_ = 0, peak_ = 0, cache_bytes_ = 0;
+  size_t memory_limit_, cache_limit_;
+};
+
+CachingAllocator& alloc() {
+  static CachingAllocator* a = new CachingAllocator();  // never destroyed: buffers may outlive exit order
+  return *a;
+}
+
+size_t wired_limit = 0;
+}  // namespace
+
+namespace allocator {
+Buffer malloc(size_t size) { return alloc().malloc(size); }
+void free(Buffer b) { alloc().free(b); }
+}  // namespace allocator
+
+size_t get_active_memory() { std::lock_guard lk(alloc().mu_); return alloc().active_; }
+size_t get_peak_memory() { std::lock_guard lk(alloc().mu_); return alloc().peak_; }
+void reset_peak_memory() { std::lock_guard lk(alloc().mu_); alloc().peak_ = alloc().active_; }
+size_t get_cache_memory() { std::lock_guard lk(alloc().mu_); return alloc().cache_bytes_; }
+size_t set_memory_limit(size_t limit) {
+  std::lock_guard lk(alloc().mu_);
+  size_t old = alloc().memory_limit_;
+  alloc().memory_limit_ = limit;
+  return old;
+}
+size_t get_memory_limit() { std::lock_guard lk(alloc().mu_); return alloc().memory_limit_; }
+size_t set_cache_limit(size_t limit) {
+  std::lock_guard lk(alloc().mu_);
+  size_t old = alloc().cache_limit_;
+  alloc().cache_limit_ = limit;
+  alloc().free_cache_locked(limit);
+  return old;
+}
+size_t set_wired_limit(size_t limit) {
+  size_t old = wired_limit;
+  wired_limit = limit;
+  return old;
+}
+void clear_cache() {
+  std::lock_guard lk(alloc().mu_);
+  alloc().free_cache_locked(0);
+}
+
+}  // namespace mlx::core

@@ -1,0 +1,170 @@
+#include "mlx/array.h"
+
+#include "mlx/dtype_dispatch.h"
+#include "mlx/primitive.h"
+#include "mlx/transforms.h"
+#include "mlx/types/cast.h"
+
+namespace mlx::core {
+
+Strides row_strides(const Shape& shape) {
+  Strides st(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) st[i] = st[i + 1] * shape[i + 1];
+  return st;
+}
+
+size_t shape_size(const Shape& shape) {
+  size_t n = 1;
+  for (auto s : shape) n *= static_cast<size_t>(s);
+  return n;
+}
+
+array::ArrayDesc::ArrayDesc(Shape s, Dtype t) : shape(std::move(s)), dtype(t) {
+  size = shape_size(shape);
+  strides = row_strides(shape);
+}
+
+array::ArrayDesc::~ArrayDesc() {
+  // Free long chains iteratively: recursion through inputs could overflow the stack.
+  std::vector<std::shared_ptr<ArrayDesc>> stack;
+  auto take = [&stack](std::vector<array>& v) {
+    for (auto& a : v)
+      if (a.desc_.use_count() == 1) stack.push_back(std::move(a.desc_));
+    v.clear();
+  };
+  take(inputs);
+  while (!stack.empty()) {
+    auto d = std::move(stack.back());
+    stack.pop_back();
+    take(d->inputs);
+    d->siblings.clear();
+  }
+}
+
+void copy_cast_raw(const void* src, Dtype st, void* dst, Dtype dt, size_t n) {
+  MLX_DISPATCH_ALL(st, {
+    using S = T;
+    const S* s = static_cast<const S*>(src);
+    MLX_DISPATCH_ALL(dt, {
+      T* d = static_cast<T*>(dst);
+      for (size_t i = 0; i < n; ++i) d[i] = cast_to<T>(s[i]);
+    });
+  });
+}
+
+void array::init_from(const void* src, Dtype src_type) {
+  Buffer b = allocator::malloc(std::max<size_t>(nbytes(), 1));
+  copy_cast_raw(src, src_type, b.ptr, dtype(), size());
+  set_data(b);
+}
+
+array::array(Shape shape, Dtype dtype, std::shared_ptr<Data> data, Strides strides,
+             size_t offset, Flags flags, size_t data_size)
+    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+  desc_->data = std::move(data);
+  desc_->strides = std::move(strides);
+  desc_->offset = offset;
+  desc_->flags = flags;
+  desc_->data_size = data_size;
+}
+
+array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
+             std::vector<array> inputs)
+    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+  desc_->primitive = std::move(primitive);
+  desc_->inputs = std::move(inputs);
+  for (auto& in : desc_->inputs)
+    if (in.is_tracer()) desc_->is_tracer = true;
+}
+
+std::vector<array> array::make_arrays(std::vector<Shape> shapes, const std::vector<Dtype>& dtypes,
+                                      const std::shared_ptr<Primitive>& primitive,
+                                      const std::vector<array>& inputs) {
+  std::vector<array> outs;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    outs.emplace_back(std::move(shapes[i]), dtypes[i], primitive, inputs);
+  }
+  for (size_t i = 0; i < outs.size(); ++i) {
+    outs[i].desc_->position = static_cast<int>(i);
+    for (size_t j = 0; j < outs.size(); ++j)
+      if (j != i) outs[i].desc_->siblings.push_back(outs[j]);
+  }
+  return outs;
+}
+
+std::vector<array> array::outputs() const {
+  std::vector<array> outs;
+  auto& sib = desc_->siblings;
+  int pos = desc_->position;
+  for (int i = 0, j = 0; i <= static_cast<int>(sib.size()); ++i) {
+    if (i == pos) outs.push_back(*this);
+    else outs.push_back(sib[j++]);
+  }
+  return outs;
+}
+
+void array::eval() { mlx::core::eval({*this}); }
+
+void array::detach() {
+  for (auto& s : desc_->siblings) {
+    s.desc_->inputs.clear();
+    s.desc_->siblings.clear();
+    s.desc_->position = 0;
+    s.desc_->primitive = nullptr;
+  }
+  desc_->inputs.clear();
+  desc_->siblings.clear();
+  desc_->position = 0;
+  desc_->primitive = nullptr;
+}
+
+void array::set_data(Buffer buffer) {
+  desc_->data = std::make_shared<Data>(buffer);
+  desc_->offset = 0;
+  desc_->data_size = size();
+  desc_->strides = row_strides(shape());
+  desc_->flags = Flags{true, true, ndim() <= 1 || size() <= 1};
+  if (!desc_->flags.col_contiguous) {
+    // col_contiguous iff some non-trivial order reversal: at most one dim > 1.
+    int big = 0;
+    for (auto s : shape()) big += (s > 1);
+    desc_->flags.col_contiguous = big <= 1;
+  }
+}
+
+void array::set_data(std::shared_ptr<Data> data, size_t data_size, Strides strides, Flags flags,
+                     size_t offset) {
+  desc_->data = std::move(data);
+  desc_->data_size = data_size;
+  desc_->strides = std::move(strides);
+  desc_->flags = flags;
+  desc_->offset = offset;
+}
+
+void array::copy_shared_buffer(const array& other, const Strides& strides, Flags flags,
+                               size_t data_size, int64_t offset) {
+  desc_->data = other.desc_->data;
+  desc_->strides = strides;
+  desc_->flags = flags;
+  desc_->data_size = data_size;
+  desc_->offset = other.desc_->offset + offset * static_cast<int64_t>(itemsize());
+}
+
+void array::copy_shared_buffer(const array& other) {
+  copy_shared_buffer(other, other.strides(), other.flags(), other.data_size());
+}
+
+void array::move_shared_buffer(array other) {
+  desc_->data = std::move(other.desc_->data);
+  desc_->strides = other.desc_->strides;
+  desc_->flags = other.desc_->flags;
+  desc_->data_size = other.desc_->data_size;
+  desc_->offset = other.desc_->offset;
+}
+
+Stream array::stream() const {
+  if (desc_->primitive) return desc_->primitive->stream();
+  return default_stream(default_device());
+}
+
+}  // namespace mlx::core

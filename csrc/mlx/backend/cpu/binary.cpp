@@ -1,0 +1,300 @@
+// Binary and ternary elementwise kernels (with contiguous, scalar and strided paths).
+#include <cmath>
+#include <limits>
+
+#include "mlx/backend/cpu/simd_math.h"
+#include "mlx/backend/cpu/utils.h"
+#include "mlx/dtype_dispatch.h"
+#include "mlx/primitives/primitives.h"
+#include "mlx/types/cast.h"
+
+namespace mlx::core {
+
+namespace {
+
+template <typename A>
+inline A int_floordiv(A a, A b) {
+  if (b == 0) return 0;
+  if constexpr (std::is_signed_v<A>) {
+    if (b == -1) return static_cast<A>(std::make_unsigned_t<A>(0) - static_cast<std::make_unsigned_t<A>>(a));
+    A q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+  } else {
+    return a / b;
+  }
+}
+
+template <typename A>
+inline A int_mod(A a, A b) {
+  if (b == 0) return 0;
+  if constexpr (std::is_signed_v<A>) {
+    if (b == -1) return 0;
+    A r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+  } else {
+    return a % b;
+  }
+}
+
+template <typename A>
+inline A int_pow(A base, A exp) {
+  if constexpr (std::is_signed_v<A>) {
+    if (exp < 0) return base == 1 ? 1 : (base == -1 ? ((exp & 1) ? -1 : 1) : 0);
+  }
+  A r = 1;
+  while (exp) {
+    if (exp & 1) r = static_cast<A>(r * base);
+    base = static_cast<A>(base * base);
+    exp >>= 1;
+  }
+  return r;
+}
+
+template <BinaryOp op, typename A>
+inline auto apply(A a, A b) {
+  constexpr bool C = is_cplx<A>::value;
+  constexpr bool F = std::is_floating_point_v<A>;
+  if constexpr (op == BinaryOp::Add) {
+    if constexpr (std::is_same_v<A, bool>) return a || b;
+    else return static_cast<A>(a + b);
+  } else if constexpr (op == BinaryOp::Subtract) {
+    return static_cast<A>(a - b);
+  } else if constexpr (op == BinaryOp::Multiply) {
+    if constexpr (std::is_same_v<A, bool>) return a && b;
+    else return static_cast<A>(a * b);
+  } else if constexpr (op == BinaryOp::Divide) {
+    if constexpr (C || F) return a / b;
+    else return b == 0 ? A(0) : static_cast<A>(a / b);
+  } else if constexpr (op == BinaryOp::FloorDivide) {
+    if constexpr (F) return std::floor(a / b);
+    else if constexpr (C) return a / b;
+    else if constexpr (std::is_same_v<A, bool>) return a && b;
+    else return int_floordiv(a, b);
+  } else if constexpr (op == BinaryOp::Remainder) {
+    if constexpr (F) {
+      A r = std::fmod(a, b);
+      if (r != 0 && ((r < 0) != (b < 0))) r += b;
+      return r;
+    } else if constexpr (C) {
+      return a;
+    } else if constexpr (std::is_same_v<A, bool>) {
+      return false && a && b;
+    } else {
+      return int_mod(a, b);
+    }
+  } else if constexpr (op == BinaryOp::Power) {
+    if constexpr (F || C) return std::pow(a, b);
+    else if constexpr (std::is_same_v<A, bool>) return a || !b;
+    else return int_pow(a, b);
+  } else if constexpr (op == BinaryOp::Maximum) {
+    if constexpr (C) return std::abs(a) >= std::abs(b) ? a : b;
+    else if constexpr (F) return (a != a || a > b) ? a : b;  // NaN propagates
+    else return a > b ? a : b;
+  } else if constexpr (op == BinaryOp::Minimum) {
+    if constexpr (C) return std::abs(a) <= std::abs(b) ? a : b;
+    else if constexpr (F) return (a != a || a < b) ? a : b;
+    else return a < b ? a : b;
+  } else if constexpr (op == BinaryOp::Equal) {
+    return a == b;
+  } else if constexpr (op == BinaryOp::NaNEqual) {
+    if constexpr (F) return a == b || (a != a && b != b);
+    else if constexpr (C) return a == b || ((a != a) && (b != b));
+    else return a == b;
+  } else if constexpr (op == BinaryOp::NotEqual) {
+    return a != b;
+  } else if constexpr (op == BinaryOp::Less) {
+    if constexpr (C) return a.real() < b.real() || (a.real() == b.real() && a.imag() < b.imag());
+    else return a < b;
+  } else if constexpr (op == BinaryOp::LessEqual) {
+    if constexpr (C) return a.real() < b.real() || (a.real() == b.real() && a.imag() <= b.imag());
+    else return a <= b;
+  } else if constexpr (op == BinaryOp::Greater) {
+    if constexpr (C) return a.real() > b.real() || (a.real() == b.real() && a.imag() > b.imag());
+    else return a > b;
+  } else if constexpr (op == BinaryOp::GreaterEqual) {
+    if constexpr (C) return a.real() > b.real() || (a.real() == b.real() && a.imag() >= b.imag());
+    else return a >= b;
+  } else if constexpr (op == BinaryOp::LogicalAnd) {
+    return static_cast<bool>(a) && static_cast<bool>(b);
+  } else if constexpr (op == BinaryOp::LogicalOr) {
+    return static_cast<bool>(a) || static_cast<bool>(b);
+  } else if constexpr (op == BinaryOp::BitwiseAnd) {
+    if constexpr (std::is_integral_v<A>) return static_cast<A>(a & b);
+    else return a;
+  } else if constexpr (op == BinaryOp::BitwiseOr) {
+    if constexpr (std::is_integral_v<A>) return static_cast<A>(a | b);
+    else return a;
+  } else if constexpr (op == BinaryOp::BitwiseXor) {
+    if constexpr (std::is_integral_v<A>) return static_cast<A>(a ^ b);
+    else return a;
+  } else if constexpr (op == BinaryOp::LeftShift) {
+    if constexpr (std::is_integral_v<A> && !std::is_same_v<A, bool>) {
+      if (b < 0 || b >= static_cast<A>(sizeof(A) * 8)) return A(0);
+      return static_cast<A>(static_cast<std::make_unsigned_t<A>>(a) << b);
+    } else {
+      return a;
+    }
+  } else if constexpr (op == BinaryOp::RightShift) {
+    if constexpr (std::is_integral_v<A> && !std::is_same_v<A, bool>) {
+      if (b < 0 || b >= static_cast<A>(sizeof(A) * 8)) return static_cast<A>(a < 0 ? -1 : 0);
+      return static_cast<A>(a >> b);
+    } else {
+      return a;
+    }
+  } else if constexpr (op == BinaryOp::ArcTan2) {
+    if constexpr (F) return std::atan2(a, b);
+    else return a;
+  } else if constexpr (op == BinaryOp::LogAddExp) {
+    if constexpr (F) {
+      A m = a > b ? a : b;
+      A d = a > b ? b - a : a - b;
+      if constexpr (std::is_same_v<A, float>) {
+        A r = m + std::log1p(simd::exp(d));
+        return (a != a || b != b) ? a + b : (m == -std::numeric_limits<A>::infinity() ? m : r);
+      } else {
+        A r = m + std::log1p(std::exp(d));
+        return (a != a || b != b) ? a + b : (m == -std::numeric_limits<A>::infinity() ? m : r);
+      }
+    } else {
+      return a;
+    }
+  } else {
+    return a;
+  }
+}
+
+template <BinaryOp op, typename In, typename Out>
+void run(const array& a, const array& b, array& out) {
+  using A = acc_t<In>;
+  const In* pa = a.data<In>();
+  const In* pb = b.data<In>();
+  bool sa = a.data_size() == 1, sb = b.data_size() == 1;
+  bool same_layout = a.flags().contiguous && b.flags().contiguous && a.strides() == b.strides() &&
+                     a.data_size() == b.data_size();
+  if (same_layout || (sa && b.flags().contiguous) || (sb && a.flags().contiguous)) {
+    const array& like = (sa && !sb) ? b : a;
+    // Donate whichever contiguous input has out's layout.
+    if (!sb && b.is_donatable() && b.itemsize() == out.itemsize() && (same_layout || sa)) {
+      cpu::alloc_like(out, b);
+    } else {
+      cpu::alloc_like(out, like);
+    }
+    Out* po = out.data<Out>();
+    size_t n = like.data_size();
+    if (sa && sb) {
+      po[0] = cast_to<Out>(apply<op>(static_cast<A>(pa[0]), static_cast<A>(pb[0])));
+    } else if (sa) {
+      A va = static_cast<A>(pa[0]);
+      cpu::parallel_for(n, cpu::kElemGrain, [&](size_t s, size_t e) {
+        for (size_t i = s; i < e; ++i) po[i] = cast_to<Out>(apply<op>(va, static_cast<A>(pb[i])));
+      });
+    } else if (sb) {
+      A vb = static_cast<A>(pb[0]);
+      cpu::parallel_for(n, cpu::kElemGrain, [&](size_t s, size_t e) {
+        for (size_t i = s; i < e; ++i) po[i] = cast_to<Out>(apply<op>(static_cast<A>(pa[i]), vb));
+      });
+    } else {
+      cpu::parallel_for(n, cpu::kElemGrain, [&](size_t s, size_t e) {
+        for (size_t i = s; i < e; ++i)
+          po[i] = cast_to<Out>(apply<op>(static_cast<A>(pa[i]), static_cast<A>(pb[i])));
+      });
+    }
+    return;
+  }
+  cpu::alloc_out(out);
+  Out* po = out.data<Out>();
+  cpu::for_each_row<3>(out.shape(), {a.strides(), b.strides(), out.strides()},
+                       [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& is) {
+                         const In* x = pa + off[0];
+                         const In* y = pb + off[1];
+                         Out* o = po + off[2];
+                         if (is[0] == 1 && is[1] == 1) {
+                           for (int64_t i = 0; i < n; ++i) o[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i]), static_cast<A>(y[i])));
+                         } else if (is[0] == 0 && is[1] == 1) {
+                           A vx = static_cast<A>(x[0]);
+                           for (int64_t i = 0; i < n; ++i) o[i] = cast_to<Out>(apply<op>(vx, static_cast<A>(y[i])));
+                         } else if (is[0] == 1 && is[1] == 0) {
+                           A vy = static_cast<A>(y[0]);
+                           for (int64_t i = 0; i < n; ++i) o[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i]), vy));
+                         } else {
+                           for (int64_t i = 0; i < n; ++i)
+                             o[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i * is[0]]), static_cast<A>(y[i * is[1]])));
+                         }
+                       });
+}
+
+template <BinaryOp op>
+void dispatch(const array& a, const array& b, array& out) {
+  constexpr bool to_bool = op == BinaryOp::Equal || op == BinaryOp::NaNEqual || op == BinaryOp::NotEqual ||
+                           op == BinaryOp::Less || op == BinaryOp::LessEqual || op == BinaryOp::Greater ||
+                           op == BinaryOp::GreaterEqual || op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr;
+  constexpr bool ints_only = op == BinaryOp::BitwiseAnd || op == BinaryOp::BitwiseOr ||
+                             op == BinaryOp::BitwiseXor || op == BinaryOp::LeftShift || op == BinaryOp::RightShift;
+  constexpr bool floats_only = op == BinaryOp::ArcTan2 || op == BinaryOp::LogAddExp;
+  if constexpr (op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr) {
+    run<op, bool, bool>(a, b, out);
+  } else if constexpr (ints_only) {
+    MLX_DISPATCH_INT(a.dtype(), { run<op, T, T>(a, b, out); });
+  } else if constexpr (floats_only) {
+    MLX_DISPATCH_FLOAT(a.dtype(), { run<op, T, T>(a, b, out); });
+  } else {
+    MLX_DISPATCH_ALL(a.dtype(), { run<op, T, std::conditional_t<to_bool, bool, T>>(a, b, out); });
+  }
+}
+
+}  // namespace
+
+void Binary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& a = inputs[0];
+  auto& b = inputs[1];
+  auto& out = outputs[0];
+  if (out.size() == 0) {
+    cpu::alloc_out(out);
+    return;
+  }
+  switch (op_) {
+#define MLX_BINARY(C, n) \
+  case BinaryOp::C:      \
+    dispatch<BinaryOp::C>(a, b, out); \
+    break;
+#include "mlx/primitives/elementwise.def"
+#undef MLX_BINARY
+  }
+}
+
+void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  std::vector<array> q{outputs[0]}, r{outputs[1]};
+  Binary(stream(), BinaryOp::FloorDivide).eval_cpu(inputs, q);
+  Binary(stream(), BinaryOp::Remainder).eval_cpu(inputs, r);
+}
+
+void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& c = inputs[0];
+  auto& x = inputs[1];
+  auto& y = inputs[2];
+  auto& out = outputs[0];
+  cpu::alloc_out(out);
+  if (out.size() == 0) return;
+  const bool* pc = c.data<bool>();
+  MLX_DISPATCH_ALL(out.dtype(), {
+    const T* px = x.data<T>();
+    const T* py = y.data<T>();
+    T* po = out.data<T>();
+    cpu::for_each_row<4>(out.shape(), {c.strides(), x.strides(), y.strides(), out.strides()},
+                         [&](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& is) {
+                           const bool* cc = pc + off[0];
+                           const T* xx = px + off[1];
+                           const T* yy = py + off[2];
+                           T* oo = po + off[3];
+                           if (is[0] == 1 && is[1] == 1 && is[2] == 1) {
+                             for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : yy[i];
+                           } else {
+                             for (int64_t i = 0; i < n; ++i) oo[i] = cc[i * is[0]] ? xx[i * is[1]] : yy[i * is[2]];
+                           }
+                         });
+  });
+}
+
+}  // namespace mlx::core

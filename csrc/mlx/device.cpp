@@ -1,0 +1,98 @@
+#include "mlx/device.h"
+
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+#include <fstream>
+#include <unistd.h>
+
+#include "mlx/allocator.h"
+
+namespace mlx::core {
+
+namespace {
+Device g_default_device{Device::cpu, 0};
+std::mutex g_mu;
+std::vector<Stream>& all_streams() {
+  static std::vector<Stream> s{Stream(0, Device(Device::cpu, 0))};
+  return s;
+}
+std::vector<int>& default_streams() {  // per device type
+  static std::vector<int> d{0, -1};
+  return d;
+}
+}  // namespace
+
+const Device& default_device() { return g_default_device; }
+
+bool is_available(const Device& d) { return d.type == Device::cpu && d.index == 0; }
+
+void set_default_device(const Device& d) {
+  if (!is_available(d)) {
+    throw std::invalid_argument(
+        std::string("[set_default_device] the device is not available; got ") +
+        (d.type == Device::gpu ? "gpu(" : "cpu(") + std::to_string(d.index) + ").");
+  }
+  g_default_device = d;
+}
+
+Stream default_stream(Device d) {
+  std::lock_guard lk(g_mu);
+  int idx = default_streams()[static_cast<int>(d.type)];
+  if (idx < 0) {
+    throw std::invalid_argument("[default_stream] there is no stream for the gpu: it is not available.");
+  }
+  return all_streams()[idx];
+}
+
+void set_default_stream(Stream s) {
+  std::lock_guard lk(g_mu);
+  default_streams()[static_cast<int>(s.device.type)] = s.index;
+}
+
+Stream new_stream(Device d) {
+  if (!is_available(d)) {
+    throw std::invalid_argument("[new_stream] the gpu is not available.");
+  }
+  std::lock_guard lk(g_mu);
+  Stream s(static_cast<int>(all_streams().size()), d);
+  all_streams().push_back(s);
+  return s;
+}
+
+// Evaluation is synchronous, so every stream is always idle at the call boundary.
+void synchronize() {}
+void synchronize(Stream) {}
+
+Stream to_stream(StreamOrDevice s) { return to_stream(s, default_device()); }
+Stream to_stream(StreamOrDevice s, Device fallback) {
+  if (std::holds_alternative<Stream>(s)) return std::get<Stream>(s);
+  if (std::holds_alternative<Device>(s)) return default_stream(std::get<Device>(s));
+  return default_stream(fallback);
+}
+
+std::map<std::string, std::variant<std::string, size_t>> device_info(const Device& d) {
+  if (!is_available(d)) {
+    throw std::invalid_argument("[device_info] the device is not available.");
+  }
+  std::map<std::string, std::variant<std::string, size_t>> info;
+  std::string name = "cpu";
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      if (p != std::string::npos) name = line.substr(p + 2);
+      break;
+    }
+  }
+  info["device_name"] = name;
+  info["architecture"] = std::string("x86_64");
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  info["memory_size"] = size_t(pages) * size_t(page);
+  info["num_cores"] = size_t(std::thread::hardware_concurrency());
+  return info;
+}
+
+}  // namespace mlx::core

@@ -1,0 +1,9 @@
+// Umbrella header for C++ users of the library.
+#pragma once
+#include "mlx/allocator.h"
+#include "mlx/array.h"
+#include "mlx/device.h"
+#include "mlx/dtype.h"
+#include "mlx/errors.h"
+#include "mlx/ops.h"
+#include "mlx/transforms.h"

@@ -1,0 +1,31 @@
+// Evaluation and function transforms: eval, vjp, jvp, grad, vmap.
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "mlx/array.h"
+
+namespace mlx::core {
+
+void eval(std::vector<array> outputs);
+void async_eval(std::vector<array> outputs);
+
+using VecFn = std::function<std::vector<array>(const std::vector<array>&)>;
+
+// Returns (outputs, vjps of the primals).
+std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun,
+                                                      const std::vector<array>& primals,
+                                                      const std::vector<array>& cotangents);
+// Returns (outputs, jvps of the outputs).
+std::pair<std::vector<array>, std::vector<array>> jvp(const VecFn& fun,
+                                                      const std::vector<array>& primals,
+                                                      const std::vector<array>& tangents);
+// The batched function; in_axes/out_axes give the batch axis of each (-1: none).
+VecFn vmap(const VecFn& fun, const std::vector<int>& in_axes, const std::vector<int>& out_axes);
+
+namespace detail {
+// Depth of enclosing compile traces (eval inside them is an error).
+int& compile_trace_depth();
+}
+
+}  // namespace mlx::core

@@ -1,0 +1,270 @@
+// vjp, jvp and vmap as walks over a traced graph.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "mlx/ops.h"
+#include "mlx/primitive.h"
+#include "mlx/transforms.h"
+
+namespace mlx::core {
+
+namespace {
+
+// Nodes between `inputs` (exclusive) and `outputs`, in topological order, that depend on an input.
+std::vector<array> depending_tape(const std::vector<array>& outputs,
+                                  const std::unordered_set<uintptr_t>& input_ids) {
+  std::unordered_set<uintptr_t> visited;
+  std::unordered_set<uintptr_t> depends(input_ids.begin(), input_ids.end());
+  std::vector<array> tape;
+  std::vector<std::pair<array, size_t>> stack;
+  for (auto& o : outputs) {
+    if (input_ids.count(o.id()) || !visited.insert(o.id()).second) continue;
+    stack.emplace_back(o, 0);
+  }
+  while (!stack.empty()) {
+    auto& [a, i] = stack.back();
+    if (a.has_primitive() && i < a.inputs().size()) {
+      const array& in = a.inputs()[i++];
+      if (!input_ids.count(in.id()) && visited.insert(in.id()).second) stack.emplace_back(in, 0);
+    } else {
+      array node = a;
+      stack.pop_back();
+      if (!node.has_primitive()) continue;
+      bool dep = false;
+      for (auto& in : node.inputs()) dep |= depends.count(in.id()) > 0;
+      if (!dep) continue;
+      for (auto& o : node.outputs()) {
+        depends.insert(o.id());
+        visited.insert(o.id());
+      }
+      tape.push_back(node);
+    }
+  }
+  return tape;
+}
+
+std::vector<array> make_tracers(const std::vector<array>& primals) {
+  std::vector<array> tr;
+  for (auto& p : primals) {
+    array c = copy(p);  // shares p's buffer; a new node the trace can start from
+    c.set_tracer(true);
+    tr.push_back(c);
+  }
+  return tr;
+}
+
+}  // namespace
+
+std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const std::vector<array>& primals,
+                                                      const std::vector<array>& cotangents) {
+  auto tracers = make_tracers(primals);
+  std::unordered_set<uintptr_t> ids;
+  for (auto& t : tracers) ids.insert(t.id());
+  std::vector<array> outputs = fun(tracers);
+  if (cotangents.size() != outputs.size())
+    throw ValueError(msg("[vjp] the number of cotangents must equal the number of outputs (", outputs.size(),
+                         "); got ", cotangents.size(), "."));
+  std::unordered_map<uintptr_t, array> ct;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (cotangents[i].shape() != outputs[i].shape())
+      throw ValueError(msg("[vjp] a cotangent's shape must match its output's; got ", cotangents[i].shape(),
+                           " for an output of shape ", outputs[i].shape(), "."));
+    auto it = ct.find(outputs[i].id());
+    array c = astype(cotangents[i], outputs[i].dtype());
+    if (it == ct.end()) ct.emplace(outputs[i].id(), c);
+    else it->second = add(it->second, c);
+  }
+  auto tape = depending_tape(outputs, ids);
+  for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
+    array& node = *it;
+    auto outs = node.outputs();
+    bool any = false;
+    std::vector<array> cts;
+    for (auto& o : outs) {
+      auto f = ct.find(o.id());
+      if (f != ct.end()) {
+        any = true;
+        cts.push_back(f->second);
+      } else {
+        cts.push_back(zeros_like(o));
+      }
+    }
+    if (!any) continue;
+    std::vector<int> argnums;
+    auto& ins = node.inputs();
+    for (size_t i = 0; i < ins.size(); ++i)
+      if (is_inexact(ins[i].dtype())) argnums.push_back(static_cast<int>(i));
+    if (argnums.empty()) continue;
+    auto vjps = node.primitive().vjp(ins, cts, argnums, outs);
+    for (size_t k = 0; k < argnums.size(); ++k) {
+      const array& in = ins[argnums[k]];
+      array v = vjps[k];
+      if (v.dtype() != in.dtype()) v = astype(v, in.dtype());
+      auto f = ct.find(in.id());
+      if (f == ct.end()) ct.emplace(in.id(), v);
+      else f->second = add(f->second, v);
+    }
+  }
+  std::vector<array> grads;
+  for (size_t i = 0; i < tracers.size(); ++i) {
+    auto f = ct.find(tracers[i].id());
+    grads.push_back(f != ct.end() ? f->second : zeros_like(primals[i]));
+  }
+  return {outputs, grads};
+}
+
+std::pair<std::vector<array>, std::vector<array>> jvp(const VecFn& fun, const std::vector<array>& primals,
+                                                      const std::vector<array>& tangents) {
+  if (primals.size() != tangents.size())
+    throw ValueError(msg("[jvp] the number of tangents must equal the number of primals (", primals.size(),
+                         "); got ", tangents.size(), "."));
+  for (size_t i = 0; i < primals.size(); ++i)
+    if (primals[i].shape() != tangents[i].shape())
+      throw ValueError(msg("[jvp] a tangent's shape must match its primal's; got ", tangents[i].shape(),
+                           " for a primal of shape ", primals[i].shape(), "."));
+  auto tracers = make_tracers(primals);
+  std::unordered_set<uintptr_t> ids;
+  std::unordered_map<uintptr_t, array> tan;
+  for (size_t i = 0; i < tracers.size(); ++i) {
+    ids.insert(tracers[i].id());
+    tan.emplace(tracers[i].id(), tangents[i]);
+  }
+  std::vector<array> outputs = fun(tracers);
+  auto tape = depending_tape(outputs, ids);
+  for (auto& node : tape) {
+    auto& ins = node.inputs();
+    std::vector<int> argnums;
+    std::vector<array> ts;
+    for (size_t i = 0; i < ins.size(); ++i) {
+      auto f = tan.find(ins[i].id());
+      if (f != tan.end()) {
+        argnums.push_back(static_cast<int>(i));
+        ts.push_back(f->second);
+      }
+    }
+    if (argnums.empty()) continue;
+    auto outs = node.outputs();
+    auto r = node.primitive().jvp(ins, ts, argnums);
+    for (size_t k = 0; k < outs.size() && k < r.size(); ++k) tan.emplace(outs[k].id(), r[k]);
+  }
+  std::vector<array> out_t;
+  for (auto& o : outputs) {
+    auto f = tan.find(o.id());
+    out_t.push_back(f != tan.end() ? f->second : zeros_like(o));
+  }
+  return {outputs, out_t};
+}
+
+VecFn vmap(const VecFn& fun, const std::vector<int>& in_axes, const std::vector<int>& out_axes) {
+  return [fun, in_axes, out_axes](const std::vector<array>& inputs) -> std::vector<array> {
+    if (in_axes.size() != inputs.size())
+      throw ValueError(msg("[vmap] in_axes must have one entry per input (", inputs.size(), "); got ",
+                           in_axes.size(), "."));
+    int B = -1;
+    std::vector<array> placeholders;
+    std::unordered_set<uintptr_t> ids;
+    std::unordered_map<uintptr_t, std::pair<array, int>> batched;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      int ax = in_axes[i];
+      if (ax < 0) {
+        placeholders.push_back(inputs[i]);
+        continue;
+      }
+      if (ax >= static_cast<int>(inputs[i].ndim()))
+        throw ValueError(msg("[vmap] in_axes ", ax, " is out of range for an input with ", inputs[i].ndim(),
+                             " dimensions; got in_axes=", ax, "."));
+      int n = inputs[i].shape(ax);
+      if (B >= 0 && n != B)
+        throw ValueError(msg("[vmap] inconsistent sizes along the mapped axes; got ", B, " and ", n, "."));
+      B = n;
+      array p = copy(take(inputs[i], array(0, int32), ax));
+      p.set_tracer(true);
+      ids.insert(p.id());
+      batched.emplace(p.id(), std::make_pair(inputs[i], ax));
+      placeholders.push_back(p);
+    }
+    if (B < 0) throw ValueError("[vmap] at least one input must be mapped; got in_axes all None.");
+    auto outputs = fun(placeholders);
+    auto tape = depending_tape(outputs, ids);
+    for (auto& node : tape) {
+      auto& ins = node.inputs();
+      std::vector<array> vin;
+      std::vector<int> vax;
+      for (auto& in : ins) {
+        auto f = batched.find(in.id());
+        if (f != batched.end()) {
+          vin.push_back(f->second.first);
+          vax.push_back(f->second.second);
+        } else {
+          vin.push_back(in);
+          vax.push_back(-1);
+        }
+      }
+      auto outs = node.outputs();
+      std::vector<array> vo;
+      std::vector<int> vo_ax;
+      try {
+        auto r = node.primitive().vmap(vin, vax);
+        vo = std::move(r.first);
+        vo_ax = std::move(r.second);
+      } catch (const ValueError&) {
+        // Fallback: apply the primitive to each batch element and stack.
+        std::vector<std::vector<array>> per(outs.size());
+        for (int b = 0; b < B; ++b) {
+          std::vector<array> slice_in;
+          for (size_t i = 0; i < vin.size(); ++i)
+            slice_in.push_back(vax[i] >= 0 ? take(vin[i], array(b, int32), vax[i]) : vin[i]);
+          std::vector<Shape> shapes;
+          std::vector<Dtype> dtypes;
+          for (auto& o : outs) {
+            shapes.push_back(o.shape());
+            dtypes.push_back(o.dtype());
+          }
+          auto r = outs.size() == 1
+                       ? std::vector<array>{array(shapes[0], dtypes[0], node.primitive_ptr(), slice_in)}
+                       : array::make_arrays(shapes, dtypes, node.primitive_ptr(), slice_in);
+          for (size_t k = 0; k < r.size(); ++k) per[k].push_back(r[k]);
+        }
+        vo.clear();
+        vo_ax.clear();
+        for (auto& p : per) {
+          vo.push_back(stack(p, 0));
+          vo_ax.push_back(0);
+        }
+      }
+      for (size_t k = 0; k < outs.size(); ++k) {
+        if (vo_ax[k] >= 0) batched.emplace(outs[k].id(), std::make_pair(vo[k], vo_ax[k]));
+        else batched.emplace(outs[k].id(), std::make_pair(vo[k], -1));
+      }
+    }
+    std::vector<array> res;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      int oax = out_axes.empty() ? 0 : (out_axes.size() == 1 ? out_axes[0] : out_axes[i]);
+      auto f = batched.find(outputs[i].id());
+      array val;
+      int ax;
+      if (f == batched.end() || f->second.second < 0) {
+        // Output independent of the mapped inputs: broadcast along the batch.
+        array o = f == batched.end() ? outputs[i] : f->second.first;
+        Shape sh = o.shape();
+        sh.insert(sh.begin(), B);
+        val = broadcast_to(expand_dims(o, {0}), sh);
+        ax = 0;
+      } else {
+        val = f->second.first;
+        ax = f->second.second;
+      }
+      if (oax < 0) {
+        res.push_back(take(val, array(0, int32), ax));
+        continue;
+      }
+      if (oax > static_cast<int>(val.ndim()) - 1)
+        throw ValueError(msg("[vmap] out_axes ", oax, " is out of range for an output with ", val.ndim(),
+                             " dimensions; got out_axes=", oax, "."));
+      res.push_back(moveaxis(val, ax, oax));
+    }
+    return res;
+  };
+}
+
+}  // namespace mlx::core

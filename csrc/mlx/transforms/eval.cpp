@@ -1,0 +1,61 @@
+// Graph evaluation: order the nodes, run each primitive once, detach as we go.
+#include <unordered_set>
+
+#include "mlx/primitive.h"
+#include "mlx/transforms.h"
+
+namespace mlx::core {
+
+namespace detail {
+int& compile_trace_depth() {
+  static thread_local int d = 0;
+  return d;
+}
+}  // namespace detail
+
+void eval(std::vector<array> outputs) {
+  std::unordered_set<uintptr_t> seen;
+  std::vector<array> tape;
+  std::vector<std::pair<array, size_t>> stack;
+  auto needs_eval = [](const array& a) { return !a.is_available() && a.has_primitive(); };
+  for (auto& o : outputs) {
+    if (!o.is_valid()) throw ValueError("[eval] cannot evaluate an empty array handle.");
+    if (needs_eval(o) && seen.insert(o.id()).second) {
+      for (auto& s : o.siblings()) seen.insert(s.id());
+      stack.emplace_back(o, 0);
+    }
+  }
+  if (!stack.empty() && detail::compile_trace_depth() > 0) {
+    throw ValueError("[eval] attempting to eval an array during function transformations like "
+                     "compile is not allowed; got a call to eval inside a compiled function.");
+  }
+  while (!stack.empty()) {
+    auto& [a, i] = stack.back();
+    if (i < a.inputs().size()) {
+      const array& in = a.inputs()[i++];
+      if (needs_eval(in) && seen.insert(in.id()).second) {
+        for (auto& s : in.siblings()) seen.insert(s.id());
+        stack.emplace_back(in, 0);
+      }
+    } else {
+      tape.push_back(std::move(a));
+      stack.pop_back();
+    }
+  }
+  for (auto& slot : tape) {
+    array a = std::move(slot);
+    if (a.is_available()) continue;
+    auto outs = a.outputs();
+    auto& prim = a.primitive();
+    if (prim.device().type == Device::gpu) {
+      prim.eval_gpu(a.inputs(), outs);
+    } else {
+      prim.eval_cpu(a.inputs(), outs);
+    }
+    if (!a.is_tracer()) a.detach();
+  }
+}
+
+void async_eval(std::vector<array> outputs) { eval(std::move(outputs)); }
+
+}  // namespace mlx::core

@@ -1,0 +1,230 @@
+// The Python array class: construction, properties, conversion and operators.
+#include "convert.h"
+
+using namespace nb::literals;
+
+namespace {
+
+template <typename F>
+auto bin(F f) {
+  return [f](const array& a, nb::handle b) {
+    auto [x, y] = to_arrays(nb::cast(a), b);
+    return f(x, y, StreamOrDevice{});
+  };
+}
+template <typename F>
+auto rbin(F f) {
+  return [f](const array& a, nb::handle b) {
+    auto [y, x] = to_arrays(b, nb::cast(a));
+    return f(y, x, StreamOrDevice{});
+  };
+}
+
+nb::object scalar_item(array& a) {
+  if (a.size() != 1)
+    throw ValueError(msg("[item] only size-1 arrays can be converted to Python scalars; got shape=", a.shape(), "."));
+  array r = reshape(a, {});
+  return to_python(r);
+}
+
+int buffer_get(PyObject* obj, Py_buffer* view, int flags);
+void buffer_release(PyObject*, Py_buffer* view);
+
+PyType_Slot array_slots[] = {
+    {Py_bf_getbuffer, (void*)buffer_get},
+    {Py_bf_releasebuffer, (void*)buffer_release},
+    {0, nullptr}};
+
+struct BufferInfo {
+  array a;
+  std::vector<Py_ssize_t> shape, strides;
+  std::string format;
+};
+
+const char* buffer_format(Dtype t) {
+  switch (t) {
+    case bool_: return "?";
+    case uint8: return "B";
+    case uint16: return "H";
+    case uint32: return "I";
+    case uint64: return "Q";
+    case int8: return "b";
+    case int16: return "h";
+    case int32: return "i";
+    case int64: return "q";
+    case float16: return "e";
+    case float32: return "f";
+    case float64: return "d";
+    case complex64: return "Zf";
+    case bfloat16: return "H";
+  }
+  return "B";
+}
+
+int buffer_get(PyObject* obj, Py_buffer* view, int) {
+  try {
+    array& a = nb::cast<array&>(nb::handle(obj));
+    a.eval();
+    auto* info = new BufferInfo{a, {}, {}, buffer_format(a.dtype())};
+    for (size_t i = 0; i < a.ndim(); ++i) {
+      info->shape.push_back(a.shape(i));
+      info->strides.push_back(static_cast<Py_ssize_t>(a.strides(i) * a.itemsize()));
+    }
+    view->obj = obj;
+    Py_INCREF(obj);
+    view->buf = a.size() ? info->a.data<void>() : nullptr;
+    view->len = static_cast<Py_ssize_t>(a.nbytes());
+    view->readonly = 0;
+    view->itemsize = static_cast<Py_ssize_t>(a.itemsize());
+    view->format = const_cast<char*>(info->format.c_str());
+    view->ndim = static_cast<int>(a.ndim());
+    view->shape = info->shape.data();
+    view->strides = info->strides.data();
+    view->suboffsets = nullptr;
+    view->internal = info;
+    return 0;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_BufferError, e.what());
+    return -1;
+  }
+}
+
+void buffer_release(PyObject*, Py_buffer* view) { delete static_cast<BufferInfo*>(view->internal); }
+
+}  // namespace
+
+void init_array(nb::module_& m) {
+  nb::class_<array> cls(m, "array", nb::type_slots(array_slots), "An N-dimensional array.");
+  cls.def("__init__", [](array* self, nb::handle val, std::optional<Dtype> dtype) {
+        new (self) array(to_array(val, dtype));
+      }, "val"_a, "dtype"_a = nb::none())
+      .def_prop_ro("shape", [](const array& a) {
+        nb::list l;
+        for (auto d : a.shape()) l.append(d);
+        return nb::tuple(l);
+      })
+      .def_prop_ro("ndim", &array::ndim)
+      .def_prop_ro("size", &array::size)
+      .def_prop_ro("dtype", &array::dtype)
+      .def_prop_ro("itemsize", &array::itemsize)
+      .def_prop_ro("nbytes", &array::nbytes)
+      .def_prop_ro("real", [](const array& a) { return real(a); })
+      .def_prop_ro("imag", [](const array& a) { return imag(a); })
+      .def_prop_ro("T", [](const array& a) { return transpose(a); })
+      .def("item", [](array& a) { return scalar_item(a); })
+      .def("tolist", [](array& a) { return to_python(a); })
+      .def("astype", [](const array& a, Dtype t, StreamArg s) { return astype(a, t, sd(s)); }, "dtype"_a,
+           "stream"_a = nb::none())
+      .def("__array__", [](array& a, nb::handle dtype, nb::handle copy) { return to_numpy(a, dtype, copy); },
+           "dtype"_a = nb::none(), "copy"_a = nb::none())
+      .def("__dlpack__", [](array& a, nb::kwargs) {
+        array c = a;
+        c.eval();
+        auto* keep = new array(c);
+        nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<array*>(p); });
+        std::vector<size_t> shape(c.shape().begin(), c.shape().end());
+        std::vector<int64_t> strides(c.strides().begin(), c.strides().end());
+        nb::object np = to_numpy(c);
+        return np.attr("__dlpack__")();
+      })
+      .def("__dlpack_device__", [](const array&) { return nb::make_tuple(1, 0); })
+      .def("__repr__", [](array& a) { return array_repr(a); })
+      .def("__str__", [](array& a) { return array_repr(a); })
+      .def("__len__", [](const array& a) {
+        if (a.ndim() == 0) throw TypeError("[len] len() of a 0-d array is not defined; got shape=().");
+        return a.shape(0);
+      })
+      .def("__bool__", [](array& a) {
+        if (a.size() != 1) throw ValueError(msg("[bool] the truth value of an array with more than one element is ambiguous; got shape=", a.shape(), "."));
+        return nb::cast<bool>(nb::bool_(scalar_item(a)));
+      })
+      .def("__int__", [](array& a) { return nb::int_(scalar_item(a)); })
+      .def("__float__", [](array& a) { return nb::float_(scalar_item(a)); })
+      .def("__index__", [](array& a) {
+        if (!is_integral(a.dtype())) throw TypeError(msg("[index] only integer arrays can be used as an index; got dtype=", a.dtype(), "."));
+        return nb::int_(scalar_item(a));
+      })
+      .def("__complex__", [](array& a) {
+        nb::object v = scalar_item(a);
+        return nb::steal(PyComplex_FromCComplex(PyComplex_AsCComplex(v.ptr())));
+      })
+      .def("__hash__", [](const array& a) { return static_cast<Py_ssize_t>(a.id()); })
+      .def("__copy__", [](const array& a) { return copy(a); })
+      .def("__deepcopy__", [](const array& a, nb::handle) { return copy(a); }, "memo"_a)
+      .def("__getstate__", [](array& a) { return nb::make_tuple(to_numpy(a).attr("copy")(), a.dtype()); })
+      .def("__setstate__", [](array& self, nb::tuple st) {
+        new (&self) array(to_array(st[0], nb::cast<Dtype>(st[1])));
+      })
+      .def("__neg__", [](const array& a) { return negative(a); })
+      .def("__abs__", [](const array& a) { return abs(a); })
+      .def("__invert__", [](const array& a) {
+        if (a.dtype() == bool_) return logical_not(a);
+        return bitwise_invert(a);
+      })
+      .def("__add__", bin([](const array& x, const array& y, SD s) { return add(x, y, s); }))
+      .def("__radd__", rbin([](const array& x, const array& y, SD s) { return add(x, y, s); }))
+      .def("__sub__", bin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }))
+      .def("__rsub__", rbin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }))
+      .def("__mul__", bin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }))
+      .def("__rmul__", rbin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }))
+      .def("__truediv__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
+      .def("__rtruediv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
+      .def("__div__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
+      .def("__rdiv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
+      .def("__floordiv__", bin([](const array& x, const array& y, SD s) { return floor_divide(x, y, s); }))
+      .def("__rfloordiv__", rbin([](const array& x, const array& y, SD s) { return floor_divide(x, y, s); }))
+      .def("__mod__", bin([](const array& x, const array& y, SD s) { return remainder(x, y, s); }))
+      .def("__rmod__", rbin([](const array& x, const array& y, SD s) { return remainder(x, y, s); }))
+      .def("__pow__", bin([](const array& x, const array& y, SD s) { return power(x, y, s); }))
+      .def("__rpow__", rbin([](const array& x, const array& y, SD s) { return power(x, y, s); }))
+      .def("__matmul__", [](const array& a, nb::handle b) { return matmul(a, to_array(b)); })
+      .def("__rmatmul__", [](const array& a, nb::handle b) { return matmul(to_array(b), a); })
+      .def("__eq__", bin([](const array& x, const array& y, SD s) { return equal(x, y, s); }))
+      .def("__ne__", bin([](const array& x, const array& y, SD s) { return not_equal(x, y, s); }))
+      .def("__lt__", bin([](const array& x, const array& y, SD s) { return less(x, y, s); }))
+      .def("__le__", bin([](const array& x, const array& y, SD s) { return less_equal(x, y, s); }))
+      .def("__gt__", bin([](const array& x, const array& y, SD s) { return greater(x, y, s); }))
+      .def("__ge__", bin([](const array& x, const array& y, SD s) { return greater_equal(x, y, s); }))
+      .def("__and__", bin([](const array& x, const array& y, SD s) {
+        if (x.dtype() == bool_ && y.dtype() == bool_) return logical_and(x, y, s);
+        return bitwise_and(x, y, s);
+      }))
+      .def("__rand__", rbin([](const array& x, const array& y, SD s) { return bitwise_and(x, y, s); }))
+      .def("__or__", bin([](const array& x, const array& y, SD s) {
+        if (x.dtype() == bool_ && y.dtype() == bool_) return logical_or(x, y, s);
+        return bitwise_or(x, y, s);
+      }))
+      .def("__ror__", rbin([](const array& x, const array& y, SD s) { return bitwise_or(x, y, s); }))
+      .def("__xor__", bin([](const array& x, const array& y, SD s) { return bitwise_xor(x, y, s); }))
+      .def("__rxor__", rbin([](const array& x, const array& y, SD s) { return bitwise_xor(x, y, s); }))
+      .def("__lshift__", bin([](const array& x, const array& y, SD s) { return left_shift(x, y, s); }))
+      .def("__rlshift__", rbin([](const array& x, const array& y, SD s) { return left_shift(x, y, s); }))
+      .def("__rshift__", bin([](const array& x, const array& y, SD s) { return right_shift(x, y, s); }))
+      .def("__rrshift__", rbin([](const array& x, const array& y, SD s) { return right_shift(x, y, s); }))
+      .def("_overwrite", [](array& self, const array& other) { self = other; })
+      .def("_id", [](const array& a) { return a.id(); });
+  // In-place operators rebind the Python object to the new value, as arrays are immutable.
+#define INPLACE(NAME, FN)                                                 \
+  cls.def(NAME, [](array& a, nb::handle b) -> array& {                    \
+    auto [x, y] = to_arrays(nb::cast(a), b);                              \
+    a = FN(x, y, StreamOrDevice{});                                       \
+    return a;                                                             \
+  }, nb::rv_policy::none);
+  INPLACE("__iadd__", add)
+  INPLACE("__isub__", subtract)
+  INPLACE("__imul__", multiply)
+  INPLACE("__itruediv__", divide)
+  INPLACE("__ifloordiv__", floor_divide)
+  INPLACE("__imod__", remainder)
+  INPLACE("__ipow__", power)
+  INPLACE("__iand__", bitwise_and)
+  INPLACE("__ior__", bitwise_or)
+  INPLACE("__ixor__", bitwise_xor)
+  INPLACE("__ilshift__", left_shift)
+  INPLACE("__irshift__", right_shift)
+#undef INPLACE
+  cls.def("__imatmul__", [](array& a, nb::handle b) -> array& {
+    a = matmul(a, to_array(b));
+    return a;
+  }, nb::rv_policy::none);
+}

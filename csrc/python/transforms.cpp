@@ -1,0 +1,58 @@
+// eval and the flat function transforms; tree handling lives in python/mlx/_transforms.py.
+#include <nanobind/stl/function.h>
+
+#include "convert.h"
+
+using namespace nb::literals;
+
+namespace {
+
+void collect(nb::handle obj, std::vector<array>& out) {
+  if (nb::isinstance<array>(obj)) {
+    out.push_back(nb::cast<array>(obj));
+  } else if (nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) {
+    for (auto x : obj) collect(x, out);
+  } else if (nb::isinstance<nb::dict>(obj)) {
+    for (auto [k, v] : nb::borrow<nb::dict>(obj)) collect(v, out);
+  }
+}
+
+VecFn wrap(nb::callable f) {
+  return [f](const std::vector<array>& xs) {
+    nb::gil_scoped_acquire g;
+    nb::list l;
+    for (auto& x : xs) l.append(x);
+    nb::object r = f(l);
+    return nb::cast<std::vector<array>>(r);
+  };
+}
+
+}  // namespace
+
+void init_transforms(nb::module_& m) {
+  m.def("eval", [](nb::args args) {
+    std::vector<array> xs;
+    collect(args, xs);
+    eval(xs);
+  });
+  m.def("async_eval", [](nb::args args) {
+    std::vector<array> xs;
+    collect(args, xs);
+    async_eval(xs);
+  });
+  m.def("_vjp_flat", [](nb::callable f, std::vector<array> primals, std::vector<array> cotangents) {
+    auto [o, g] = vjp(wrap(f), primals, cotangents);
+    return nb::make_tuple(o, g);
+  });
+  m.def("_jvp_flat", [](nb::callable f, std::vector<array> primals, std::vector<array> tangents) {
+    auto [o, t] = jvp(wrap(f), primals, tangents);
+    return nb::make_tuple(o, t);
+  });
+  m.def("_vmap_flat", [](nb::callable f, std::vector<array> inputs, std::vector<int> in_axes, std::vector<int> out_axes) {
+    return vmap(wrap(f), in_axes, out_axes)(inputs);
+  });
+  m.def("_compile_depth", [](int delta) {
+    detail::compile_trace_depth() += delta;
+    return detail::compile_trace_depth();
+  });
+}

@@ -1,0 +1,243 @@
+"""Parts of mlx.core written in Python: array methods, indexing, transforms over trees,
+dtype info, stream contexts, backend namespaces and small composite ops."""
+
+import contextlib
+import math
+import types
+
+
+def install(mx):
+    from mlx import _indexing, _transforms
+
+    A = mx.array
+
+    # ---- indexing and iteration ----
+    A.__getitem__ = lambda self, idx: _indexing.getitem(self, idx)
+    A.__setitem__ = lambda self, idx, v: _indexing.setitem(self, idx, v)
+    A.at = property(lambda self: _indexing.ArrayAt(self))
+    A.__iter__ = lambda self: _indexing.ArrayIterator(self)
+    mx.ArrayAt = _indexing.ArrayAt
+    mx.ArrayIterator = _indexing.ArrayIterator
+
+    # ---- array methods that forward to ops ----
+    def _fwd(name):
+        fn = getattr(mx, name)
+
+        def method(self, *args, **kwargs):
+            return fn(self, *args, **kwargs)
+
+        method.__name__ = name
+        method.__doc__ = f"See :func:`mlx.core.{name}`."
+        return method
+
+    for name in [
+        "abs", "all", "any", "argmax", "argmin", "conj", "cos", "exp", "log", "log10", "log1p",
+        "log2", "logsumexp", "max", "mean", "min", "moveaxis", "prod", "reciprocal", "round",
+        "rsqrt", "sin", "split", "sqrt", "square", "std", "sum", "swapaxes", "var", "view",
+        "flatten",
+    ]:
+        setattr(A, name, _fwd(name))
+
+    def _shape_args(args, kwargs, key):
+        if key in kwargs:
+            return kwargs.pop(key)
+        if len(args) == 1 and isinstance(args[0], (list, tuple)):
+            return args[0]
+        return args
+
+    def reshape(self, *args, stream=None, **kwargs):
+        return mx.reshape(self, tuple(_shape_args(args, kwargs, "shape")), stream=stream)
+
+    def transpose(self, *args, stream=None, **kwargs):
+        axes = _shape_args(args, kwargs, "axes")
+        return mx.transpose(self, list(axes) if axes else None, stream=stream)
+
+    def squeeze(self, axis=None, *, stream=None):
+        return mx.squeeze(self, axis, stream=stream)
+
+    A.reshape = reshape
+    A.transpose = transpose
+    A.squeeze = squeeze
+    for name in ["cummax", "cummin", "cumprod", "cumsum", "logcumsumexp", "diag", "diagonal"]:
+        if hasattr(mx, name):
+            setattr(A, name, _fwd(name))
+    A.__format__ = lambda self, spec: format(self.item(), spec) if self.size == 1 and spec else repr(self)
+    A.__array_namespace__ = lambda self, api_version=None: mx
+
+    # ---- transforms ----
+    for name in ["grad", "value_and_grad", "vjp", "jvp", "vmap", "compile", "checkpoint",
+                 "disable_compile", "enable_compile"]:
+        setattr(mx, name, getattr(_transforms, name))
+
+    # ---- dtype info ----
+    class finfo:
+        """Machine limits for floating point types."""
+
+        _table = {}
+
+        def __init__(self, dtype):
+            if dtype not in (mx.float16, mx.bfloat16, mx.float32, mx.float64, mx.complex64):
+                raise ValueError(f"[finfo] dtype {dtype} is not inexact; got {dtype}.")
+            if dtype == mx.complex64:
+                dtype = mx.float32
+            bits, mn, mx_, eps, tiny = {
+                mx.float16: (16, -65504.0, 65504.0, 0.0009765625, 6.103515625e-05),
+                mx.bfloat16: (16, -3.3895313892515355e38, 3.3895313892515355e38, 0.0078125, 1.1754943508222875e-38),
+                mx.float32: (32, -3.4028234663852886e38, 3.4028234663852886e38, 1.1920928955078125e-07, 1.1754943508222875e-38),
+                mx.float64: (64, -1.7976931348623157e308, 1.7976931348623157e308, 2.220446049250313e-16, 2.2250738585072014e-308),
+            }[dtype]
+            self.dtype = dtype
+            self.bits = bits
+            self.min = mn
+            self.max = mx_
+            self.eps = eps
+            self.smallest_normal = tiny
+            self.tiny = tiny
+
+        def __repr__(self):
+            return f"finfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+    class iinfo:
+        """Machine limits for integer types."""
+
+        def __init__(self, dtype):
+            table = {
+                mx.bool_: (8, 0, 1),
+                mx.uint8: (8, 0, 255), mx.uint16: (16, 0, 65535), mx.uint32: (32, 0, 2**32 - 1),
+                mx.uint64: (64, 0, 2**64 - 1), mx.int8: (8, -128, 127), mx.int16: (16, -32768, 32767),
+                mx.int32: (32, -(2**31), 2**31 - 1), mx.int64: (64, -(2**63), 2**63 - 1),
+            }
+            if dtype not in table or dtype == mx.bool_:
+                raise ValueError(f"[iinfo] dtype {dtype} is not an integer type; got {dtype}.")
+            self.dtype = dtype
+            self.bits, self.min, self.max = table[dtype]
+
+        def __repr__(self):
+            return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+    mx.finfo = finfo
+    mx.iinfo = iinfo
+
+    # ---- constants ----
+    mx.pi = math.pi
+    mx.e = math.e
+    mx.euler_gamma = 0.5772156649015329
+    mx.inf = math.inf
+    mx.nan = math.nan
+    mx.newaxis = None
+    mx.cpu = mx.DeviceType.cpu
+    mx.gpu = mx.DeviceType.gpu
+
+    # ---- streams ----
+    class StreamContext(contextlib.ContextDecorator):
+        def __init__(self, s):
+            self._s = s
+
+        def __enter__(self):
+            s = self._s
+            if isinstance(s, mx.DeviceType):
+                s = mx.Device(s)
+            self._old_device = mx.default_device()
+            if isinstance(s, mx.Device):
+                self._old_stream = mx.default_stream(s)
+                mx.set_default_device(s)
+            else:
+                self._old_stream = mx.default_stream(s.device)
+                mx.set_default_device(s.device)
+                mx.set_default_stream(s)
+            return self
+
+        def __exit__(self, *exc):
+            mx.set_default_stream(self._old_stream)
+            mx.set_default_device(self._old_device)
+            return False
+
+    mx.StreamContext = StreamContext
+    mx.stream = lambda s: StreamContext(s)
+
+    # ---- backend namespaces ----
+    metal = types.ModuleType("mlx.core.metal")
+    metal.is_available = lambda: False
+    metal.device_info = lambda: {}
+    for n in ["clear_cache", "get_active_memory", "get_cache_memory", "get_peak_memory",
+              "reset_peak_memory", "set_cache_limit", "set_memory_limit", "set_wired_limit"]:
+        setattr(metal, n, getattr(mx, n))
+
+    def _no_capture(*a, **k):
+        raise RuntimeError("[metal] Metal is not available on this machine; got a capture request.")
+
+    metal.start_capture = _no_capture
+    metal.stop_capture = _no_capture
+    mx.metal = metal
+    cuda = types.ModuleType("mlx.core.cuda")
+    cuda.is_available = lambda: False
+    mx.cuda = cuda
+
+    # ---- small composite ops ----
+    def asarray(a, dtype=None):
+        if isinstance(a, mx.array) and (dtype is None or a.dtype == dtype):
+            return a
+        return mx.array(a, dtype=dtype)
+
+    def slice_update(a, update, start_indices, axes, *, stream=None):
+        start = mx.array(start_indices).tolist() if not isinstance(start_indices, (list, tuple)) else list(start_indices)
+        if isinstance(start, int):
+            start = [start]
+        b = [0] * a.ndim
+        for s, ax in zip(start, axes):
+            b[ax % a.ndim] = int(s)
+        e = [b[i] + (update.shape[i - (a.ndim - update.ndim)] if i >= a.ndim - update.ndim else 1) for i in range(a.ndim)]
+        return mx._slice_update(a, update, b, e, [1] * a.ndim, stream=stream)
+
+    def trunc(a, *, stream=None):
+        a = asarray(a)
+        if not mx.issubdtype(a.dtype, mx.inexact):
+            return a
+        return mx.where(a < 0, mx.ceil(a), mx.floor(a), stream=stream)
+
+    def logical_xor(a, b, *, stream=None):
+        return mx.not_equal(mx.astype(asarray(a), mx.bool_), mx.astype(asarray(b), mx.bool_), stream=stream)
+
+    def positive(a, *, stream=None):
+        return asarray(a)
+
+    def flip(a, axis=None, *, stream=None):
+        axes = range(a.ndim) if axis is None else ([axis] if isinstance(axis, int) else axis)
+        idx = [slice(None)] * a.ndim
+        for ax in axes:
+            idx[ax % a.ndim] = slice(None, None, -1)
+        return a[tuple(idx)]
+
+    def unstack(a, axis=0, *, stream=None):
+        return [mx.squeeze(x, axis) for x in mx.split(a, a.shape[axis], axis)]
+
+    def matrix_transpose(a, *, stream=None):
+        return mx.swapaxes(a, -1, -2)
+
+    def empty(shape, dtype=None, *, stream=None):
+        return mx.zeros(shape, dtype=dtype or mx.float32, stream=stream)
+
+    def empty_like(a, *, stream=None):
+        return mx.zeros_like(a, stream=stream)
+
+    def result_type(*args):
+        t = None
+        for x in args:
+            d = x.dtype if isinstance(x, mx.array) else (x if isinstance(x, mx.Dtype) else mx.array(x).dtype)
+            t = d if t is None else mx._promote_types(t, d)
+        return t
+
+    def can_cast(from_, to):
+        return mx._promote_types(from_, to) == to
+
+    for f in [asarray, slice_update, trunc, logical_xor, positive, flip, unstack, matrix_transpose,
+              empty, empty_like, result_type, can_cast]:
+        setattr(mx, f.__name__, f)
+
+    aliases = {
+        "acos": "arccos", "acosh": "arccosh", "asin": "arcsin", "asinh": "arcsinh",
+        "atan": "arctan", "atanh": "arctanh", "atan2": "arctan2", "pow": "power",
+        "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift",
+    }
+    for k, v in aliases.items():
+        setattr(mx, k, getattr(mx, v))

@@ -1,0 +1,271 @@
+"""Function transforms over trees of arrays: grad, value_and_grad, vjp, jvp, vmap, compile."""
+
+import functools
+import inspect
+
+from mlx import core as mx
+
+
+# ---- tiny tree helpers (lists, tuples, dicts; arrays are leaves) ----
+def _flatten(tree, is_leaf=lambda x: isinstance(x, mx.array)):
+    leaves = []
+
+    def rec(t):
+        if is_leaf(t):
+            leaves.append(t)
+            return ("L",)
+        if isinstance(t, (list, tuple)):
+            return (type(t), [rec(x) for x in t])
+        if isinstance(t, dict):
+            return (dict, {k: rec(v) for k, v in t.items()})
+        return ("C", t)
+
+    spec = rec(tree)
+    return leaves, spec
+
+
+def _unflatten(spec, leaves):
+    it = iter(leaves)
+
+    def rec(s):
+        if s[0] == "L":
+            return next(it)
+        if s[0] == "C":
+            return s[1]
+        if s[0] is dict:
+            return {k: rec(v) for k, v in s[1].items()}
+        typ = s[0]
+        vals = [rec(x) for x in s[1]]
+        if typ is tuple or typ is list:
+            return typ(vals)
+        try:
+            return typ(*vals)  # namedtuple
+        except TypeError:
+            return typ(vals)
+
+    return rec(spec)
+
+
+def _check_float(x, name):
+    if not mx.issubdtype(x.dtype, mx.inexact):
+        raise ValueError(
+            f"[{name}] gradients are only defined for floating point inputs; got dtype={x.dtype}."
+        )
+
+
+def value_and_grad(fun, argnums=None, argnames=None):
+    """Returns a function computing fun's value and its gradient w.r.t. the chosen arguments.
+
+    Args:
+        fun: a function returning a scalar array, or a tuple whose first item is one.
+        argnums: int or sequence of ints (default 0 when argnames is empty).
+        argnames: str or sequence of keyword argument names.
+
+    Example:
+        >>> loss_and_grad = mx.value_and_grad(lambda w: (w * w).sum())
+    """
+    if argnames is None:
+        argnames = []
+    if isinstance(argnames, str):
+        argnames = [argnames]
+    if argnums is None:
+        argnums = [] if argnames else 0
+    single = isinstance(argnums, int)
+    nums = [argnums] if single else list(argnums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"[grad] duplicate argnums; got {nums}.")
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        for n in nums:
+            if n >= len(args) or n < -len(args):
+                raise ValueError(
+                    f"[grad] can't compute the gradient of argument index {n} because the function is called with only {len(args)} positional arguments; got argnums={argnums}."
+                )
+        nums_ = [n % len(args) for n in nums]
+        for k in argnames:
+            if k not in kwargs:
+                raise ValueError(f"[grad] can't compute the gradient of keyword argument '{k}' because the function was not called with it; got {sorted(kwargs)}.")
+        targets = [args[n] for n in nums_] + [kwargs[k] for k in argnames]
+        leaves, spec = _flatten(targets)
+        for x in leaves:
+            _check_float(x, "grad")
+        aux = {}
+
+        def flat_fun(xs):
+            tree = _unflatten(spec, xs)
+            a = list(args)
+            kw = dict(kwargs)
+            for i, n in enumerate(nums_):
+                a[n] = tree[i]
+            for j, k in enumerate(argnames):
+                kw[k] = tree[len(nums_) + j]
+            out = fun(*a, **kw)
+            aux["out"] = out
+            loss = out[0] if isinstance(out, (tuple, list)) else out
+            if not isinstance(loss, mx.array):
+                raise ValueError(
+                    f"[grad] the function must return an array (or a tuple starting with one); got {type(loss).__name__}."
+                )
+            if loss.size != 1:
+                raise ValueError(
+                    f"[grad] the function must return a scalar array; got an output of shape {loss.shape}."
+                )
+            return [loss]
+
+        if not leaves:
+            out = fun(*args, **kwargs)
+            grads_tree = _unflatten(spec, [])
+        else:
+            (loss,), grads = mx._vjp_flat(flat_fun, leaves, [mx.array(1.0)])
+            out = aux["out"]
+            grads_tree = _unflatten(spec, grads)
+        pos = grads_tree[: len(nums_)]
+        kw = {k: grads_tree[len(nums_) + j] for j, k in enumerate(argnames)}
+        if argnames:
+            g = ((pos[0] if single else tuple(pos)) if nums else tuple(), kw)
+        else:
+            g = pos[0] if single else tuple(pos)
+        return out, g
+
+    return wrapper
+
+
+def grad(fun, argnums=None, argnames=None):
+    """Returns a function computing the gradient of fun (see value_and_grad)."""
+    vg = value_and_grad(fun, argnums, argnames)
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+
+    return wrapper
+
+
+def vjp(fun, primals, cotangents):
+    """Vector-Jacobian product: returns (outputs, vjps) for lists of arrays."""
+    primals = list(primals)
+    cotangents = list(cotangents)
+
+    def flat(xs):
+        out = fun(*xs)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    outs, vjps = mx._vjp_flat(flat, primals, cotangents)
+    return list(outs), list(vjps)
+
+
+def jvp(fun, primals, tangents):
+    """Jacobian-vector product: returns (outputs, jvps) for lists of arrays."""
+
+    def flat(xs):
+        out = fun(*xs)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    outs, tans = mx._jvp_flat(flat, list(primals), list(tangents))
+    return list(outs), list(tans)
+
+
+def _axes_for(arg, ax, name):
+    leaves, _ = _flatten(arg)
+    if ax is None or isinstance(ax, int):
+        return [(-1 if ax is None else ax) for _ in leaves]
+    ax_leaves, _ = _flatten(ax, is_leaf=lambda x: x is None or isinstance(x, int))
+    if len(ax_leaves) != len(leaves):
+        raise ValueError(f"[vmap] {name} must match the structure of the arguments; got {ax}.")
+    return [(-1 if a is None else a) for a in ax_leaves]
+
+
+def vmap(fun, in_axes=0, out_axes=0):
+    """Vectorizes fun over the given input axes; results are stacked along out_axes."""
+
+    @functools.wraps(fun)
+    def wrapper(*args):
+        ia = in_axes
+        if isinstance(ia, (list, tuple)):
+            if len(ia) != len(args):
+                raise ValueError(
+                    f"[vmap] in_axes must have one entry per argument ({len(args)}); got {len(ia)}."
+                )
+        else:
+            ia = [ia] * len(args)
+        leaves, spec = _flatten(list(args))
+        axes = []
+        for a, x in zip(args, ia):
+            axes += _axes_for(a, x, "in_axes")
+        for leaf, ax in zip(leaves, axes):
+            if ax >= 0 and ax >= max(leaf.ndim, 1):
+                raise ValueError(
+                    f"[vmap] in_axes {ax} is out of range for an input with {leaf.ndim} dimensions; got in_axes={ax}."
+                )
+            if ax < -1:
+                raise ValueError(f"[vmap] in_axes must be non-negative or None; got {ax}.")
+        out_spec = {}
+
+        def flat(xs):
+            tree = _unflatten(spec, xs)
+            out = fun(*tree)
+            ol, os_ = _flatten(out)
+            out_spec["spec"] = os_
+            return ol
+
+        # Per-output axes need the output structure; trace once with the default first.
+        outs = mx._vmap_flat(flat, leaves, axes, [0])
+        oa = out_axes
+        if isinstance(oa, int) or oa is None:
+            res = outs if oa == 0 else mx._vmap_flat(flat, leaves, axes, [(-1 if oa is None else oa)])
+        else:
+            tree_out = _unflatten(out_spec["spec"], outs)
+            oal = []
+            if isinstance(tree_out, (list, tuple)) and isinstance(oa, (list, tuple)):
+                for o, x in zip(tree_out, oa):
+                    oal += _axes_for(o, x, "out_axes")
+            else:
+                oal = _axes_for(tree_out, oa, "out_axes")
+            res = mx._vmap_flat(flat, leaves, axes, oal)
+        return _unflatten(out_spec["spec"], res)
+
+    return wrapper
+
+
+_compile_enabled = [True]
+
+
+def disable_compile():
+    _compile_enabled[0] = False
+
+
+def enable_compile():
+    _compile_enabled[0] = True
+
+
+def compile(fun=None, inputs=None, outputs=None, shapeless=False):
+    """Returns a compiled version of fun.
+
+    The function is traced on every call (graph fusion is not implemented yet); calling
+    mx.eval inside it raises, as it does for compiled functions in MLX.
+    """
+    if fun is None:
+        return lambda f: compile(f, inputs=inputs, outputs=outputs, shapeless=shapeless)
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        if not _compile_enabled[0]:
+            return fun(*args, **kwargs)
+        mx._compile_depth(1)
+        try:
+            return fun(*args, **kwargs)
+        finally:
+            mx._compile_depth(-1)
+
+    return wrapper
+
+
+def checkpoint(fun):
+    """Returns fun; its intermediates are recomputed in the backward pass (not yet: kept)."""
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        return fun(*args, **kwargs)
+
+    return wrapper
