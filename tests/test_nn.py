@@ -10,7 +10,7 @@ import pytest
 import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
-from mlx.nn.layers import normalization, positional_encoding, transformer
+from mlx.nn.layers import normalization, transformer
 from mlx.utils import tree_flatten, tree_map
 
 
@@ -1346,3 +1346,11 @@ def test_average_gradients_single_process():
     for (k1, v1), (k2, v2) in zip(tree_flatten(out), tree_flatten(grads)):
         assert k1 == k2
         np.testing.assert_array_equal(N(v1), N(v2))
+
+
+def test_attention_causal_string_mask(rng, fast_path):
+    q, k, v = (A(randn(rng, 2, 2, 4, 8)) for _ in range(3))
+    additive = nn.MultiHeadAttention.create_additive_causal_mask(4)
+    want = transformer.scaled_dot_product_attention(q, k, v, 0.5, additive)
+    got = transformer.scaled_dot_product_attention(q, k, v, 0.5, "causal")
+    close(got, N(want), atol=1e-5)

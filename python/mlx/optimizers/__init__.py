@@ -1,4 +1,5 @@
 """Optimizers and learning-rate schedules (``mlx.optimizers``)."""
+# ruff: noqa: F401, F403
 
-from mlx.optimizers.optimizers import *  # noqa: F401,F403
-from mlx.optimizers.schedulers import *  # noqa: F401,F403
+from mlx.optimizers.optimizers import *
+from mlx.optimizers.schedulers import *

@@ -1,4 +1,5 @@
 """All layers of ``mlx.nn``."""
+# ruff: noqa: F401
 
 from mlx.nn.layers.activations import (
     CELU,
