@@ -25,4 +25,11 @@ NB_MODULE(core, m) {
   init_array(m);
   init_ops(m);
   init_transforms(m);
+  init_random(m);
+  init_linalg(m);
+  init_fft(m);
+  init_conv(m);
+  init_sort_scan(m);
+  init_io(m);
+  init_fast(m);
 }
