@@ -44,7 +44,11 @@ void init_ops(nb::module_& m) {
         array a = to_array(a_);
         if (decimals == 0) return round(a, sd(s));
         Dtype t = a.dtype();
-        if (!is_inexact(t)) return a;
+        if (!is_inexact(t)) {
+          if (decimals >= 0) return a;
+          array f = array(std::pow(10.0, -decimals), float64);
+          return astype(multiply(round(divide(astype(a, float64), f, sd(s)), sd(s)), f, sd(s)), t, sd(s));
+        }
         array f = astype(array(std::pow(10.0, decimals)), t);
         return divide(round(multiply(a, f, sd(s)), sd(s)), f, sd(s));
       }, "a"_a, "decimals"_a = 0, kw, st);
@@ -283,14 +287,29 @@ void init_ops(nb::module_& m) {
   m.def("contiguous", [](const array& a, bool allow_col_major, StreamArg s) {
         return contiguous(a, allow_col_major, sd(s));
       }, "a"_a, "allow_col_major"_a = false, kw, st);
-  m.def("atleast_1d", [](const array& a, StreamArg s) { return atleast_1d(a, sd(s)); }, "a"_a, kw, st);
-  m.def("atleast_2d", [](const array& a, StreamArg s) { return atleast_2d(a, sd(s)); }, "a"_a, kw, st);
-  m.def("atleast_3d", [](const array& a, StreamArg s) { return atleast_3d(a, sd(s)); }, "a"_a, kw, st);
+  m.def("atleast_1d", [](nb::args arys, StreamArg s) -> nb::object {
+        if (arys.size() == 1) return nb::cast(atleast_1d(to_array(arys[0]), sd(s)));
+        nb::list l;
+        for (auto x : arys) l.append(atleast_1d(to_array(x), sd(s)));
+        return l;
+      }, "arys"_a, kw, st);
+  m.def("atleast_2d", [](nb::args arys, StreamArg s) -> nb::object {
+        if (arys.size() == 1) return nb::cast(atleast_2d(to_array(arys[0]), sd(s)));
+        nb::list l;
+        for (auto x : arys) l.append(atleast_2d(to_array(x), sd(s)));
+        return l;
+      }, "arys"_a, kw, st);
+  m.def("atleast_3d", [](nb::args arys, StreamArg s) -> nb::object {
+        if (arys.size() == 1) return nb::cast(atleast_3d(to_array(arys[0]), sd(s)));
+        nb::list l;
+        for (auto x : arys) l.append(atleast_3d(to_array(x), sd(s)));
+        return l;
+      }, "arys"_a, kw, st);
   m.def("view", [](nb::handle a, Dtype t, StreamArg s) { return view(to_array(a), t, sd(s)); }, "a"_a, "dtype"_a, kw, st);
 
   // ---- indexing ----
-  m.def("slice", [](const array& a, nb::handle start, std::vector<int> axes, std::vector<int> slice_size, StreamArg s) {
-        array st_ = to_array(start);
+  m.def("slice", [](const array& a, const array& start, std::vector<int> axes, std::vector<int> slice_size, StreamArg s) {
+        array st_ = start;
         st_.eval();
         std::vector<int> sv;
         auto stc = astype(st_, int32);

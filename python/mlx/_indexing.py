@@ -15,38 +15,33 @@ def _to_index_array(x):
     return mx.array(x)
 
 
-def _normalize(a, idx):
-    """Expands the index into a list of entries, one per output-producing item.
-
-    Returns (items, ndim_needed) where items are ints, slices, None, or arrays.
-    """
+def _normalize(a, idx, allow_foreign=False):
+    """Expands the index into a list with one entry (int, slice, None or array) per dimension."""
     if not isinstance(idx, tuple):
         idx = (idx,)
     items = []
     for x in idx:
-        if isinstance(x, (list,)) or (hasattr(x, "__array__") and not isinstance(x, mx.array)):
+        if isinstance(x, list) or (allow_foreign and hasattr(x, "__array__") and not isinstance(x, mx.array)):
             x = mx.array(x)
         if isinstance(x, mx.array) and x.ndim == 0 and mx.issubdtype(x.dtype, mx.integer):
             items.append(x)
             continue
         if not (x is None or x is Ellipsis or _is_int(x) or isinstance(x, (slice, mx.array))):
-            if isinstance(x, bool):
-                x = mx.array(x)
-            elif hasattr(x, "__index__"):
+            if hasattr(x, "__index__") and not isinstance(x, bool) and not hasattr(x, "__array__"):
                 x = int(x.__index__())
             else:
-                raise IndexError(
+                raise ValueError(
                     f"[getitem] only integers, slices, None, Ellipsis and integer arrays are valid indices; got {type(x).__name__}."
                 )
         items.append(x)
     n_ell = sum(1 for x in items if x is Ellipsis)
     if n_ell > 1:
-        raise IndexError("[getitem] an index can only have a single ellipsis; got several.")
+        raise ValueError("[getitem] an index can only have a single ellipsis; got several.")
     consumed = sum(1 for x in items if x is not None and x is not Ellipsis)
     # Boolean arrays consume as many dims as they have.
     consumed += sum(x.ndim - 1 for x in items if isinstance(x, mx.array) and x.dtype == mx.bool_)
     if consumed > a.ndim:
-        raise IndexError(
+        raise ValueError(
             f"[getitem] too many indices for an array with {a.ndim} dimensions; got {consumed}."
         )
     if n_ell:
@@ -55,6 +50,18 @@ def _normalize(a, idx):
     else:
         items = items + [slice(None)] * (a.ndim - consumed)
     return items
+
+
+def _bounds(x, n):
+    b, e, s = x.indices(n)
+    k = len(range(b, e, s))
+    if s < 0:
+        # Python uses -1 for "before index 0"; the C++ side reads -1 as the last element.
+        if e < 0:
+            e = -n - 1
+        if b < 0:
+            b = -n - 1
+    return b, e, s, k
 
 
 def _basic(a, items):
@@ -77,11 +84,11 @@ def _basic(a, items):
             stop.append(i + 1)
             step.append(1)
         else:
-            b, e, s = x.indices(n)
+            b, e, s, k = _bounds(x, n)
             start.append(b)
             stop.append(e)
             step.append(s)
-            out_shape.append(len(range(b, e, s)))
+            out_shape.append(k)
         d += 1
     out = mx._slice(a, start, stop, step) if a.ndim else a
     if tuple(out_shape) != out.shape:
@@ -101,7 +108,7 @@ def getitem(a, idx):
                 f"got a mask of shape {x.shape}."
             )
         if isinstance(x, mx.array) and not mx.issubdtype(x.dtype, mx.integer):
-            raise IndexError(f"[getitem] arrays used as indices must be integers; got dtype={x.dtype}.")
+            raise ValueError(f"[gather] arrays used as indices must be integers; got dtype={x.dtype}.")
     # Insert new axes for None first, so every remaining entry maps to one dim.
     if any(x is None for x in items):
         shape = []
@@ -156,18 +163,44 @@ def _update(a, idx, value, mode):
         value = mx.array(value, dtype=a.dtype) if not isinstance(value, (list, tuple)) else mx.array(value)
     if value.dtype != a.dtype:
         value = value.astype(a.dtype)
-    # Boolean mask assignment: a[mask] = v
+    # Boolean mask: a[mask] = v
     raw = idx if isinstance(idx, tuple) else (idx,)
-    if len(raw) == 1 and isinstance(raw[0], (mx.array, list)) and mode == _SCATTER_NONE:
+    if len(raw) == 1 and not isinstance(raw[0], (slice, int)) and raw[0] is not None and raw[0] is not Ellipsis:
         m = raw[0] if isinstance(raw[0], mx.array) else mx.array(raw[0])
         if m.dtype == mx.bool_:
             if m.ndim > a.ndim or m.shape != a.shape[: m.ndim]:
-                raise IndexError(
+                raise ValueError(
                     f"[setitem] a boolean mask must match the leading dimensions of the array; got mask.shape={m.shape}, a.shape={a.shape}."
                 )
-            m = mx.reshape(m, m.shape + (1,) * (a.ndim - m.ndim))
-            return mx.where(m, value, a)
-    items = _normalize(a, idx)
+            sel_shape = m.shape + (1,) * (a.ndim - m.ndim)
+            mb = mx.reshape(m, sel_shape)
+            try:
+                vb = mx.broadcast_to(value, a.shape)
+            except ValueError:
+                vb = None
+            if vb is not None and mode == _SCATTER_NONE:
+                return mx.where(mb, vb, a)
+            # The values fill the selected positions in order: find them.
+            flat_mask = mx.reshape(m, (-1,)).tolist()
+            rows = [i for i, t in enumerate(flat_mask) if t]
+            inner = a.shape[m.ndim :]
+            sel = mx.reshape(a, (-1,) + inner) if m.ndim else mx.reshape(a, (1,) + inner)
+            rows_a = mx.array(rows, dtype=mx.int32)
+            v = value
+            if vb is not None:
+                v = mx.broadcast_to(value, (len(rows),) + inner) if rows else value
+            elif v.size != len(rows) * (math_prod(inner)):
+                raise ValueError(
+                    f"[setitem] the value must broadcast to the array or fill the {len(rows)} selected rows; got value.shape={value.shape}."
+                )
+            if not rows:
+                return a
+            v = mx.reshape(v, (len(rows),) + inner)
+            out = mx._scatter(sel, rows_a, v, 0, mode)
+            return mx.reshape(out, a.shape)
+    if isinstance(idx, tuple) is False and idx is Ellipsis and mode == _SCATTER_NONE:
+        return mx.broadcast_to(value, a.shape)
+    items = _normalize(a, idx, allow_foreign=True)
     if mode == _SCATTER_NONE and _is_basic(items):
         # Strided window update.
         start, stop, step, win = [], [], [], []
@@ -189,11 +222,10 @@ def _update(a, idx, value, mode):
                 step.append(1)
                 win.append(1)
             else:
-                b, e, s = x.indices(n)
+                b, e, s, k = _bounds(x, n)
                 start.append(b)
                 stop.append(e)
                 step.append(s)
-                k = len(range(b, e, s))
                 win.append(k)
                 out_shape.append(k)
             d += 1
@@ -216,8 +248,28 @@ def _update(a, idx, value, mode):
     return mx.reshape(flat, a.shape)
 
 
+def math_prod(xs):
+    p = 1
+    for x in xs:
+        p *= x
+    return p
+
+
 def setitem(a, idx, value):
+    if idx is Ellipsis:
+        # MLX rebinds `a` to the value broadcast to a.shape, keeping the value's dtype.
+        v = value if isinstance(value, mx.array) else mx.array(value)
+        a._overwrite(mx.broadcast_to(v, a.shape))
+        return
     a._overwrite(_update(a, idx, value, _SCATTER_NONE))
+
+
+def _is_mask(idx):
+    return isinstance(idx, mx.array) and idx.dtype == mx.bool_
+
+
+def _mask_of(idx, a):
+    return mx.reshape(idx, idx.shape + (1,) * (a.ndim - idx.ndim))
 
 
 class ArrayAt:
@@ -248,8 +300,16 @@ class ArrayAt:
 
     def divide(self, v):
         self._check()
-        r = mx.reciprocal(v if isinstance(v, mx.array) else mx.array(v, dtype=self._a.dtype))
-        return _update(self._a, self._idx, r, _SCATTER_PROD)
+        a = self._a
+        if mx.issubdtype(a.dtype, mx.inexact):
+            r = mx.reciprocal(v if isinstance(v, mx.array) else mx.array(v, dtype=a.dtype))
+            return _update(a, self._idx, r, _SCATTER_PROD)
+        # Integer arrays: divide the selected values (truncating like the array's dtype).
+        cur = getitem(a, self._idx) if not _is_mask(self._idx) else a
+        new = (cur / v).astype(a.dtype)
+        if _is_mask(self._idx):
+            return mx.where(_mask_of(self._idx, a), new, a)
+        return _update(a, self._idx, new, _SCATTER_NONE)
 
     def maximum(self, v):
         self._check()

@@ -17,9 +17,9 @@ Rule unary_rule(UnaryOp op) {
     case UnaryOp::Sin: case UnaryOp::Cos: case UnaryOp::Tan: case UnaryOp::ArcSin:
     case UnaryOp::ArcCos: case UnaryOp::ArcTan: case UnaryOp::Sinh: case UnaryOp::Cosh:
     case UnaryOp::Tanh: case UnaryOp::ArcSinh: case UnaryOp::ArcCosh: case UnaryOp::ArcTanh:
-    case UnaryOp::Sigmoid: case UnaryOp::Reciprocal:
+    case UnaryOp::Reciprocal:
       return Rule::Float;
-    case UnaryOp::Erf: case UnaryOp::ErfInv:
+    case UnaryOp::Erf: case UnaryOp::ErfInv: case UnaryOp::Sigmoid:
       return Rule::RealOnly;
     case UnaryOp::LogicalNot: case UnaryOp::IsNan: case UnaryOp::IsInf:
     case UnaryOp::IsPosInf: case UnaryOp::IsNegInf:
@@ -121,7 +121,7 @@ array binary(BinaryOp op, const array& a_in, const array& b_in, SD s) {
     case BinaryOp::BitwiseAnd: case BinaryOp::BitwiseOr: case BinaryOp::BitwiseXor:
     case BinaryOp::LeftShift: case BinaryOp::RightShift:
       if (!is_integral(t) && t != bool_)
-        throw ValueError(msg("[", name, "] requires integer or boolean arrays; got dtypes ",
+        throw std::runtime_error(msg("[", name, "] requires integer or boolean arrays; got dtypes ",
                              a_in.dtype(), " and ", b_in.dtype(), "."));
       if ((op == BinaryOp::LeftShift || op == BinaryOp::RightShift) && t == bool_) t = out = uint8;
       break;

@@ -11,7 +11,7 @@ void check_indices(const array& idx, const char* op) {
 }  // namespace
 
 array take(const array& a, const array& indices, int axis, SD s) {
-  check_indices(indices, "take");
+  check_indices(indices, "gather");
   int nd = static_cast<int>(a.ndim());
   if (nd == 0) throw ValueError("[take] cannot take from a 0-d array; got shape=().");
   axis = normalize_axis(axis, nd, "take");

@@ -81,7 +81,9 @@ array reshape(const array& a, Shape shape, SD s) {
     }
   }
   if (infer >= 0) {
-    if (size == 0 ? a.size() != 0 : a.size() % size != 0)
+    if (size == 0)
+      throw ValueError(msg("[reshape] cannot infer the -1 dimension when other dimensions are zero; got shape=", shape, "."));
+    if (a.size() % size != 0)
       throw ValueError(msg("[reshape] cannot reshape an array of shape ", a.shape(), " into shape ", shape,
                            "; got shape=", shape, "."));
     shape[infer] = size == 0 ? 0 : static_cast<int32_t>(a.size() / size);
@@ -255,16 +257,14 @@ std::vector<array> split(const array& a, const std::vector<int>& indices, int ax
   axis = normalize_axis(axis, nd, "split");
   std::vector<array> out;
   Shape start(nd, 0), stop = a.shape(), strides(nd, 1);
+  // Pieces are a[prev:idx] with NumPy's slice semantics (unsorted indices give empty pieces).
   int prev = 0, n = a.shape(axis);
   for (size_t i = 0; i <= indices.size(); ++i) {
     int idx = i < indices.size() ? indices[i] : n;
-    if (idx < 0) idx += n;
-    idx = std::clamp(idx, 0, n);
-    int lo = std::min(prev, idx);
-    start[axis] = std::min(prev, n);
-    stop[axis] = std::max(lo, idx);
+    start[axis] = prev;
+    stop[axis] = idx;
     out.push_back(slice(a, start, stop, strides, s));
-    prev = std::max(prev, idx);
+    prev = idx;
   }
   return out;
 }
@@ -325,7 +325,30 @@ array pad(const array& a, const std::vector<std::pair<int, int>>& widths, const 
     }
     return r;
   }
-  throw ValueError(msg("[pad] mode must be 'constant' or 'edge'; got mode='", mode, "'."));
+  if (mode == "reflect" || mode == "symmetric") {
+    bool refl = mode == "reflect";
+    array r = a;
+    for (int i = 0; i < nd; ++i) {
+      auto [lo, hi] = widths[i];
+      if (lo == 0 && hi == 0) continue;
+      int n = r.shape(i);
+      int period = refl ? 2 * (n - 1) : 2 * n;
+      if (n == 0 || (refl && n == 1))
+        throw ValueError(msg("[pad] ", mode, " padding needs a longer axis; got size ", n, " on axis ", i, "."));
+      // Index map from padded positions to source positions.
+      std::vector<int32_t> idx;
+      for (int j = -lo; j < n + hi; ++j) {
+        int k = ((j % period) + period) % period;
+        if (refl) k = k < n ? k : period - k;
+        else k = k < n ? k : period - 1 - k;
+        idx.push_back(k);
+      }
+      array ia(idx.begin(), Shape{static_cast<int32_t>(idx.size())}, int32);
+      r = take(r, ia, i, s);
+    }
+    return r;
+  }
+  throw ValueError(msg("[pad] mode must be 'constant', 'edge', 'reflect' or 'symmetric'; got mode='", mode, "'."));
 }
 
 array tile(const array& a, std::vector<int> reps, SD s) {
