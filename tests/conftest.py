@@ -2,10 +2,9 @@
 
 import os
 
+import mlx.core as mx
 import pytest
 from hypothesis import HealthCheck, settings
-
-import mlx.core as mx
 
 # "ci" (the default) keeps the suite fast; "long" is for local runs:
 # HYPOTHESIS_PROFILE=long pytest tests/

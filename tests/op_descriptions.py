@@ -10,9 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-import numpy as np
-
 import mlx.core as mx
+import numpy as np
 
 # --------------------------------------------------------------------------------------
 # dtypes
@@ -90,11 +89,24 @@ def is_reference_mlx():
     """True when `mlx.core` is Apple's MLX rather than this repository's build.
 
     Used only where this project deliberately goes beyond MLX (DESIGN.md section 6: an
-    axis error is also a ValueError, every message starts with `[op]`).
+    axis error is also a ValueError, every message starts with `[op]`, no crashes) and
+    to mark MLX's own bugs. MLX_TESTS_REFERENCE=1 / 0 overrides the detection.
     """
+    env = os.environ.get("MLX_TESTS_REFERENCE")
+    if env is not None:
+        return env == "1"
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.path.abspath(getattr(mx, "__file__", "") or "")
-    return not path.startswith(here + os.sep)
+    if path.startswith(here + os.sep):
+        return False
+    try:
+        from importlib.metadata import version
+
+        major, minor = (int(v) for v in version("mlx").split(".")[:2])
+    except Exception:
+        return False
+    # Apple's MLX is at 0.2x / 0.3x; this project's package starts at 0.1.
+    return (major, minor) >= (0, 20)
 
 
 def mlx_bug(condition, reason):
@@ -141,7 +153,7 @@ def tolerance(dtype, scale=1.0):
 
 
 def assert_array_equal(a, expected, dtype=None):
-    """Exact comparison of an mx.array with an array-like, shape and (optionally) dtype."""
+    """Exact comparison of an mx.array with an array-like: shape, values, dtype."""
     assert isinstance(a, mx.array), type(a)
     if dtype is not None:
         assert a.dtype == dtype, f"dtype {a.dtype} != {dtype}"
@@ -370,7 +382,8 @@ def _as_int_if_bool(x):
 
 
 def _bool_result(f):
-    """MLX computes bool arithmetic in integers and casts back (True - True is False)."""
+    """MLX computes bool arithmetic in integers and casts back (True - True is
+    False)."""
 
     def g(*xs):
         if all(np.asarray(x).dtype == np.bool_ for x in xs):
@@ -477,7 +490,7 @@ class OpDesc:
         return [d for d in ALL_DTYPES if d not in self.dtypes]
 
 
-# Ops whose float64 results MLX computes to about float32 accuracy (see OpDesc.approx64).
+# Ops whose float64 results MLX computes to about float32 accuracy (OpDesc.approx64).
 TRANSCENDENTAL = set(
     "exp expm1 log log2 log10 log1p sin cos tan arcsin arccos arctan sinh cosh tanh "
     "arcsinh arccosh arctanh erf erfinv sigmoid power arctan2 logaddexp".split()
@@ -516,7 +529,13 @@ UNARY = [
     _u("rsqrt", lambda x: 1.0 / np.sqrt(x), domains=(POS,), out_dtype=to_float),
     _u("reciprocal", lambda x: 1.0 / x, domains=(NONZERO,), out_dtype=to_float),
     _u("exp", np.exp, domains=(Domain(-5, 5),), out_dtype=to_float),
-    _u("expm1", np.expm1, domains=(Domain(-5, 5),), dtypes=NO_COMPLEX, out_dtype=to_float),
+    _u(
+        "expm1",
+        np.expm1,
+        domains=(Domain(-5, 5),),
+        dtypes=NO_COMPLEX,
+        out_dtype=to_float,
+    ),
     _u("log", np.log, domains=(POS,), out_dtype=to_float),
     _u("log2", np.log2, domains=(POS,), out_dtype=to_float),
     _u("log10", np.log10, domains=(POS,), out_dtype=to_float),
@@ -531,11 +550,29 @@ UNARY = [
     _u("cosh", np.cosh, out_dtype=to_float),
     _u("tanh", np.tanh, out_dtype=to_float),
     _u("arcsinh", np.arcsinh, out_dtype=to_float),
-    _u("arccosh", np.arccosh, domains=(Domain(1.0, 5.0, clo=0.5, chi=2),), out_dtype=to_float),
+    _u(
+        "arccosh",
+        np.arccosh,
+        domains=(Domain(1.0, 5.0, clo=0.5, chi=2),),
+        out_dtype=to_float,
+    ),
     _u("arctanh", np.arctanh, domains=(UNIT,), out_dtype=to_float, tol_scale=2),
     _u("erf", _erf, dtypes=NO_COMPLEX, out_dtype=to_float),
-    _u("erfinv", _erfinv, domains=(UNIT,), dtypes=NO_COMPLEX, out_dtype=to_float, tol_scale=4),
-    _u("sigmoid", _sigmoid, domains=(Domain(-8, 8),), dtypes=NO_COMPLEX, out_dtype=to_float),
+    _u(
+        "erfinv",
+        _erfinv,
+        domains=(UNIT,),
+        dtypes=NO_COMPLEX,
+        out_dtype=to_float,
+        tol_scale=4,
+    ),
+    _u(
+        "sigmoid",
+        _sigmoid,
+        domains=(Domain(-8, 8),),
+        dtypes=NO_COMPLEX,
+        out_dtype=to_float,
+    ),
     _u("floor", np.floor, dtypes=NO_COMPLEX, exact=True),
     _u("ceil", np.ceil, dtypes=NO_COMPLEX, exact=True),
     _u("trunc", np.trunc, dtypes=NO_COMPLEX, exact=True),
@@ -546,19 +583,32 @@ UNARY = [
     _u("radians", lambda x: x * (np.pi / 180.0), out_dtype=to_float),
     _u("conj", np.conj),
     _u("real", np.real, out_dtype=complex_to_real),
-    _u("imag", lambda x: np.imag(x) if np.iscomplexobj(x) else np.zeros_like(x),
-       out_dtype=complex_to_real),
+    _u(
+        "imag",
+        lambda x: np.imag(x) if np.iscomplexobj(x) else np.zeros_like(x),
+        out_dtype=complex_to_real,
+    ),
     _u("isnan", np.isnan, out_dtype=to_bool),
     _u("isinf", np.isinf, out_dtype=to_bool),
     _u("isfinite", np.isfinite, out_dtype=to_bool),
-    _u("isposinf", lambda x: np.isposinf(x) if not np.iscomplexobj(x) else np.zeros(x.shape, bool),
-       out_dtype=to_bool),
-    _u("isneginf", lambda x: np.isneginf(x) if not np.iscomplexobj(x) else np.zeros(x.shape, bool),
-       out_dtype=to_bool),
+    _u(
+        "isposinf",
+        lambda x: np.isposinf(x) if not np.iscomplexobj(x) else np.zeros(x.shape, bool),
+        out_dtype=to_bool,
+    ),
+    _u(
+        "isneginf",
+        lambda x: np.isneginf(x) if not np.iscomplexobj(x) else np.zeros(x.shape, bool),
+        out_dtype=to_bool,
+    ),
     _u("logical_not", np.logical_not, out_dtype=to_bool),
     _u("bitwise_invert", _invert, dtypes=INTEGRAL),
     # MLX: nan_to_num rejects float64 (ValueError) although float64 is a CPU dtype.
-    _u("nan_to_num", lambda x: x, dtypes=tuple(BOOL + INTS + [mx.float16, mx.float32, mx.bfloat16])),
+    _u(
+        "nan_to_num",
+        lambda x: x,
+        dtypes=tuple(BOOL + INTS + [mx.float16, mx.float32, mx.bfloat16]),
+    ),
     _u("stop_gradient", lambda x: x),
 ]
 
@@ -568,50 +618,130 @@ BINARY = [
     _b("add", _bool_result(np.add)),
     _b("subtract", _bool_result(np.subtract)),
     _b("multiply", _bool_result(np.multiply)),
-    _b("divide", lambda a, b: _as_int_if_bool(a) / _as_int_if_bool(b),
-       domains=(ANY, NONZERO), out_dtype=to_float),
+    _b(
+        "divide",
+        lambda a, b: _as_int_if_bool(a) / _as_int_if_bool(b),
+        domains=(ANY, NONZERO),
+        out_dtype=to_float,
+    ),
     # Integer-valued float operands keep floor(a / b) away from rounding ties.
     # MLX accepts complex64 in floor_divide and returns the plain quotient a / b.
     _b("floor_divide", _bool_result(_floor_divide), domains=(INT_DIV, INT_DIV)),
-    _b("remainder", _bool_result(np.remainder), domains=(INT_DIV, INT_DIV), dtypes=NO_COMPLEX),
-    _b("power", _bool_result(np.power),
-       domains=(Domain(0.2, 3, int_lo=-3, int_hi=3, clo=0.2, chi=1.5),
-                Domain(-2, 2, int_lo=0, int_hi=4, clo=-1, chi=1)),
-       tol_scale=4),
+    _b(
+        "remainder",
+        _bool_result(np.remainder),
+        domains=(INT_DIV, INT_DIV),
+        dtypes=NO_COMPLEX,
+    ),
+    _b(
+        "power",
+        _bool_result(np.power),
+        domains=(
+            Domain(0.2, 3, int_lo=-3, int_hi=3, clo=0.2, chi=1.5),
+            Domain(-2, 2, int_lo=0, int_hi=4, clo=-1, chi=1),
+        ),
+        tol_scale=4,
+    ),
     _b("maximum", np.maximum),
     _b("minimum", np.minimum),
     _b("arctan2", np.arctan2, dtypes=NO_COMPLEX, out_dtype=to_float),
     _b("logaddexp", _logaddexp, out_dtype=to_float),
     # Complex numbers order lexicographically in MLX, as in NumPy.
     _b("equal", np.equal, out_dtype=to_bool, domains=(Domain(-2, 2, integer=True),)),
-    _b("not_equal", np.not_equal, out_dtype=to_bool, domains=(Domain(-2, 2, integer=True),)),
+    _b(
+        "not_equal",
+        np.not_equal,
+        out_dtype=to_bool,
+        domains=(Domain(-2, 2, integer=True),),
+    ),
     _b("less", np.less, out_dtype=to_bool, domains=(Domain(-2, 2, integer=True),)),
-    _b("less_equal", np.less_equal, out_dtype=to_bool, domains=(Domain(-2, 2, integer=True),)),
-    _b("greater", np.greater, out_dtype=to_bool, domains=(Domain(-2, 2, integer=True),)),
-    _b("greater_equal", np.greater_equal, out_dtype=to_bool,
-       domains=(Domain(-2, 2, integer=True),)),
-    _b("logical_and", np.logical_and, out_dtype=to_bool, domains=(Domain(-1, 1, integer=True),)),
-    _b("logical_or", np.logical_or, out_dtype=to_bool, domains=(Domain(-1, 1, integer=True),)),
+    _b(
+        "less_equal",
+        np.less_equal,
+        out_dtype=to_bool,
+        domains=(Domain(-2, 2, integer=True),),
+    ),
+    _b(
+        "greater", np.greater, out_dtype=to_bool, domains=(Domain(-2, 2, integer=True),)
+    ),
+    _b(
+        "greater_equal",
+        np.greater_equal,
+        out_dtype=to_bool,
+        domains=(Domain(-2, 2, integer=True),),
+    ),
+    _b(
+        "logical_and",
+        np.logical_and,
+        out_dtype=to_bool,
+        domains=(Domain(-1, 1, integer=True),),
+    ),
+    _b(
+        "logical_or",
+        np.logical_or,
+        out_dtype=to_bool,
+        domains=(Domain(-1, 1, integer=True),),
+    ),
     # MLX raises RuntimeError (not ValueError) for binary bitwise ops on inexact dtypes.
-    _b("bitwise_and", np.bitwise_and, dtypes=INTEGRAL, reject=RuntimeError,
-       domains=(Domain(-100, 100),)),
-    _b("bitwise_or", np.bitwise_or, dtypes=INTEGRAL, reject=RuntimeError,
-       domains=(Domain(-100, 100),)),
-    _b("bitwise_xor", np.bitwise_xor, dtypes=INTEGRAL, reject=RuntimeError,
-       domains=(Domain(-100, 100),)),
+    _b(
+        "bitwise_and",
+        np.bitwise_and,
+        dtypes=INTEGRAL,
+        reject=RuntimeError,
+        domains=(Domain(-100, 100),),
+    ),
+    _b(
+        "bitwise_or",
+        np.bitwise_or,
+        dtypes=INTEGRAL,
+        reject=RuntimeError,
+        domains=(Domain(-100, 100),),
+    ),
+    _b(
+        "bitwise_xor",
+        np.bitwise_xor,
+        dtypes=INTEGRAL,
+        reject=RuntimeError,
+        domains=(Domain(-100, 100),),
+    ),
     # Shift counts stay below the bit width (larger counts are undefined in C++).
-    _b("left_shift", _shift(np.left_shift), dtypes=INTEGRAL, reject=RuntimeError,
-       out_dtype=bool_to_uint8, domains=(Domain(-100, 100), Domain(0, 7))),
-    _b("right_shift", _shift(np.right_shift), dtypes=INTEGRAL, reject=RuntimeError,
-       out_dtype=bool_to_uint8, domains=(Domain(-100, 100), Domain(0, 7))),
+    _b(
+        "left_shift",
+        _shift(np.left_shift),
+        dtypes=INTEGRAL,
+        reject=RuntimeError,
+        out_dtype=bool_to_uint8,
+        domains=(Domain(-100, 100), Domain(0, 7)),
+    ),
+    _b(
+        "right_shift",
+        _shift(np.right_shift),
+        dtypes=INTEGRAL,
+        reject=RuntimeError,
+        out_dtype=bool_to_uint8,
+        domains=(Domain(-100, 100), Domain(0, 7)),
+    ),
 ]
 
 TERNARY = [
-    OpDesc("where", mx.where, np.where, 3, domains=(ANY, ANY, ANY),
-           arg_dtypes=(mx.bool_, None, None), reject=None),
-    OpDesc("clip", mx.clip, lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), 3,
-           domains=(Domain(-5, 5), Domain(-3, -1), Domain(1, 3)), dtypes=NO_COMPLEX,
-           reject=None),
+    OpDesc(
+        "where",
+        mx.where,
+        np.where,
+        3,
+        domains=(ANY, ANY, ANY),
+        arg_dtypes=(mx.bool_, None, None),
+        reject=None,
+    ),
+    OpDesc(
+        "clip",
+        mx.clip,
+        lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+        3,
+        domains=(Domain(-5, 5), Domain(-3, -1), Domain(1, 3)),
+        dtypes=NO_COMPLEX,
+        reject=None,
+    ),
 ]
 
 ELEMENTWISE = UNARY + BINARY + TERNARY
@@ -690,11 +820,15 @@ def reference(desc, np_args, dtype=None):
 def check_result(desc, out, expected, in_dtype):
     """Value and dtype check of one generic test."""
     out_dtype = desc.out_dtype(in_dtype)
-    assert out.dtype == out_dtype, f"{desc.name}({dtype_name(in_dtype)}) gave {out.dtype}"
+    assert out.dtype == out_dtype, (
+        f"{desc.name}({dtype_name(in_dtype)}) gave {out.dtype}"
+    )
     if desc.exact or out_dtype not in TOLERANCES:
         if out_dtype in TOLERANCES:
             np.testing.assert_array_equal(
-                to_numpy(out).astype(np.float64 if out_dtype != mx.complex64 else np.complex128),
+                to_numpy(out).astype(
+                    np.float64 if out_dtype != mx.complex64 else np.complex128
+                ),
                 expected,
             )
             assert to_numpy(out).shape == expected.shape
@@ -705,7 +839,9 @@ def check_result(desc, out, expected, in_dtype):
         # result dtype allows for rounding of the result and of intermediate values.
         if out_dtype == mx.float64 and desc.approx64:
             rtol, atol = F64_APPROX_TOL
-            assert_close(out, expected, rtol=rtol * desc.tol_scale, atol=atol * desc.tol_scale)
+            assert_close(
+                out, expected, rtol=rtol * desc.tol_scale, atol=atol * desc.tol_scale
+            )
         else:
             assert_close(out, expected, scale=desc.tol_scale)
 
@@ -750,7 +886,8 @@ class ReductionDesc:
     # A reduction over no axes (axis=(), or any reduction of a 0-d array) returns the
     # input unchanged for sum / prod, keeping its dtype (sum(int8 scalar) stays int8).
     noop_keeps_dtype: bool = False
-    # argmax / argmin / logsumexp reject every zero-size input, even along a nonempty axis.
+    # argmax / argmin / logsumexp reject every zero-size input, even along a
+    # nonempty axis.
     empty_any_raises: bool = False
 
     def __repr__(self):
@@ -766,8 +903,9 @@ class ReductionDesc:
 
 def _red(name, np_fn, **kw):
     f = getattr(mx, name)
-    return ReductionDesc(name, lambda a, axis, keepdims: f(a, axis=axis, keepdims=keepdims),
-                         np_fn, **kw)
+    return ReductionDesc(
+        name, lambda a, axis, keepdims: f(a, axis=axis, keepdims=keepdims), np_fn, **kw
+    )
 
 
 def _np_arg(f):
@@ -785,7 +923,13 @@ def _np_logsumexp(x, axis, keepdims):
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     r = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return r if keepdims else np.squeeze(r, axis=axis) if axis is not None else r.reshape(())
+    return (
+        r
+        if keepdims
+        else np.squeeze(r, axis=axis)
+        if axis is not None
+        else r.reshape(())
+    )
 
 
 def _np_float(f):
@@ -799,8 +943,13 @@ def _np_float(f):
 
 REDUCTIONS = [
     _red("sum", np.sum, out_dtype=sum_dtype, noop_keeps_dtype=True),
-    _red("prod", np.prod, out_dtype=sum_dtype, noop_keeps_dtype=True, domain=Domain(0.6, 1.6, int_lo=-2, int_hi=2,
-                                                             clo=0.5, chi=1.0)),
+    _red(
+        "prod",
+        np.prod,
+        out_dtype=sum_dtype,
+        noop_keeps_dtype=True,
+        domain=Domain(0.6, 1.6, int_lo=-2, int_hi=2, clo=0.5, chi=1.0),
+    ),
     # Complex max / min order lexicographically, as NumPy does.
     _red("max", np.max, empty_ok=False),
     _red("min", np.min, empty_ok=False),
@@ -809,16 +958,40 @@ REDUCTIONS = [
     _red("std", _np_float(np.std), out_dtype=var_dtype),
     _red("all", np.all, out_dtype=to_bool, domain=Domain(-1, 1, integer=True)),
     _red("any", np.any, out_dtype=to_bool, domain=Domain(-1, 1, integer=True)),
-    _red("count_nonzero", np.count_nonzero, out_dtype=lambda dt: mx.int32,
-         domain=Domain(-1, 1, integer=True)),
+    _red(
+        "count_nonzero",
+        np.count_nonzero,
+        out_dtype=lambda dt: mx.int32,
+        domain=Domain(-1, 1, integer=True),
+    ),
     # argmax / argmin take one axis (or None), return uint32 and pick the first of ties.
-    _red("argmax", _np_arg(np.argmax), out_dtype=lambda dt: mx.uint32, tuple_axes=False,
-         empty_ok=False, empty_any_raises=True, domain=Domain(-3, 3, integer=True)),
-    _red("argmin", _np_arg(np.argmin), out_dtype=lambda dt: mx.uint32, tuple_axes=False,
-         empty_ok=False, empty_any_raises=True, domain=Domain(-3, 3, integer=True)),
+    _red(
+        "argmax",
+        _np_arg(np.argmax),
+        out_dtype=lambda dt: mx.uint32,
+        tuple_axes=False,
+        empty_ok=False,
+        empty_any_raises=True,
+        domain=Domain(-3, 3, integer=True),
+    ),
+    _red(
+        "argmin",
+        _np_arg(np.argmin),
+        out_dtype=lambda dt: mx.uint32,
+        tuple_axes=False,
+        empty_ok=False,
+        empty_any_raises=True,
+        domain=Domain(-3, 3, integer=True),
+    ),
     # NumPy has no complex logsumexp; complex inputs are left out here.
-    _red("logsumexp", _np_logsumexp, dtypes=tuple(REAL), out_dtype=to_float, empty_ok=False,
-         empty_any_raises=True),
+    _red(
+        "logsumexp",
+        _np_logsumexp,
+        dtypes=tuple(REAL),
+        out_dtype=to_float,
+        empty_ok=False,
+        empty_any_raises=True,
+    ),
 ]
 REDUCTIONS_BY_NAME = {d.name: d for d in REDUCTIONS}
 

@@ -3,25 +3,21 @@ item / tolist, NumPy and buffer protocol interop, repr / str, pickling, copy, as
 view, conversions to Python scalars."""
 
 import copy
-import math
 import operator
 import pickle
 
+import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import mlx.core as mx
 from op_descriptions import (
     ALL_DTYPES,
-    FLOATS,
     INTS,
     NP_DTYPE,
     assert_array_equal,
     assert_close,
-    device_dtypes,
     dtype_name,
     mlx_bug,
     to_numpy,
@@ -57,7 +53,9 @@ XF = np.array([[4.5, 7.0, -3.25], [2.0, 9.5, 1.0]], dtype=np.float32)
 YF = np.array([[1.5, 2.0, 3.0], [0.5, 1.0, 2.0]], dtype=np.float32)
 
 
-@pytest.mark.parametrize("name,op,ref", BINARY_OPERATORS, ids=[o[0] for o in BINARY_OPERATORS])
+@pytest.mark.parametrize(
+    "name,op,ref", BINARY_OPERATORS, ids=[o[0] for o in BINARY_OPERATORS]
+)
 def test_binary_operator_array_array(device, name, op, ref):
     out = op(mx.array(X), mx.array(Y))
     expected = ref(X, Y)
@@ -69,12 +67,19 @@ def test_binary_operator_array_array(device, name, op, ref):
         assert_close(op(mx.array(XF), mx.array(YF)), expected)
 
 
-@pytest.mark.parametrize("name,op,ref", BINARY_OPERATORS, ids=[o[0] for o in BINARY_OPERATORS])
+@pytest.mark.parametrize(
+    "name,op,ref", BINARY_OPERATORS, ids=[o[0] for o in BINARY_OPERATORS]
+)
 def test_binary_operator_with_python_scalar(device, name, op, ref):
     a = mx.array(X)
     out = op(a, 2)
-    assert out.dtype == (mx.float32 if name == "truediv" else
-                         mx.bool_ if name in ("eq", "ne", "lt", "le", "gt", "ge") else mx.int32)
+    assert out.dtype == (
+        mx.float32
+        if name == "truediv"
+        else mx.bool_
+        if name in ("eq", "ne", "lt", "le", "gt", "ge")
+        else mx.int32
+    )
     assert_array_equal(out, ref(X, np.int32(2)).astype(to_numpy(out).dtype))
 
 
@@ -102,9 +107,15 @@ def test_reflected_operators(device, name, op, ref):
 
 
 def test_reflected_bitwise_operators_are_not_defined():
-    # MLX binds no __rand__ / __ror__ / __rxor__ / __rlshift__ / __rrshift__ / __rmatmul__.
+    # MLX binds no __rand__, __ror__, __rxor__, __rlshift__, __rrshift__, __rmatmul__.
     a = mx.array([1, 2])
-    for op in (operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift):
+    for op in (
+        operator.and_,
+        operator.or_,
+        operator.xor,
+        operator.lshift,
+        operator.rshift,
+    ):
         with pytest.raises(TypeError):
             op(3, a)
     with pytest.raises(TypeError):
@@ -209,7 +220,7 @@ def test_comparison_with_non_arrays():
     assert (a == [1, 2]) is False
     assert (a == "a") is False
     with pytest.raises(TypeError):
-        a == None  # noqa: E711
+        _ = a == None  # noqa: E711
     assert 2 in a and 5 not in a
 
 
@@ -267,12 +278,21 @@ def test_real_imag(device):
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=dtype_name)
 def test_item_and_tolist_types(dtype):
     a = mx.array([[1, 0], [2, 1]], dtype)
-    kind = (bool if dtype == mx.bool_ else int if dtype in INTS else
-            complex if dtype == mx.complex64 else float)
+    kind = (
+        bool
+        if dtype == mx.bool_
+        else int
+        if dtype in INTS
+        else complex
+        if dtype == mx.complex64
+        else float
+    )
     v = a[1, 0].item()
     assert type(v) is kind
     lst = a.tolist()
-    assert isinstance(lst, list) and len(lst) == 2 and all(type(x) is kind for x in lst[0])
+    assert (
+        isinstance(lst, list) and len(lst) == 2 and all(type(x) is kind for x in lst[0])
+    )
     assert lst == np.array([[1, 0], [2, 1]]).astype(NP_DTYPE[dtype]).tolist()
     assert a.T.tolist() == np.array([[1, 0], [2, 1]]).T.astype(NP_DTYPE[dtype]).tolist()
     assert type(mx.array(1, dtype).tolist()) is kind
@@ -332,7 +352,9 @@ def test_iteration():
 
 
 @pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
-@pytest.mark.parametrize("dtype", [d for d in ALL_DTYPES if d != mx.bfloat16], ids=dtype_name)
+@pytest.mark.parametrize(
+    "dtype", [d for d in ALL_DTYPES if d != mx.bfloat16], ids=dtype_name
+)
 def test_numpy_conversion(dtype):
     x = (np.arange(6).reshape(2, 3) % 4).astype(NP_DTYPE[dtype])
     a = mx.array(x, dtype)
@@ -362,9 +384,19 @@ def test_numpy_copy_is_independent():
 
 
 BUFFER_FORMATS = {
-    mx.bool_: "?", mx.uint8: "B", mx.uint16: "H", mx.uint32: "I", mx.uint64: "Q",
-    mx.int8: "b", mx.int16: "h", mx.int32: "i", mx.int64: "q", mx.float16: "e",
-    mx.float32: "f", mx.float64: "d", mx.complex64: "Zf",
+    mx.bool_: "?",
+    mx.uint8: "B",
+    mx.uint16: "H",
+    mx.uint32: "I",
+    mx.uint64: "Q",
+    mx.int8: "b",
+    mx.int16: "h",
+    mx.int32: "i",
+    mx.int64: "q",
+    mx.float16: "e",
+    mx.float32: "f",
+    mx.float64: "d",
+    mx.complex64: "Zf",
 }
 
 
@@ -400,7 +432,10 @@ def test_dlpack():
 # repr / str
 
 REPRS = [
-    (lambda: mx.array([[1, 2], [3, 4]]), "array([[1, 2],\n       [3, 4]], dtype=int32)"),
+    (
+        lambda: mx.array([[1, 2], [3, 4]]),
+        "array([[1, 2],\n       [3, 4]], dtype=int32)",
+    ),
     (lambda: mx.array(1.0), "array(1, dtype=float32)"),
     (lambda: mx.array(0.1), "array(0.1, dtype=float32)"),
     (lambda: mx.array([1.0, 2.5, -3.25]), "array([1, 2.5, -3.25], dtype=float32)"),
@@ -408,13 +443,18 @@ REPRS = [
     (lambda: mx.array([1e10]), "array([1e+10], dtype=float32)"),
     (lambda: mx.array([1.0 / 3.0]), "array([0.333333], dtype=float32)"),
     (lambda: mx.array([123456789.0]), "array([1.23457e+08], dtype=float32)"),
-    (lambda: mx.array([1.0, float("nan"), float("inf"), -float("inf")]),
-     "array([1, nan, inf, -inf], dtype=float32)"),
+    (
+        lambda: mx.array([1.0, float("nan"), float("inf"), -float("inf")]),
+        "array([1, nan, inf, -inf], dtype=float32)",
+    ),
     (lambda: mx.array(-0.0), "array(-0, dtype=float32)"),
     (lambda: mx.array([0.1], mx.float16), "array([0.0999756], dtype=float16)"),
     (lambda: mx.array([0.1], mx.bfloat16), "array([0.100098], dtype=bfloat16)"),
     (lambda: mx.array([0.1], mx.float64), "array([0.1], dtype=float64)"),
-    (lambda: mx.array([[1.5 + 2j, 1 - 1j]]), "array([[1.5+2j, 1-1j]], dtype=complex64)"),
+    (
+        lambda: mx.array([[1.5 + 2j, 1 - 1j]]),
+        "array([[1.5+2j, 1-1j]], dtype=complex64)",
+    ),
     (lambda: mx.array(True), "array(True, dtype=bool)"),
     (lambda: mx.array([True, False]), "array([True, False], dtype=bool)"),
     (lambda: mx.array([255], mx.uint8), "array([255], dtype=uint8)"),
@@ -425,19 +465,33 @@ REPRS = [
     # More than 6 entries along an axis: the first 3, "...", the last 3.
     (lambda: mx.arange(7), "array([0, 1, 2, ..., 4, 5, 6], dtype=int32)"),
     (lambda: mx.arange(2000), "array([0, 1, 2, ..., 1997, 1998, 1999], dtype=int32)"),
-    (lambda: mx.arange(14).reshape(2, 7),
-     "array([[0, 1, 2, ..., 4, 5, 6],\n       [7, 8, 9, ..., 11, 12, 13]], dtype=int32)"),
-    (lambda: mx.arange(7).reshape(7, 1),
-     "array([[0],\n       [1],\n       [2],\n       ...,\n       [4],\n       [5],\n"
-     "       [6]], dtype=int32)"),
-    (lambda: mx.arange(24).reshape(2, 3, 4),
-     "array([[[0, 1, 2, 3],\n        [4, 5, 6, 7],\n        [8, 9, 10, 11]],\n"
-     "       [[12, 13, 14, 15],\n        [16, 17, 18, 19],\n        [20, 21, 22, 23]]], "
-     "dtype=int32)"),
-    (lambda: mx.arange(12, dtype=mx.float32).reshape(3, 4) / 7,
-     "array([[0, 0.142857, 0.285714, 0.428571],\n       [0.571429, 0.714286, 0.857143, 1],\n"
-     "       [1.14286, 1.28571, 1.42857, 1.57143]], dtype=float32)"),
-    (lambda: mx.arange(6).reshape(2, 3).T, "array([[0, 3],\n       [1, 4],\n       [2, 5]], dtype=int32)"),
+    (
+        lambda: mx.arange(14).reshape(2, 7),
+        "array([[0, 1, 2, ..., 4, 5, 6],\n"
+        "       [7, 8, 9, ..., 11, 12, 13]], dtype=int32)",
+    ),
+    (
+        lambda: mx.arange(7).reshape(7, 1),
+        "array([[0],\n       [1],\n       [2],\n       ...,\n       [4],\n       [5],\n"
+        "       [6]], dtype=int32)",
+    ),
+    (
+        lambda: mx.arange(24).reshape(2, 3, 4),
+        "array([[[0, 1, 2, 3],\n        [4, 5, 6, 7],\n        [8, 9, 10, 11]],\n"
+        "       [[12, 13, 14, 15],\n        [16, 17, 18, 19],\n"
+        "        [20, 21, 22, 23]]], "
+        "dtype=int32)",
+    ),
+    (
+        lambda: mx.arange(12, dtype=mx.float32).reshape(3, 4) / 7,
+        "array([[0, 0.142857, 0.285714, 0.428571],\n"
+        "       [0.571429, 0.714286, 0.857143, 1],\n"
+        "       [1.14286, 1.28571, 1.42857, 1.57143]], dtype=float32)",
+    ),
+    (
+        lambda: mx.arange(6).reshape(2, 3).T,
+        "array([[0, 3],\n       [1, 4],\n       [2, 5]], dtype=int32)",
+    ),
 ]
 
 
@@ -467,10 +521,17 @@ def test_printoptions():
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=dtype_name)
 def test_pickle_roundtrip(dtype):
-    mlx_bug(dtype == mx.float64, "a float64 array unpickles as float32 (__setstate__ goes "
-            "through the float64 -> float32 default of NumPy input)")
-    for a in (mx.array([[1, 0, 2], [3, 1, 0]], dtype), mx.array(1, dtype),
-              mx.array([[1, 0, 2], [3, 1, 0]], dtype).T, mx.zeros((0, 2), dtype)):
+    mlx_bug(
+        dtype == mx.float64,
+        "a float64 array unpickles as float32 (__setstate__ goes "
+        "through the float64 -> float32 default of NumPy input)",
+    )
+    for a in (
+        mx.array([[1, 0, 2], [3, 1, 0]], dtype),
+        mx.array(1, dtype),
+        mx.array([[1, 0, 2], [3, 1, 0]], dtype).T,
+        mx.zeros((0, 2), dtype),
+    ):
         b = pickle.loads(pickle.dumps(a))
         assert isinstance(b, mx.array)
         assert b.dtype == dtype and b.shape == a.shape
@@ -515,7 +576,11 @@ VIEWS = [
 ]
 
 
-@pytest.mark.parametrize("x,src,dst,npdst", VIEWS, ids=[f"{dtype_name(v[1])}-{dtype_name(v[2])}" for v in VIEWS])
+@pytest.mark.parametrize(
+    "x,src,dst,npdst",
+    VIEWS,
+    ids=[f"{dtype_name(v[1])}-{dtype_name(v[2])}" for v in VIEWS],
+)
 def test_view(x, src, dst, npdst):
     a = mx.array(x, src)
     v = a.view(dst)
@@ -542,8 +607,13 @@ def test_view_errors_and_layouts():
 # properties
 
 
-@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
-                  elements=st.floats(-1e6, 1e6, width=32)))
+@given(
+    hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+        elements=st.floats(-1e6, 1e6, width=32),
+    )
+)
 def test_property_numpy_roundtrip(x):
     a = mx.array(x)
     np.testing.assert_array_equal(np.array(a), x)
@@ -551,9 +621,15 @@ def test_property_numpy_roundtrip(x):
     assert a.tolist() == x.tolist()
 
 
-@given(hnp.arrays(np.int32, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
-                  elements=st.integers(-1000, 1000)),
-       st.sampled_from(["add", "sub", "mul", "floordiv", "mod"]), st.integers(1, 50))
+@given(
+    hnp.arrays(
+        np.int32,
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+        elements=st.integers(-1000, 1000),
+    ),
+    st.sampled_from(["add", "sub", "mul", "floordiv", "mod"]),
+    st.integers(1, 50),
+)
 def test_property_operators_match_numpy(x, name, s):
     op = getattr(operator, name)
     a = mx.array(x)

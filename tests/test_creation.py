@@ -1,18 +1,16 @@
 """Array creation: mx.array from scalars, nested lists, NumPy arrays of every dtype and
-other arrays; asarray; zeros, ones, full, *_like, empty; arange, linspace, eye, identity,
-tri, tril, triu, meshgrid."""
+other arrays; asarray; zeros, ones, full, *_like, empty; arange, linspace, eye,
+identity, tri, tril, triu, meshgrid."""
 
 import math
 
+import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import mlx.core as mx
 from op_descriptions import (
     ALL_DTYPES,
-    FLOATS,
     INTS,
     NP_DTYPE,
     assert_array_equal,
@@ -33,20 +31,23 @@ def _skip_unavailable(device, dtype):
 # mx.array from Python values
 
 
-@pytest.mark.parametrize("value,dtype", [
-    (True, mx.bool_),
-    (False, mx.bool_),
-    (0, mx.int32),
-    (-5, mx.int32),
-    (2**31 - 1, mx.int32),
-    # Python ints outside int32 give int64.
-    (2**31, mx.int64),
-    (-(2**31) - 1, mx.int64),
-    (2**40, mx.int64),
-    (1.5, mx.float32),
-    (float("inf"), mx.float32),
-    (1 + 2j, mx.complex64),
-])
+@pytest.mark.parametrize(
+    "value,dtype",
+    [
+        (True, mx.bool_),
+        (False, mx.bool_),
+        (0, mx.int32),
+        (-5, mx.int32),
+        (2**31 - 1, mx.int32),
+        # Python ints outside int32 give int64.
+        (2**31, mx.int64),
+        (-(2**31) - 1, mx.int64),
+        (2**40, mx.int64),
+        (1.5, mx.float32),
+        (float("inf"), mx.float32),
+        (1 + 2j, mx.complex64),
+    ],
+)
 def test_array_from_python_scalar(value, dtype):
     a = mx.array(value)
     assert a.dtype == dtype
@@ -54,22 +55,25 @@ def test_array_from_python_scalar(value, dtype):
     assert a.item() == value
 
 
-@pytest.mark.parametrize("value,dtype", [
-    ([1, 2, 3], mx.int32),
-    ([1.0, 2, 3], mx.float32),
-    ([True, False], mx.bool_),
-    # Mixed lists promote: bool < int < float < complex.
-    ([True, 2], mx.int32),
-    ([True, 1, 2.5], mx.float32),
-    ([1, 2j], mx.complex64),
-    ([1, 2**40], mx.int64),
-    ((1, 2), mx.int32),
-    (((1, 2), [3, 4]), mx.int32),
-    ([[1.5, 2], [3, 4]], mx.float32),
-    ([], mx.float32),
-    ([[], []], mx.float32),
-    ([[[1]], [[2]]], mx.int32),
-])
+@pytest.mark.parametrize(
+    "value,dtype",
+    [
+        ([1, 2, 3], mx.int32),
+        ([1.0, 2, 3], mx.float32),
+        ([True, False], mx.bool_),
+        # Mixed lists promote: bool < int < float < complex.
+        ([True, 2], mx.int32),
+        ([True, 1, 2.5], mx.float32),
+        ([1, 2j], mx.complex64),
+        ([1, 2**40], mx.int64),
+        ((1, 2), mx.int32),
+        (((1, 2), [3, 4]), mx.int32),
+        ([[1.5, 2], [3, 4]], mx.float32),
+        ([], mx.float32),
+        ([[], []], mx.float32),
+        ([[[1]], [[2]]], mx.int32),
+    ],
+)
 def test_array_from_nested_lists(value, dtype):
     a = mx.array(value)
     assert a.dtype == dtype
@@ -101,23 +105,26 @@ def test_array_conversions_with_dtype():
     assert mx.array(1 + 2j, mx.float32).item() == 1.0
 
 
-@pytest.mark.parametrize("np_dtype,dtype", [
-    (np.bool_, mx.bool_),
-    (np.uint8, mx.uint8),
-    (np.uint16, mx.uint16),
-    (np.uint32, mx.uint32),
-    (np.uint64, mx.uint64),
-    (np.int8, mx.int8),
-    (np.int16, mx.int16),
-    (np.int32, mx.int32),
-    (np.int64, mx.int64),
-    (np.float16, mx.float16),
-    (np.float32, mx.float32),
-    # MLX: float64 NumPy data becomes float32 unless float64 is asked for.
-    (np.float64, mx.float32),
-    (np.complex64, mx.complex64),
-    (np.complex128, mx.complex64),
-])
+@pytest.mark.parametrize(
+    "np_dtype,dtype",
+    [
+        (np.bool_, mx.bool_),
+        (np.uint8, mx.uint8),
+        (np.uint16, mx.uint16),
+        (np.uint32, mx.uint32),
+        (np.uint64, mx.uint64),
+        (np.int8, mx.int8),
+        (np.int16, mx.int16),
+        (np.int32, mx.int32),
+        (np.int64, mx.int64),
+        (np.float16, mx.float16),
+        (np.float32, mx.float32),
+        # MLX: float64 NumPy data becomes float32 unless float64 is asked for.
+        (np.float64, mx.float32),
+        (np.complex64, mx.complex64),
+        (np.complex128, mx.complex64),
+    ],
+)
 def test_array_from_numpy(np_dtype, dtype):
     x = (np.arange(12).reshape(3, 4) % 5).astype(np_dtype)
     a = mx.array(x)
@@ -145,7 +152,10 @@ def test_array_from_numpy_layouts():
     assert_array_equal(mx.array(x.T), x.T)
     assert_array_equal(mx.array(x[1:3, 2:5]), x[1:3, 2:5])
     assert_array_equal(mx.array(np.zeros((3, 0, 2))), np.zeros((3, 0, 2)))
-    assert_array_equal(mx.array(np.broadcast_to(np.arange(3), (2, 3))), np.broadcast_to(np.arange(3), (2, 3)))
+    assert_array_equal(
+        mx.array(np.broadcast_to(np.arange(3), (2, 3))),
+        np.broadcast_to(np.arange(3), (2, 3)),
+    )
     # MLX rejects NumPy views with negative strides (ValueError).
     with pytest.raises(ValueError):
         mx.array(x[::-1])
@@ -174,20 +184,26 @@ def test_array_from_arrays():
     c = mx.array([mx.array([1, 2]), mx.array([3, 4])])
     assert c.shape == (2, 2) and c.dtype == mx.int32
     assert mx.array([mx.array(1, mx.int8), mx.array(2.5)]).dtype == mx.float32
-    assert mx.array([mx.array([1], mx.int32), mx.array([2], mx.float16)]).dtype == mx.float16
+    assert (
+        mx.array([mx.array([1], mx.int32), mx.array([2], mx.float16)]).dtype
+        == mx.float16
+    )
     assert mx.array([mx.array(1.5), 2]).tolist() == [1.5, 2.0]
     # Lazy inputs are fine.
     d = mx.array([mx.array(1) + 1, mx.exp(mx.array(0.0))])
     assert d.tolist() == [2.0, 1.0]
 
 
-@pytest.mark.parametrize("value", [
-    [[1, 2], [3]],
-    [[1, 2], 3],
-    [[[1], [2]], [[3], 4]],
-    [[1, 2], [3, 4, 5]],
-    [mx.array([1, 2]), mx.array([3])],
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        [[1, 2], [3]],
+        [[1, 2], 3],
+        [[[1], [2]], [[3], 4]],
+        [[1, 2], [3, 4, 5]],
+        [mx.array([1, 2]), mx.array([3])],
+    ],
+)
 def test_ragged_lists_raise_value_error(value):
     with pytest.raises(ValueError):
         mx.array(value)
@@ -203,8 +219,13 @@ def test_invalid_values_do_not_crash():
     with pytest.raises(TypeError):
         mx.array(None)
     # MLX raises RuntimeError("std::bad_cast") for these; they must raise, not crash.
-    for v in [np.array(["a"]), np.array([1, "a"], object), np.array([1, 2], ">i4"),
-              2**64, [1, 2**40 * 2**30]]:
+    for v in [
+        np.array(["a"]),
+        np.array([1, "a"], object),
+        np.array([1, 2], ">i4"),
+        2**64,
+        [1, 2**40 * 2**30],
+    ]:
         with pytest.raises((ValueError, TypeError, RuntimeError, OverflowError)):
             mx.array(v)
 
@@ -213,7 +234,7 @@ def test_scalar_overflow_in_explicit_dtype():
     # In a list with an explicit dtype, MLX wraps integers modulo 2**bits ...
     assert mx.array([300], mx.uint8).tolist() == [44]
     assert mx.array([-1], mx.uint8).tolist() == [255]
-    # ... while weak Python scalars in arithmetic must fit (ValueError, see test_dtypes).
+    # ... while weak Python scalars in arithmetic must fit (ValueError; test_dtypes).
     with pytest.raises(ValueError):
         mx.zeros((1,), mx.uint8) + 256
 
@@ -272,9 +293,12 @@ def test_full_with_array_value(device):
 def test_full_dtype_argument():
     assert mx.full((2,), 3, mx.float16).dtype == mx.float16
     assert mx.full((2,), True, mx.int32).tolist() == [1, 1]
-    mlx_bug(True, "mx.full(shape, 3.7, mx.int32) returns float32 and mx.full(shape, 2, "
-            "mx.bool_) int32: the dtype argument is promoted with the value's type instead "
-            "of being the output dtype")
+    mlx_bug(
+        True,
+        "mx.full(shape, 3.7, mx.int32) returns float32 and mx.full(shape, 2, "
+        "mx.bool_) int32: the dtype argument is promoted with the value's type instead "
+        "of being the output dtype",
+    )
     assert mx.full((2,), 3.7, mx.int32).dtype == mx.int32
     assert mx.full((2,), 2, mx.bool_).dtype == mx.bool_
     assert mx.full((2,), mx.array([1.5, 2.5]), mx.float16).dtype == mx.float16
@@ -317,30 +341,33 @@ def test_creation_errors():
 # arange, linspace
 
 
-@pytest.mark.parametrize("args,kwargs", [
-    ((5,), {}),
-    ((2, 7), {}),
-    ((2, 10, 3), {}),
-    ((5, 0, -2), {}),
-    ((5, 2), {}),
-    ((0, 0), {}),
-    ((0.5, 2.0, 0.5), {}),
-    ((3.0,), {}),
-    ((0, 1, 0.1), {}),
-    ((-3, 3, 0.7), {}),
-    ((1, -1, -0.25), {}),
-    ((), {"start": 1, "stop": 4, "step": 1}),
-    ((), {"stop": 4}),
-    ((5,), {"dtype": mx.float16}),
-    ((3,), {"dtype": mx.int64}),
-    ((3,), {"dtype": mx.uint8}),
-    ((0, 1, 0.25), {"dtype": mx.float64}),
-    ((3,), {"dtype": mx.complex64}),
-    # As in NumPy, the length comes from the float arguments, the values from the
-    # integer-cast start and step.
-    ((0, 2, 0.5), {"dtype": mx.int32}),
-    ((0.5, 3), {"dtype": mx.int32}),
-])
+@pytest.mark.parametrize(
+    "args,kwargs",
+    [
+        ((5,), {}),
+        ((2, 7), {}),
+        ((2, 10, 3), {}),
+        ((5, 0, -2), {}),
+        ((5, 2), {}),
+        ((0, 0), {}),
+        ((0.5, 2.0, 0.5), {}),
+        ((3.0,), {}),
+        ((0, 1, 0.1), {}),
+        ((-3, 3, 0.7), {}),
+        ((1, -1, -0.25), {}),
+        ((), {"start": 1, "stop": 4, "step": 1}),
+        ((), {"stop": 4}),
+        ((5,), {"dtype": mx.float16}),
+        ((3,), {"dtype": mx.int64}),
+        ((3,), {"dtype": mx.uint8}),
+        ((0, 1, 0.25), {"dtype": mx.float64}),
+        ((3,), {"dtype": mx.complex64}),
+        # As in NumPy, the length comes from the float arguments, the values from the
+        # integer-cast start and step.
+        ((0, 2, 0.5), {"dtype": mx.int32}),
+        ((0.5, 3), {"dtype": mx.int32}),
+    ],
+)
 def test_arange(args, kwargs):
     a = mx.arange(*args, **kwargs)
     npkw = {k: v for k, v in kwargs.items() if k != "dtype"}
@@ -364,21 +391,27 @@ def test_arange_large_and_errors():
         mx.arange(3, dtype=mx.bool_)
 
 
-@pytest.mark.parametrize("start,stop,num,dtype", [
-    (0, 1, 5, None),
-    (1, 0, 3, None),
-    (-2.5, 7.5, 11, None),
-    (2, 3, 1, None),
-    (2, 3, 0, None),
-    (0, 1, 3, mx.float16),
-    (0, 1, 7, mx.float64),
-    (0, 1, 4, mx.bfloat16),
-    (0, 10, 4, mx.int32),
-    (0, -10, 4, mx.int32),
-])
+@pytest.mark.parametrize(
+    "start,stop,num,dtype",
+    [
+        (0, 1, 5, None),
+        (1, 0, 3, None),
+        (-2.5, 7.5, 11, None),
+        (2, 3, 1, None),
+        (2, 3, 0, None),
+        (0, 1, 3, mx.float16),
+        (0, 1, 7, mx.float64),
+        (0, 1, 4, mx.bfloat16),
+        (0, 10, 4, mx.int32),
+        (0, -10, 4, mx.int32),
+    ],
+)
 def test_linspace(start, stop, num, dtype):
-    a = mx.linspace(start, stop, num) if dtype is None else mx.linspace(start, stop, num,
-                                                                       dtype=dtype)
+    a = (
+        mx.linspace(start, stop, num)
+        if dtype is None
+        else mx.linspace(start, stop, num, dtype=dtype)
+    )
     assert a.dtype == (dtype or mx.float32)
     expected = np.linspace(start, stop, num)
     if dtype is not None and dtype in INTS:
@@ -400,8 +433,19 @@ def test_linspace_defaults_and_errors():
 # eye, identity, tri, tril, triu, meshgrid
 
 
-@pytest.mark.parametrize("n,m,k", [(3, None, 0), (2, 3, 1), (3, 2, -1), (4, 4, 2), (3, 3, 5),
-                                   (3, 3, -5), (0, None, 0), (1, None, 0)])
+@pytest.mark.parametrize(
+    "n,m,k",
+    [
+        (3, None, 0),
+        (2, 3, 1),
+        (3, 2, -1),
+        (4, 4, 2),
+        (3, 3, 5),
+        (3, 3, -5),
+        (0, None, 0),
+        (1, None, 0),
+    ],
+)
 @pytest.mark.parametrize("dtype", [None, mx.int32, mx.bool_, mx.float16, mx.complex64])
 def test_eye_and_tri(n, m, k, dtype):
     kw = {} if dtype is None else {"dtype": dtype}
@@ -464,12 +508,17 @@ def test_creation_on_device(device, name):
 # properties
 
 
-@given(st.recursive(
-    st.integers(-(2**31), 2**31 - 1) | st.floats(-1e30, 1e30, allow_nan=False) | st.booleans(),
-    lambda children: st.integers(1, 3).flatmap(
-        lambda n: st.lists(children, min_size=n, max_size=n)),
-    max_leaves=12,
-))
+@given(
+    st.recursive(
+        st.integers(-(2**31), 2**31 - 1)
+        | st.floats(-1e30, 1e30, allow_nan=False)
+        | st.booleans(),
+        lambda children: st.integers(1, 3).flatmap(
+            lambda n: st.lists(children, min_size=n, max_size=n)
+        ),
+        max_leaves=12,
+    )
+)
 def test_property_nested_list_matches_numpy(value):
     """mx.array(nested list) has NumPy's shape; its values survive a round trip."""
     try:
@@ -495,6 +544,12 @@ def test_property_nested_list_matches_numpy(value):
         assert a.tolist() == expected.tolist()
 
 
-@given(st.integers(-50, 50), st.integers(-50, 50), st.integers(-7, 7).filter(lambda s: s != 0))
+@given(
+    st.integers(-50, 50),
+    st.integers(-50, 50),
+    st.integers(-7, 7).filter(lambda s: s != 0),
+)
 def test_property_arange_matches_numpy(start, stop, step):
-    assert mx.arange(start, stop, step).tolist() == np.arange(start, stop, step).tolist()
+    assert (
+        mx.arange(start, stop, step).tolist() == np.arange(start, stop, step).tolist()
+    )

@@ -6,12 +6,11 @@ import itertools
 import math
 import pickle
 
+import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import mlx.core as mx
 from op_descriptions import (
     ALL_DTYPES,
     BOOL,
@@ -29,9 +28,20 @@ from op_descriptions import (
 )
 
 SIZES = {
-    mx.bool_: 1, mx.uint8: 1, mx.uint16: 2, mx.uint32: 4, mx.uint64: 8, mx.int8: 1,
-    mx.int16: 2, mx.int32: 4, mx.int64: 8, mx.float16: 2, mx.float32: 4, mx.float64: 8,
-    mx.bfloat16: 2, mx.complex64: 8,
+    mx.bool_: 1,
+    mx.uint8: 1,
+    mx.uint16: 2,
+    mx.uint32: 4,
+    mx.uint64: 8,
+    mx.int8: 1,
+    mx.int16: 2,
+    mx.int32: 4,
+    mx.int64: 8,
+    mx.float16: 2,
+    mx.float32: 4,
+    mx.float64: 8,
+    mx.bfloat16: 2,
+    mx.complex64: 8,
 }
 
 
@@ -44,7 +54,9 @@ def test_dtype_objects(dtype):
     assert dtype == dtype and not (dtype != dtype)
     assert hash(dtype) == hash(dtype)
     a = mx.zeros((3,), dtype)
-    assert a.dtype == dtype and a.itemsize == SIZES[dtype] and a.nbytes == 3 * SIZES[dtype]
+    assert (
+        a.dtype == dtype and a.itemsize == SIZES[dtype] and a.nbytes == 3 * SIZES[dtype]
+    )
 
 
 def test_dtype_identity_and_errors():
@@ -118,8 +130,11 @@ WEAK = {
 
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=dtype_name)
-@pytest.mark.parametrize("col,scalar", list(enumerate([True, 1, -1, 1.5, 1j])),
-                         ids=["True", "1", "-1", "1.5", "1j"])
+@pytest.mark.parametrize(
+    "col,scalar",
+    list(enumerate([True, 1, -1, 1.5, 1j])),
+    ids=["True", "1", "-1", "1.5", "1j"],
+)
 def test_weak_python_scalars(dtype, col, scalar):
     expected = WEAK[dtype][col]
     x = mx.ones((2,), dtype)
@@ -129,8 +144,14 @@ def test_weak_python_scalars(dtype, col, scalar):
         with pytest.raises(expected):
             scalar * x
         return
-    for out in (x + scalar, scalar + x, x * scalar, scalar - x, mx.add(x, scalar),
-                mx.maximum(scalar, x)):
+    for out in (
+        x + scalar,
+        scalar + x,
+        x * scalar,
+        scalar - x,
+        mx.add(x, scalar),
+        mx.maximum(scalar, x),
+    ):
         assert out.dtype == expected, (out.dtype, expected)
 
 
@@ -138,12 +159,17 @@ def test_weak_scalar_values_and_overflow():
     out = mx.array([1], mx.int8) + 100
     assert out.dtype == mx.int8 and out.item() == 101
     # A Python int that does not fit the array's integer dtype raises ValueError.
-    for dtype, value in [(mx.uint8, 256), (mx.int8, 128), (mx.int8, -129), (mx.int32, 2**31),
-                         (mx.uint16, -1)]:
+    for dtype, value in [
+        (mx.uint8, 256),
+        (mx.int8, 128),
+        (mx.int8, -129),
+        (mx.int32, 2**31),
+        (mx.uint16, -1),
+    ]:
         with pytest.raises(ValueError):
             mx.zeros((1,), dtype) + value
         with pytest.raises(ValueError):
-            mx.zeros((1,), dtype) < value
+            _ = mx.zeros((1,), dtype) < value
     # Floats do not raise: they become inf.
     out = mx.zeros((1,), mx.float16) + 1e10
     assert out.dtype == mx.float16 and out.item() == math.inf
@@ -163,7 +189,10 @@ def test_numpy_operands_are_weak():
 def test_result_type():
     assert mx.result_type(mx.int8) == mx.int8
     assert mx.result_type(mx.int8, mx.float16) == mx.float16
-    assert mx.result_type(mx.zeros((1,), mx.uint8), mx.int8, mx.zeros((1,), mx.int32)) == mx.int32
+    assert (
+        mx.result_type(mx.zeros((1,), mx.uint8), mx.int8, mx.zeros((1,), mx.int32))
+        == mx.int32
+    )
     with pytest.raises(ValueError, match=r"\[result_type\]"):
         mx.result_type(1, 1.5)
 
@@ -209,7 +238,11 @@ def test_astype_conversion_rules():
     assert mx.array([255], mx.uint8).astype(mx.int8).tolist() == [-1]
     assert mx.array([2**40 + 5], mx.int64).astype(mx.int32).tolist() == [5]
     # To bool: nonzero is True (NaN too); complex uses both parts.
-    assert mx.array([0.5, -0.0, math.nan]).astype(mx.bool_).tolist() == [True, False, True]
+    assert mx.array([0.5, -0.0, math.nan]).astype(mx.bool_).tolist() == [
+        True,
+        False,
+        True,
+    ]
     assert mx.array([0j, 1j]).astype(mx.bool_).tolist() == [False, True]
     assert mx.array([True, False]).astype(mx.float32).tolist() == [1.0, 0.0]
     # Complex to real keeps the real part.
@@ -217,9 +250,14 @@ def test_astype_conversion_rules():
     assert mx.array([1.5]).astype(mx.complex64).tolist() == [1.5 + 0j]
     # Narrowing floats round to nearest and overflow to inf.
     assert mx.array([65520.0]).astype(mx.float16).item() == math.inf
-    assert mx.array([0.1]).astype(mx.bfloat16).astype(mx.float32).item() == 0.10009765625
+    assert (
+        mx.array([0.1]).astype(mx.bfloat16).astype(mx.float32).item() == 0.10009765625
+    )
     assert mx.array([0.1]).astype(mx.float16).item() == float(np.float16(0.1))
-    assert mx.array([2**24 + 1], mx.int32).astype(mx.float32).astype(mx.int32).item() == 2**24
+    assert (
+        mx.array([2**24 + 1], mx.int32).astype(mx.float32).astype(mx.int32).item()
+        == 2**24
+    )
     nan_inf = mx.array([math.nan, math.inf, -math.inf])
     for dt in (mx.float16, mx.bfloat16, mx.float64):
         v = nan_inf.astype(dt).tolist()
@@ -248,7 +286,10 @@ def test_finfo_bfloat16_and_complex():
     # finfo of complex64 describes its float32 parts.
     c = mx.finfo(mx.complex64)
     assert c.dtype == mx.float32 and c.bits == 32 and c.eps == 2.0**-23
-    assert repr(mx.finfo(mx.float32)) == "finfo(min=-3.40282e+38, max=3.40282e+38, dtype=float32)"
+    assert (
+        repr(mx.finfo(mx.float32))
+        == "finfo(min=-3.40282e+38, max=3.40282e+38, dtype=float32)"
+    )
 
 
 @pytest.mark.parametrize("dtype", INTS, ids=dtype_name)
@@ -258,7 +299,10 @@ def test_iinfo_matches_numpy(dtype):
     assert isinstance(i.max, int)
     assert i.dtype == dtype
     # MLX's iinfo has min, max and dtype (no bits attribute).
-    assert repr(i) == f"iinfo(min={int(j.min)}, max={int(j.max)}, dtype={dtype_name(dtype)})"
+    assert (
+        repr(i)
+        == f"iinfo(min={int(j.min)}, max={int(j.max)}, dtype={dtype_name(dtype)})"
+    )
 
 
 def test_finfo_iinfo_errors():
@@ -274,8 +318,16 @@ def test_finfo_iinfo_errors():
 # categories
 
 
-CATEGORIES = ["generic", "number", "integer", "unsignedinteger", "signedinteger", "inexact",
-              "floating", "complexfloating"]
+CATEGORIES = [
+    "generic",
+    "number",
+    "integer",
+    "unsignedinteger",
+    "signedinteger",
+    "inexact",
+    "floating",
+    "complexfloating",
+]
 
 
 def _expected_categories(dtype):
@@ -318,7 +370,10 @@ def test_category_hierarchy():
     }
     for a in CATEGORIES:
         for b in CATEGORIES:
-            assert mx.issubdtype(getattr(mx, a), getattr(mx, b)) == (b in parents[a]), (a, b)
+            assert mx.issubdtype(getattr(mx, a), getattr(mx, b)) == (b in parents[a]), (
+                a,
+                b,
+            )
     # A category is never a subtype of a concrete dtype.
     assert not mx.issubdtype(mx.floating, mx.float32)
     assert mx.DtypeCategory.floating == mx.floating
@@ -326,15 +381,18 @@ def test_category_hierarchy():
         mx.issubdtype(mx.float32, "float")
 
 
-@pytest.mark.parametrize("kind,members", [
-    ("bool", BOOL),
-    ("signed integer", SINTS),
-    ("unsigned integer", UINTS),
-    ("integral", INTS),
-    ("real floating", FLOATS),
-    ("complex floating", COMPLEX),
-    ("numeric", INTS + FLOATS + COMPLEX),
-])
+@pytest.mark.parametrize(
+    "kind,members",
+    [
+        ("bool", BOOL),
+        ("signed integer", SINTS),
+        ("unsigned integer", UINTS),
+        ("integral", INTS),
+        ("real floating", FLOATS),
+        ("complex floating", COMPLEX),
+        ("numeric", INTS + FLOATS + COMPLEX),
+    ],
+)
 def test_isdtype(kind, members):
     for dt in ALL_DTYPES:
         assert mx.isdtype(dt, kind) == (dt in members), (dt, kind)
@@ -384,7 +442,11 @@ def test_float64_on_gpu_stream_raises():
 # properties
 
 
-@given(st.sampled_from(ALL_DTYPES), st.sampled_from(ALL_DTYPES), st.sampled_from(ALL_DTYPES))
+@given(
+    st.sampled_from(ALL_DTYPES),
+    st.sampled_from(ALL_DTYPES),
+    st.sampled_from(ALL_DTYPES),
+)
 def test_property_chained_promotion_follows_the_table(a, b, c):
     """(x + y) + z and x + (y + z) each promote pairwise by the table."""
     left = PROMOTION[(PROMOTION[(a, b)], c)]
@@ -395,12 +457,17 @@ def test_property_chained_promotion_follows_the_table(a, b, c):
 
 
 def test_weak_uint64_beyond_int64():
-    mlx_bug(True, "uint64 array + 2**63 raises RuntimeError('std::bad_cast'): Python ints "
-            "above the int64 range are rejected even where they fit uint64")
+    mlx_bug(
+        True,
+        "uint64 array + 2**63 raises RuntimeError('std::bad_cast'): Python ints "
+        "above the int64 range are rejected even where they fit uint64",
+    )
     assert (mx.zeros((1,), mx.uint64) + 2**63).item() == 2**63
 
 
-@given(st.sampled_from(INTS), st.integers(-(2**63), 2**63 - 1) | st.integers(2**64, 2**70))
+@given(
+    st.sampled_from(INTS), st.integers(-(2**63), 2**63 - 1) | st.integers(2**64, 2**70)
+)
 def test_property_weak_int_fits_or_raises(dtype, value):
     info = np.iinfo(NP_DTYPE[dtype])
     x = mx.zeros((1,), dtype)

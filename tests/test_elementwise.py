@@ -4,22 +4,20 @@ hypothesis properties."""
 
 import math
 
+import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import mlx.core as mx
 from op_descriptions import (
     ALL_DTYPES,
     BINARY,
+    BY_NAME,
     ELEMENTWISE,
-    FLOATS,
     INTS,
     LAYOUTS,
     UNARY,
-    BY_NAME,
     assert_array_equal,
     assert_close,
     check_result,
@@ -152,8 +150,22 @@ def test_special_values_unary(device, desc):
 
 
 @pytest.mark.parametrize(
-    "name", ["add", "subtract", "multiply", "divide", "maximum", "minimum", "arctan2",
-             "logaddexp", "power", "equal", "not_equal", "less", "greater_equal"],
+    "name",
+    [
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "maximum",
+        "minimum",
+        "arctan2",
+        "logaddexp",
+        "power",
+        "equal",
+        "not_equal",
+        "less",
+        "greater_equal",
+    ],
 )
 def test_special_values_binary(device, name):
     desc = BY_NAME[name]
@@ -173,7 +185,9 @@ def test_special_values_binary(device, name):
     expected = np.asarray(expected, np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg=f"{x} {y}")
     fin = np.isfinite(expected)
-    np.testing.assert_array_equal(got[~fin & ~np.isnan(expected)], expected[~fin & ~np.isnan(expected)])
+    np.testing.assert_array_equal(
+        got[~fin & ~np.isnan(expected)], expected[~fin & ~np.isnan(expected)]
+    )
     np.testing.assert_allclose(got[fin], expected[fin], rtol=1e-5, atol=1e-37)
 
 
@@ -183,8 +197,12 @@ def test_nan_to_num_defaults(device):
         out = mx.nan_to_num(mx.array(x, dt))
         fmax = mx.finfo(dt).max
         assert out.dtype == dt
-        assert_array_equal(out, np.array([0.0, fmax, -fmax, 1.5], np.float32).astype(
-            np.float16 if dt == mx.float16 else np.float32))
+        assert_array_equal(
+            out,
+            np.array([0.0, fmax, -fmax, 1.5], np.float32).astype(
+                np.float16 if dt == mx.float16 else np.float32
+            ),
+        )
     out = mx.nan_to_num(mx.array(x), nan=1.0, posinf=2.0, neginf=-3.0)
     assert_array_equal(out, np.array([1.0, 2.0, -3.0, 1.5], np.float32))
     out = mx.nan_to_num(mx.array(x), 7.0)
@@ -213,32 +231,48 @@ def test_round_half_to_even(device, dtype):
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.25, -3.75])
     out = mx.round(from_numpy(x, dtype))
     assert out.dtype == dtype
-    assert_array_equal(out, np.round(x).astype(np.float32 if dtype != mx.float64 else np.float64).astype(to_numpy(out).dtype))
+    assert_array_equal(
+        out,
+        np.round(x)
+        .astype(np.float32 if dtype != mx.float64 else np.float64)
+        .astype(to_numpy(out).dtype),
+    )
 
 
 def test_round_decimals(device):
     # No ties after scaling: MLX scales by 10**decimals in the input precision, so
-    # round(-2.675, 2) is -2.68 there (the float32 product is exactly -267.5), -2.67 in NumPy.
+    # round(-2.675, 2) is -2.68 there (the float32 product is exactly -267.5), -2.67
+    # in NumPy.
     x = np.array([1.25, 1.35, -2.671, 12345.678, 0.0], dtype=np.float32)
     assert_close(mx.round(mx.array(x), 1), np.round(x.astype(np.float64), 1), rtol=1e-6)
-    assert_close(mx.round(mx.array(x), decimals=2), np.round(x.astype(np.float64), 2), rtol=1e-6)
+    assert_close(
+        mx.round(mx.array(x), decimals=2), np.round(x.astype(np.float64), 2), rtol=1e-6
+    )
     # Negative decimals round to tens, hundreds, ...; on integers too (half to even).
     xi = np.array([1234, 1250, 1350, -1251], dtype=np.int32)
     out = mx.round(mx.array(xi), -2)
     assert out.dtype == mx.int32
     assert_array_equal(out, np.array([1200, 1200, 1400, -1300], np.int32))
-    assert_close(mx.round(mx.array(x), -1), np.round(x.astype(np.float64), -1), rtol=1e-6)
+    assert_close(
+        mx.round(mx.array(x), -1), np.round(x.astype(np.float64), -1), rtol=1e-6
+    )
 
 
-@pytest.mark.parametrize("dtype", [mx.int32, mx.uint8, mx.float32, mx.float16, mx.int64])
+@pytest.mark.parametrize(
+    "dtype", [mx.int32, mx.uint8, mx.float32, mx.float16, mx.int64]
+)
 def test_clip_scalars(device, dtype):
     x = np.arange(12).reshape(3, 4)
     a = from_numpy(x, dtype)
     out = mx.clip(a, 2, 9)
     assert out.dtype == dtype
     assert_array_equal(out, np.clip(x, 2, 9).astype(to_numpy(a).dtype))
-    assert_array_equal(mx.clip(a, None, 5), np.clip(x, None, 5).astype(to_numpy(a).dtype))
-    assert_array_equal(mx.clip(a, 5, None), np.clip(x, 5, None).astype(to_numpy(a).dtype))
+    assert_array_equal(
+        mx.clip(a, None, 5), np.clip(x, None, 5).astype(to_numpy(a).dtype)
+    )
+    assert_array_equal(
+        mx.clip(a, 5, None), np.clip(x, 5, None).astype(to_numpy(a).dtype)
+    )
 
 
 def test_clip_promotion_and_errors():
@@ -258,19 +292,36 @@ def test_where_scalars_and_promotion(device):
     assert mx.where(c, 1, 2).dtype == mx.int32
     assert mx.where(c, 1, 2.5).dtype == mx.float32
     assert mx.where(c, mx.array([1, 2, 3], mx.int8), 5).dtype == mx.int8
-    assert mx.where(c, mx.array([1, 2, 3], mx.int8), mx.array(1.0, mx.float16)).dtype == mx.float16
+    assert (
+        mx.where(c, mx.array([1, 2, 3], mx.int8), mx.array(1.0, mx.float16)).dtype
+        == mx.float16
+    )
     # A non-bool condition is tested for nonzero.
     assert mx.where(mx.array([0, 2, -1]), 1, 0).tolist() == [0, 1, 1]
     assert mx.where(mx.array([0.0, 0.5]), 1, 0).tolist() == [0, 1]
-    out = mx.where(mx.array([[True], [False]]), mx.array([1.0, 2.0, 3.0]), mx.array(0.0))
+    out = mx.where(
+        mx.array([[True], [False]]), mx.array([1.0, 2.0, 3.0]), mx.array(0.0)
+    )
     assert out.shape == (2, 3)
     assert out.tolist() == [[1, 2, 3], [0, 0, 0]]
     with pytest.raises(ValueError):
         mx.where(mx.array([True, False]), mx.zeros((3,)), 0)
 
 
-@pytest.mark.parametrize("dtype", [mx.int8, mx.int32, mx.int64, mx.uint8, mx.uint32,
-                                   mx.float16, mx.float32, mx.bfloat16, mx.float64])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        mx.int8,
+        mx.int32,
+        mx.int64,
+        mx.uint8,
+        mx.uint32,
+        mx.float16,
+        mx.float32,
+        mx.bfloat16,
+        mx.float64,
+    ],
+)
 def test_divmod(device, rng, dtype):
     _skip_unavailable(device, dtype)
     # Integer divisors stay nonzero: mlx 0.32's divmod kills the process with SIGFPE on
@@ -319,10 +370,14 @@ def test_floor_divide_remainder_signs(device):
 
 def test_integer_overflow_wraps(device):
     assert mx.add(mx.array([127], mx.int8), mx.array([1], mx.int8)).tolist() == [-128]
-    assert mx.multiply(mx.array([100], mx.int8), mx.array([3], mx.int8)).tolist() == [44]
+    assert mx.multiply(mx.array([100], mx.int8), mx.array([3], mx.int8)).tolist() == [
+        44
+    ]
     assert mx.negative(mx.array([1, 0], mx.uint8)).tolist() == [255, 0]
     assert mx.abs(mx.array([-128], mx.int8)).tolist() == [-128]
-    assert mx.subtract(mx.array([0], mx.uint32), mx.array([1], mx.uint32)).tolist() == [2**32 - 1]
+    assert mx.subtract(mx.array([0], mx.uint32), mx.array([1], mx.uint32)).tolist() == [
+        2**32 - 1
+    ]
 
 
 def test_integer_power_negative_exponent(device):
@@ -335,9 +390,17 @@ def test_integer_power_negative_exponent(device):
 
 
 def test_power_float_corner_cases(device):
-    out = mx.power(mx.array([-2.0, 0.0, 0.0, -2.0, 4.0]), mx.array([0.5, 0.0, -1.0, 3.0, 0.5]))
+    out = mx.power(
+        mx.array([-2.0, 0.0, 0.0, -2.0, 4.0]), mx.array([0.5, 0.0, -1.0, 3.0, 0.5])
+    )
     v = out.tolist()
-    assert math.isnan(v[0]) and v[1] == 1.0 and v[2] == math.inf and v[3] == -8.0 and v[4] == 2.0
+    assert (
+        math.isnan(v[0])
+        and v[1] == 1.0
+        and v[2] == math.inf
+        and v[3] == -8.0
+        and v[4] == 2.0
+    )
 
 
 def test_bool_arithmetic(device):
@@ -360,7 +423,9 @@ def test_shift_values(device):
     assert mx.left_shift(x, s).tolist() == [8, -16, 400, -12]
     # Right shift of a negative signed integer is arithmetic.
     assert mx.right_shift(x, s).tolist() == [0, -4, 25, -1]
-    assert mx.left_shift(mx.array([100, -3], mx.int8), mx.array([7, 2], mx.int8)).tolist() == [0, -12]
+    assert mx.left_shift(
+        mx.array([100, -3], mx.int8), mx.array([7, 2], mx.int8)
+    ).tolist() == [0, -12]
 
 
 def test_complex_ops_values(device):
@@ -369,20 +434,48 @@ def test_complex_ops_values(device):
     assert_close(mx.abs(z), np.abs(np.array([1 + 2j, -3 + 0.5j])), dtype=mx.float32)
     assert_close(mx.multiply(z, z), np.array([1 + 2j, -3 + 0.5j]) ** 2)
     # MLX orders complex numbers lexicographically (real part, then imaginary part).
-    assert mx.maximum(mx.array([1 + 2j, 2 + 0j]), mx.array([1 + 3j, 1 + 5j])).tolist() == [
-        1 + 3j, 2 + 0j]
-    assert mx.less(mx.array([1 + 1j, 1 + 2j]), mx.array([1 + 2j, 1 + 1j])).tolist() == [True, False]
+    assert mx.maximum(
+        mx.array([1 + 2j, 2 + 0j]), mx.array([1 + 3j, 1 + 5j])
+    ).tolist() == [1 + 3j, 2 + 0j]
+    assert mx.less(mx.array([1 + 1j, 1 + 2j]), mx.array([1 + 2j, 1 + 1j])).tolist() == [
+        True,
+        False,
+    ]
     assert mx.real(z).dtype == mx.float32 and mx.imag(z).tolist() == [2.0, 0.5]
 
 
-@pytest.mark.parametrize("name", ["acos", "acosh", "asin", "asinh", "atan", "atanh", "pow",
-                                  "atan2", "bitwise_left_shift", "bitwise_right_shift"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "acos",
+        "acosh",
+        "asin",
+        "asinh",
+        "atan",
+        "atanh",
+        "pow",
+        "atan2",
+        "bitwise_left_shift",
+        "bitwise_right_shift",
+    ],
+)
 def test_aliases(name):
-    targets = {"acos": "arccos", "acosh": "arccosh", "asin": "arcsin", "asinh": "arcsinh",
-               "atan": "arctan", "atanh": "arctanh", "pow": "power", "atan2": "arctan2",
-               "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift"}
+    targets = {
+        "acos": "arccos",
+        "acosh": "arccosh",
+        "asin": "arcsin",
+        "asinh": "arcsinh",
+        "atan": "arctan",
+        "atanh": "arctanh",
+        "pow": "power",
+        "atan2": "arctan2",
+        "bitwise_left_shift": "left_shift",
+        "bitwise_right_shift": "right_shift",
+    }
     f, g = getattr(mx, name), getattr(mx, targets[name])
-    args = [mx.array([1, 2], mx.int32)] * (2 if name in ("pow", "atan2") or "shift" in name else 1)
+    args = [mx.array([1, 2], mx.int32)] * (
+        2 if name in ("pow", "atan2") or "shift" in name else 1
+    )
     if name == "acosh":
         args = [mx.array([1.5, 2.0])]
     if name in ("acos", "asin", "atanh"):
@@ -457,10 +550,14 @@ def test_property_unary_layout_invariant(case, how):
 @st.composite
 def _binary_case(draw):
     desc = draw(st.sampled_from(_FLOAT_BINARY))
-    s1, s2 = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4)).input_shapes
+    s1, s2 = draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4)
+    ).input_shapes
     xs = []
     for s, dom in zip((s1, s2), desc.domains):
-        x = draw(hnp.arrays(np.float32, s, elements=_floats(max(dom.lo, -8), min(dom.hi, 8))))
+        x = draw(
+            hnp.arrays(np.float32, s, elements=_floats(max(dom.lo, -8), min(dom.hi, 8)))
+        )
         if dom.integer:
             x = np.round(x)
         if dom.nonzero:
@@ -473,8 +570,12 @@ def _binary_case(draw):
 def test_property_binary_matches_numpy(case):
     desc, (x, y) = case
     out = desc.mx_fn(mx.array(x), mx.array(y))
-    check_result(desc, out, reference(desc, [x.astype(np.float64), y.astype(np.float64)]),
-                 mx.float32)
+    check_result(
+        desc,
+        out,
+        reference(desc, [x.astype(np.float64), y.astype(np.float64)]),
+        mx.float32,
+    )
 
 
 @given(_binary_case())
@@ -488,12 +589,16 @@ def test_property_binary_layout_invariant(case):
     np.testing.assert_array_equal(to_numpy(desc.mx_fn(xt, yt)), full.T)
 
 
-@given(st.sampled_from([d for d in ALL_DTYPES if d in INTS]),
-       st.lists(st.integers(-(2**70), 2**70), min_size=1, max_size=6))
+@given(
+    st.sampled_from([d for d in ALL_DTYPES if d in INTS]),
+    st.lists(st.integers(-(2**70), 2**70), min_size=1, max_size=6),
+)
 def test_property_integer_add_wraps_like_numpy(dtype, values):
     info = np.iinfo(np.dtype(dtype_name(dtype)))
-    x = np.array([v % (int(info.max) - int(info.min) + 1) + int(info.min) for v in values],
-                 dtype=np.dtype(dtype_name(dtype)))
+    x = np.array(
+        [v % (int(info.max) - int(info.min) + 1) + int(info.min) for v in values],
+        dtype=np.dtype(dtype_name(dtype)),
+    )
     y = x[::-1].copy()
     out = mx.add(mx.array(x), mx.array(y))
     assert_array_equal(out, x + y)

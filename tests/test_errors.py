@@ -6,9 +6,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import mlx.core as mx
+import pytest
 from op_descriptions import is_reference_mlx
 
 Z23 = mx.zeros((2, 3))
@@ -28,7 +27,11 @@ def _check_message(exc, op):
 SHAPE_ERRORS = [
     ("add", lambda: mx.add(Z23, mx.zeros((4,))), "broadcast_shapes"),
     ("operator", lambda: Z23 * mx.zeros((3, 2)), "broadcast_shapes"),
-    ("where", lambda: mx.where(mx.zeros((2,), mx.bool_), mx.zeros((3,)), 0), "broadcast_shapes"),
+    (
+        "where",
+        lambda: mx.where(mx.zeros((2,), mx.bool_), mx.zeros((3,)), 0),
+        "broadcast_shapes",
+    ),
     ("broadcast_to", lambda: mx.broadcast_to(Z23, (3, 3)), "broadcast_shapes"),
     ("matmul", lambda: mx.matmul(Z23, Z23), "matmul"),
     ("matmul_vec", lambda: mx.matmul(mx.zeros((3,)), mx.zeros((4,))), "matmul"),
@@ -38,8 +41,11 @@ SHAPE_ERRORS = [
     ("concatenate", lambda: mx.concatenate([Z23, mx.zeros((2, 4))]), "concatenate"),
     ("stack", lambda: mx.stack([mx.zeros((2,)), mx.zeros((3,))]), "stack"),
     ("squeeze", lambda: mx.squeeze(Z23, 0), "squeeze"),
-    ("take_along_axis", lambda: mx.take_along_axis(Z23, mx.array([0, 1]), axis=1),
-     "take_along_axis"),
+    (
+        "take_along_axis",
+        lambda: mx.take_along_axis(Z23, mx.array([0, 1]), axis=1),
+        "take_along_axis",
+    ),
     ("split", lambda: mx.split(Z23, 2, axis=1), None),
     ("tril", lambda: mx.tril(mx.zeros((3,))), "tril"),
     ("diagonal", lambda: mx.diagonal(Z23, 0, 0, 0), "diagonal"),
@@ -61,7 +67,12 @@ def test_shape_errors_raise_value_error(name, f, op):
 
 DTYPE_ERRORS = [
     ("negative_bool", lambda: mx.negative(mx.array([True])), ValueError, "negative"),
-    ("invert_float", lambda: mx.bitwise_invert(mx.array([1.0])), ValueError, "bitwise_invert"),
+    (
+        "invert_float",
+        lambda: mx.bitwise_invert(mx.array([1.0])),
+        ValueError,
+        "bitwise_invert",
+    ),
     ("erf_complex", lambda: mx.erf(mx.array([1j])), ValueError, "erf"),
     ("erfinv_complex", lambda: mx.erfinv(mx.array([1j])), ValueError, "erfinv"),
     ("floor_complex", lambda: mx.floor(mx.array([1j])), ValueError, "floor"),
@@ -69,29 +80,61 @@ DTYPE_ERRORS = [
     ("trunc_complex", lambda: mx.trunc(mx.array([1j])), ValueError, "trunc"),
     ("expm1_complex", lambda: mx.expm1(mx.array([1j])), ValueError, "expm1"),
     ("sigmoid_complex", lambda: mx.sigmoid(mx.array([1j])), ValueError, "sigmoid"),
-    ("arctan2_complex", lambda: mx.arctan2(mx.array([1j]), mx.array([1j])), ValueError,
-     "arctan2"),
-    ("remainder_complex", lambda: mx.remainder(mx.array([1j]), mx.array([1j])), ValueError,
-     "remainder"),
-    ("divmod_complex", lambda: mx.divmod(mx.array([1j]), mx.array([1j])), ValueError, "divmod"),
-    ("nan_to_num_complex", lambda: mx.nan_to_num(mx.array([1j])), ValueError, "nan_to_num"),
-    ("matmul_int", lambda: mx.matmul(mx.ones((2, 2), mx.int32), mx.ones((2, 2), mx.int32)),
-     ValueError, "matmul"),
+    (
+        "arctan2_complex",
+        lambda: mx.arctan2(mx.array([1j]), mx.array([1j])),
+        ValueError,
+        "arctan2",
+    ),
+    (
+        "remainder_complex",
+        lambda: mx.remainder(mx.array([1j]), mx.array([1j])),
+        ValueError,
+        "remainder",
+    ),
+    (
+        "divmod_complex",
+        lambda: mx.divmod(mx.array([1j]), mx.array([1j])),
+        ValueError,
+        "divmod",
+    ),
+    (
+        "nan_to_num_complex",
+        lambda: mx.nan_to_num(mx.array([1j])),
+        ValueError,
+        "nan_to_num",
+    ),
+    (
+        "matmul_int",
+        lambda: mx.matmul(mx.ones((2, 2), mx.int32), mx.ones((2, 2), mx.int32)),
+        ValueError,
+        "matmul",
+    ),
     ("arange_bool", lambda: mx.arange(3, dtype=mx.bool_), ValueError, None),
     ("finfo_int", lambda: mx.finfo(mx.int32), ValueError, "finfo"),
     ("iinfo_float", lambda: mx.iinfo(mx.float32), ValueError, "iinfo"),
     ("gather_float_index", lambda: mx.arange(3)[mx.array([0.0])], ValueError, "gather"),
     # MLX: the binary bitwise functions raise RuntimeError, their operators ValueError.
-    ("bitwise_and_float", lambda: mx.bitwise_and(mx.array([1.0]), mx.array([1.0])),
-     RuntimeError, "bitwise_and"),
-    ("left_shift_float", lambda: mx.left_shift(mx.array([1.0]), mx.array([1.0])),
-     RuntimeError, "left_shift"),
+    (
+        "bitwise_and_float",
+        lambda: mx.bitwise_and(mx.array([1.0]), mx.array([1.0])),
+        RuntimeError,
+        "bitwise_and",
+    ),
+    (
+        "left_shift_float",
+        lambda: mx.left_shift(mx.array([1.0]), mx.array([1.0])),
+        RuntimeError,
+        "left_shift",
+    ),
     ("and_operator_float", lambda: mx.array([1.0]) & mx.array([1.0]), ValueError, None),
     ("inplace_int_truediv", lambda: mx.array([1]).__itruediv__(2), ValueError, None),
 ]
 
 
-@pytest.mark.parametrize("name,f,exc,op", DTYPE_ERRORS, ids=[e[0] for e in DTYPE_ERRORS])
+@pytest.mark.parametrize(
+    "name,f,exc,op", DTYPE_ERRORS, ids=[e[0] for e in DTYPE_ERRORS]
+)
 def test_dtype_errors(name, f, exc, op):
     with pytest.raises(exc) as excinfo:
         f()
@@ -99,8 +142,8 @@ def test_dtype_errors(name, f, exc, op):
 
 
 def _axis_error(excinfo):
-    # MLX raises IndexError; this project's axis errors are also ValueError, like NumPy's
-    # AxisError (DESIGN.md section 6).
+    # MLX raises IndexError; this project's axis errors are also ValueError, like
+    # NumPy's AxisError (DESIGN.md section 6).
     assert isinstance(excinfo.value, IndexError)
     if not is_reference_mlx():
         assert isinstance(excinfo.value, ValueError)
@@ -115,10 +158,16 @@ AXIS_ERRORS = [
     ("cumsum", lambda: mx.cumsum(Z23, axis=-3), "cumsum"),
     ("logcumsumexp", lambda: mx.logcumsumexp(Z23, axis=2), "logcumsumexp"),
     ("take", lambda: mx.take(Z23, mx.array([0]), axis=2), "take"),
-    ("take_along_axis", lambda: mx.take_along_axis(Z23, mx.array([[0]]), axis=2),
-     "take_along_axis"),
-    ("put_along_axis", lambda: mx.put_along_axis(Z23, mx.array([[0]]), mx.array(1.0), axis=2),
-     "put_along_axis"),
+    (
+        "take_along_axis",
+        lambda: mx.take_along_axis(Z23, mx.array([[0]]), axis=2),
+        "take_along_axis",
+    ),
+    (
+        "put_along_axis",
+        lambda: mx.put_along_axis(Z23, mx.array([[0]]), mx.array(1.0), axis=2),
+        "put_along_axis",
+    ),
     ("sort", lambda: mx.sort(Z23, axis=2), "sort"),
     ("argsort", lambda: mx.argsort(Z23, axis=2), "argsort"),
     ("median", lambda: mx.median(Z23, axis=2), "median"),
@@ -126,7 +175,11 @@ AXIS_ERRORS = [
     ("swapaxes", lambda: mx.swapaxes(Z23, 0, -3), "swapaxes"),
     ("expand_dims", lambda: mx.expand_dims(Z23, -4), "expand_dims"),
     ("unflatten", lambda: mx.unflatten(Z23, 2, (1, 3)), "unflatten"),
-    ("concatenate_scalars", lambda: mx.concatenate([mx.array(1), mx.array(2)]), "concatenate"),
+    (
+        "concatenate_scalars",
+        lambda: mx.concatenate([mx.array(1), mx.array(2)]),
+        "concatenate",
+    ),
     ("stack", lambda: mx.stack([Z23, Z23], axis=4), "stack"),
     ("split", lambda: mx.split(Z23, 2, axis=2), "split"),
     ("repeat", lambda: mx.repeat(Z23, 2, axis=2), "repeat"),
@@ -204,8 +257,12 @@ def test_type_errors(name, f):
 
 def test_errors_are_raised_when_the_graph_is_built():
     """Shape and dtype checks happen in the op call, before any evaluation."""
-    calls = [lambda: mx.add(Z23, mx.zeros((4,))), lambda: mx.matmul(Z23, Z23),
-             lambda: mx.sum(Z23, axis=5), lambda: mx.erf(mx.array([1j]))]
+    calls = [
+        lambda: mx.add(Z23, mx.zeros((4,))),
+        lambda: mx.matmul(Z23, Z23),
+        lambda: mx.sum(Z23, axis=5),
+        lambda: mx.erf(mx.array([1j])),
+    ]
     for f in calls:
         with pytest.raises((ValueError, IndexError)):
             f()  # no mx.eval needed
@@ -233,39 +290,60 @@ def test_huge_shapes():
 
 def _run(snippet):
     code = "import mlx.core as mx\n" + textwrap.dedent(snippet)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
 
 
 SAFE_SNIPPETS = [
-    ("bad_inputs", """
+    (
+        "bad_inputs",
+        """
         import numpy as np
-        for f in [lambda: mx.array(np.array(["a"])), lambda: mx.array(np.array([1], ">i4")),
-                  lambda: mx.array(2**64), lambda: mx.zeros("abc"), lambda: mx.array([-1], mx.uint32),
-                  lambda: mx.array([mx.array([1]), [2, 3]]), lambda: mx.reshape(mx.zeros(4), (-1, -1)),
-                  lambda: mx.full((2, 3), mx.zeros((4,))), lambda: mx.as_strided(mx.zeros(4), (2,), (1,))]:
+        calls = [
+            lambda: mx.array(np.array(["a"])),
+            lambda: mx.array(np.array([1], ">i4")),
+            lambda: mx.array(2**64),
+            lambda: mx.zeros("abc"),
+            lambda: mx.array([-1], mx.uint32),
+            lambda: mx.array([mx.array([1]), [2, 3]]),
+            lambda: mx.reshape(mx.zeros(4), (-1, -1)),
+            lambda: mx.full((2, 3), mx.zeros((4,))),
+            lambda: mx.as_strided(mx.zeros(4), (2,), (1,)),
+        ]
+        for f in calls:
             try:
                 mx.eval(f())
             except Exception:
                 pass
         print("ok")
-    """),
-    ("integer_division_by_zero", """
+    """,
+    ),
+    (
+        "integer_division_by_zero",
+        """
         x = mx.array([1, 2, 3]); z = mx.zeros((3,), mx.int32)
         mx.eval(x // z, x % z, mx.floor_divide(x, 0), mx.remainder(x, 0))
         print("ok")
-    """),
+    """,
+    ),
 ]
 
 CRASH_SNIPPETS = [
-    ("divmod_int_by_zero", """
+    (
+        "divmod_int_by_zero",
+        """
         try:
             mx.eval(mx.divmod(mx.array([1, 2]), mx.array([0, 1])))
         except Exception:
             pass
         print("ok")
-    """, "divmod of integers by zero kills the process with SIGFPE"),
-    ("negative_index_out_of_range", """
+    """,
+        "divmod of integers by zero kills the process with SIGFPE",
+    ),
+    (
+        "negative_index_out_of_range",
+        """
         a = mx.arange(12).reshape(3, 4)
         for i in range(10):
             try:
@@ -273,33 +351,54 @@ CRASH_SNIPPETS = [
             except Exception:
                 pass
         print("ok")
-    """, "an out-of-range integer index is not checked (a[-4] reads out of bounds, can segfault)"),
-    ("zero_slice_step", """
+    """,
+        "an out-of-range integer index is not checked (a[-4] reads out of bounds, "
+        "can segfault)",
+    ),
+    (
+        "zero_slice_step",
+        """
         try:
             mx.eval(mx.arange(5)[::0])
         except Exception:
             pass
         print("ok")
-    """, "a slice step of 0 kills the process with SIGFPE"),
-    ("allocation_failure", """
+    """,
+        "a slice step of 0 kills the process with SIGFPE",
+    ),
+    (
+        "allocation_failure",
+        """
         try:
             mx.eval(mx.ones((1 << 30, 1 << 14)))
         except Exception:
             pass
         print("ok")
-    """, "an allocation the system refuses segfaults instead of raising"),
+    """,
+        "an allocation the system refuses segfaults instead of raising",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,snippet", SAFE_SNIPPETS, ids=[s[0] for s in SAFE_SNIPPETS])
+@pytest.mark.parametrize(
+    "name,snippet", SAFE_SNIPPETS, ids=[s[0] for s in SAFE_SNIPPETS]
+)
 def test_no_crash(name, snippet):
     r = _run(snippet)
-    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.returncode, r.stderr[-2000:])
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (
+        r.returncode,
+        r.stderr[-2000:],
+    )
 
 
-@pytest.mark.parametrize("name,snippet,bug", CRASH_SNIPPETS, ids=[s[0] for s in CRASH_SNIPPETS])
+@pytest.mark.parametrize(
+    "name,snippet,bug", CRASH_SNIPPETS, ids=[s[0] for s in CRASH_SNIPPETS]
+)
 def test_no_crash_where_mlx_crashes(name, snippet, bug):
     r = _run(snippet)
     if is_reference_mlx() and r.returncode != 0:
         pytest.xfail(f"MLX bug: {bug}")
-    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.returncode, r.stderr[-2000:])
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (
+        r.returncode,
+        r.stderr[-2000:],
+    )

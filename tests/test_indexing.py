@@ -2,13 +2,12 @@
 arrays and lists; __setitem__ incl. boolean masks; a.at[...] updates; take,
 take_along_axis, put_along_axis, slice, slice_update; errors; hypothesis properties."""
 
+import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import mlx.core as mx
 from op_descriptions import (
     ALL_DTYPES,
     ANY,
@@ -141,15 +140,25 @@ SET_CASES = [
     ("int_int", lambda A: (1, 2), lambda A, dt: 3),
     ("slice", lambda A: slice(1, 3), lambda A, dt: 5),
     ("slice_step", lambda A: (slice(None), slice(None, None, 2)), lambda A, dt: 1),
-    ("slice_neg_step", lambda A: (0, slice(None, None, -1)),
-     lambda A, dt: A(np.arange(6).astype(dt))),
-    ("broadcast_value", lambda A: (slice(None), 1), lambda A, dt: A(np.arange(6).astype(dt))),
+    (
+        "slice_neg_step",
+        lambda A: (0, slice(None, None, -1)),
+        lambda A, dt: A(np.arange(6).astype(dt)),
+    ),
+    (
+        "broadcast_value",
+        lambda A: (slice(None), 1),
+        lambda A, dt: A(np.arange(6).astype(dt)),
+    ),
     ("ellipsis_int", lambda A: (Ellipsis, 3), lambda A, dt: 4),
     ("none", lambda A: (None, 1), lambda A, dt: 6),
     ("list", lambda A: [0, 3], lambda A, dt: 1),
     ("array", lambda A: A([2, 0]), lambda A, dt: A(np.ones((2, 5, 6)).astype(dt))),
-    ("two_arrays", lambda A: (A([0, 1]), A([2, 4])),
-     lambda A, dt: A(np.array([[3], [4]]).astype(dt))),
+    (
+        "two_arrays",
+        lambda A: (A([0, 1]), A([2, 4])),
+        lambda A, dt: A(np.array([[3], [4]]).astype(dt)),
+    ),
     ("array_slice", lambda A: (slice(1, 3), A([0, 4])), lambda A, dt: 0),
 ]
 
@@ -162,8 +171,14 @@ def test_setitem_matches_numpy(device, rng, dtype):
         for name, idx, val in SET_CASES:
             a, x = _inputs(rng, dtype, layout)
             x = x.copy()
-            v = val(lambda w: mx.array(w) if not isinstance(w, np.ndarray) else
-                    mx.array(w).astype(dtype), npdt)
+            v = val(
+                lambda w: (
+                    mx.array(w)
+                    if not isinstance(w, np.ndarray)
+                    else mx.array(w).astype(dtype)
+                ),
+                npdt,
+            )
             a[_mx_index(idx)] = v
             x[_np_index(idx)] = val(np.asarray, npdt)
             try:
@@ -201,22 +216,25 @@ def test_setitem_whole_array():
     assert a.dtype == mx.float32
 
 
-@pytest.mark.parametrize("dtype,value,result_dtype", [
-    (mx.int8, 2, mx.int8),
-    (mx.uint8, 3, mx.uint8),
-    (mx.float16, 2.5, mx.float16),
-    (mx.bfloat16, 1, mx.bfloat16),
-    (mx.bool_, True, mx.bool_),
-    # A Python scalar goes through weak promotion with the array ...
-    (mx.bool_, 2, mx.int32),
-    (mx.int32, 2.5, mx.float32),
-    (mx.int64, 1.5, mx.float32),
-    (mx.float32, 1j, mx.complex64),
-    # ... and an mx.array value keeps its own dtype.
-    (mx.float32, mx.array([1, 2, 3], mx.int8), mx.int8),
-    (mx.int8, mx.array(3, mx.int64), mx.int64),
-    (mx.float16, mx.array([1.0, 2.0, 3.0], mx.float32), mx.float32),
-])
+@pytest.mark.parametrize(
+    "dtype,value,result_dtype",
+    [
+        (mx.int8, 2, mx.int8),
+        (mx.uint8, 3, mx.uint8),
+        (mx.float16, 2.5, mx.float16),
+        (mx.bfloat16, 1, mx.bfloat16),
+        (mx.bool_, True, mx.bool_),
+        # A Python scalar goes through weak promotion with the array ...
+        (mx.bool_, 2, mx.int32),
+        (mx.int32, 2.5, mx.float32),
+        (mx.int64, 1.5, mx.float32),
+        (mx.float32, 1j, mx.complex64),
+        # ... and an mx.array value keeps its own dtype.
+        (mx.float32, mx.array([1, 2, 3], mx.int8), mx.int8),
+        (mx.int8, mx.array(3, mx.int64), mx.int64),
+        (mx.float16, mx.array([1.0, 2.0, 3.0], mx.float32), mx.float32),
+    ],
+)
 def test_setitem_bare_ellipsis_replaces_the_array(dtype, value, result_dtype):
     """MLX: `a[...] = v` rebinds `a` to v broadcast to a.shape, in v's dtype (unlike
     a[:] = v, which casts v to a.dtype). Other index forms keep a.dtype."""
@@ -278,11 +296,18 @@ AT_OPS = {
 
 
 @pytest.mark.parametrize("op", list(AT_OPS))
-@pytest.mark.parametrize("dtype", [mx.float32, mx.int32, mx.float16, mx.int64, mx.uint8,
-                                   mx.bfloat16, mx.float64])
+@pytest.mark.parametrize(
+    "dtype",
+    [mx.float32, mx.int32, mx.float16, mx.int64, mx.uint8, mx.bfloat16, mx.float64],
+)
 def test_at_updates(device, rng, op, dtype):
     _skip_unavailable(device, dtype)
-    if op == "divide" and dtype not in (mx.float32, mx.float16, mx.bfloat16, mx.float64):
+    if op == "divide" and dtype not in (
+        mx.float32,
+        mx.float16,
+        mx.bfloat16,
+        mx.float64,
+    ):
         return  # see test_at_divide_integer
     a, x = make_input(rng, (5, 3), dtype, Domain_pos)
     idx = np.array([0, 2, 2, 4, 2])  # repeated indices accumulate
@@ -302,23 +327,34 @@ def test_at_index_forms(device):
     assert a.at[0, 1].add(10).tolist() == [[0, 10, 0, 0], [0] * 4, [0] * 4]
     assert a.at[:, 1].add(1).tolist() == [[0, 1, 0, 0]] * 3
     assert a.at[mx.array([0, 0, 2]), mx.array([1, 1, 3])].add(1).tolist() == [
-        [0, 2, 0, 0], [0] * 4, [0, 0, 0, 1]]
+        [0, 2, 0, 0],
+        [0] * 4,
+        [0, 0, 0, 1],
+    ]
     assert a.at[[1, 1]].add(mx.array([1, 2, 3, 4])).tolist() == [
-        [0] * 4, [2, 4, 6, 8], [0] * 4]
+        [0] * 4,
+        [2, 4, 6, 8],
+        [0] * 4,
+    ]
     # A float update of an integer array keeps the integer dtype.
     assert a.at[0].add(2.5).dtype == mx.int32
 
 
 def test_at_divide_integer():
     a = mx.array([4, 5, 6, 7])
-    mlx_bug(True, "a.at[i].divide(2) on an int32 array gives 0 (it multiplies by the integer "
-            "reciprocal 1 // 2)")
+    mlx_bug(
+        True,
+        "a.at[i].divide(2) on an int32 array gives 0 (it multiplies by the integer "
+        "reciprocal 1 // 2)",
+    )
     assert a.at[mx.array([0])].divide(2).tolist() == [2, 5, 6, 7]
 
 
 def test_at_boolean_mask():
     a = mx.arange(6)
-    mlx_bug(True, "a.at[boolean mask] raises SystemError (an untranslated C++ exception)")
+    mlx_bug(
+        True, "a.at[boolean mask] raises SystemError (an untranslated C++ exception)"
+    )
     assert a.at[a > 3].add(10).tolist() == [0, 1, 2, 3, 14, 15]
 
 
@@ -341,8 +377,11 @@ def test_take(device, rng, dtype):
     assert_array_equal(out, np.take(x.T, [1, 0], axis=0))
 
 
-@pytest.mark.parametrize("dtype", [mx.float32, mx.int64, mx.bool_, mx.float16, mx.complex64,
-                                   mx.uint32], ids=dtype_name)
+@pytest.mark.parametrize(
+    "dtype",
+    [mx.float32, mx.int64, mx.bool_, mx.float16, mx.complex64, mx.uint32],
+    ids=dtype_name,
+)
 def test_take_along_and_put_along_axis(device, rng, dtype):
     a, x = make_input(rng, (3, 4, 5), dtype, ANY)
     for axis in (0, 1, -1):
@@ -358,7 +397,7 @@ def test_take_along_and_put_along_axis(device, rng, dtype):
         bidx = rng.integers(0, n, size=bshape)
         out = mx.take_along_axis(a, mx.array(bidx), axis=axis)
         assert_array_equal(out, np.take_along_axis(x, bidx, axis=axis))
-        # put_along_axis with unique indices (the write order of duplicates is unspecified).
+        # put_along_axis with unique indices (duplicates write in unspecified order).
         uidx = np.argsort(rng.random(x.shape), axis=axis).take(range(2), axis=axis)
         vals, y = make_input(rng, uidx.shape, dtype, ANY)
         out = mx.put_along_axis(a, mx.array(uidx), vals, axis=axis)
@@ -366,8 +405,10 @@ def test_take_along_and_put_along_axis(device, rng, dtype):
         np.put_along_axis(expected, uidx, y, axis=axis)
         assert_array_equal(out, expected)
     flat = rng.integers(0, x.size, size=(4,))
-    assert_array_equal(mx.take_along_axis(a, mx.array(flat), axis=None),
-                       np.take_along_axis(x.reshape(-1), flat, axis=0))
+    assert_array_equal(
+        mx.take_along_axis(a, mx.array(flat), axis=None),
+        np.take_along_axis(x.reshape(-1), flat, axis=0),
+    )
 
 
 def test_put_along_axis_scalar_value():
@@ -410,9 +451,11 @@ def test_len_and_iter():
 # errors
 
 
-@pytest.mark.parametrize("idx", [1.0, "a", True, np.array([0, 1]), np.array([True, False, True])])
+@pytest.mark.parametrize(
+    "idx", [1.0, "a", True, np.array([0, 1]), np.array([True, False, True])]
+)
 def test_unsupported_index_types(idx):
-    # MLX accepts neither NumPy arrays nor Python bools / floats as indices (ValueError).
+    # MLX accepts neither NumPy arrays nor Python bools / floats as indices.
     a = mx.arange(12).reshape(3, 4)
     with pytest.raises(ValueError):
         a[idx]
@@ -435,9 +478,12 @@ def test_getitem_errors():
         mx.take_along_axis(a, mx.array([0, 1]), axis=1)
 
 
-@pytest.mark.xfail(is_reference_mlx(), run=False,
-                   reason="MLX does not bounds-check integer indices: a[3] reads past the end "
-                          "and a[-4] can segfault")
+@pytest.mark.xfail(
+    is_reference_mlx(),
+    run=False,
+    reason="MLX does not bounds-check integer indices: a[3] reads past the end "
+    "and a[-4] can segfault",
+)
 @pytest.mark.parametrize("idx", [3, -4, (0, 4), (-4, 0)])
 def test_int_index_out_of_range(idx):
     a = mx.arange(12).reshape(3, 4)
@@ -447,8 +493,11 @@ def test_int_index_out_of_range(idx):
         a[idx] = 1
 
 
-@pytest.mark.xfail(is_reference_mlx(), run=False,
-                   reason="MLX kills the process with SIGFPE on a slice step of 0")
+@pytest.mark.xfail(
+    is_reference_mlx(),
+    run=False,
+    reason="MLX kills the process with SIGFPE on a slice step of 0",
+)
 def test_zero_slice_step():
     with pytest.raises(ValueError):
         mx.arange(5)[::0]
@@ -467,8 +516,13 @@ def _basic_index(draw, shape):
             idx.append(draw(st.integers(-s, s - 1)))
         elif kind == "slice":
             step = draw(st.sampled_from([None, 1, 2, 3, -1, -2]))
-            idx.append(slice(draw(st.none() | st.integers(-s - 2, s + 2)),
-                             draw(st.none() | st.integers(-s - 2, s + 2)), step))
+            idx.append(
+                slice(
+                    draw(st.none() | st.integers(-s - 2, s + 2)),
+                    draw(st.none() | st.integers(-s - 2, s + 2)),
+                    step,
+                )
+            )
         elif kind == "none":
             idx.append(None)
             idx.append(slice(None))
@@ -491,8 +545,10 @@ def test_property_array_indexing_matches_numpy(shape, data):
     x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
     axis = data.draw(st.integers(0, len(shape) - 1))
     n = shape[axis]
-    ind = np.array(data.draw(st.lists(st.integers(-n, n - 1), min_size=0, max_size=6)),
-                   dtype=np.int32)
+    ind = np.array(
+        data.draw(st.lists(st.integers(-n, n - 1), min_size=0, max_size=6)),
+        dtype=np.int32,
+    )
     idx = (slice(None),) * axis + (ind,)
     midx = (slice(None),) * axis + (mx.array(ind),)
     assert_array_equal(mx.array(x)[midx], x[idx])

@@ -4,31 +4,25 @@ outer, tensordot, einsum)."""
 
 import math
 
+import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import mlx.core as mx
 from op_descriptions import (
-    ALL_DTYPES,
     FLOATS,
-    INTS,
-    REAL,
     REDUCTIONS,
-    REDUCTIONS_BY_NAME,
+    UINTS,
     Domain,
     assert_array_equal,
     assert_close,
     check_reduction,
     device_dtypes,
     dtype_name,
-    from_numpy,
     is_reference_mlx,
     make_input,
     mlx_bug,
-    UINTS,
     to_float,
     to_numpy,
 )
@@ -72,9 +66,11 @@ def _n_reduced(shape, axis):
 @pytest.mark.parametrize("desc,dtype", list(_cases()))
 def test_reduction_matches_numpy(device, rng, desc, dtype):
     _skip_unavailable(device, dtype)
-    mlx_bug(desc.name == "logsumexp" and dtype in [mx.bool_] + UINTS,
-            "logsumexp of an unsigned / bool array along an axis of a 3-D array gives inf "
-            "(x - max wraps around before the cast to float)")
+    mlx_bug(
+        desc.name == "logsumexp" and dtype in [mx.bool_] + UINTS,
+        "logsumexp of an unsigned / bool array along an axis of a 3-D array gives inf "
+        "(x - max wraps around before the cast to float)",
+    )
     for layout, a, x in _layouts(rng, dtype, desc.domain):
         for axis in AXES:
             if isinstance(axis, tuple) and not desc.tuple_axes:
@@ -83,9 +79,13 @@ def test_reduction_matches_numpy(device, rng, desc, dtype):
                 out = desc.mx_fn(a, axis, keepdims)
                 expected = desc.ref(x, axis, keepdims)
                 try:
-                    check_reduction(desc, out, expected, dtype, _n_reduced(x.shape, axis), axis)
+                    check_reduction(
+                        desc, out, expected, dtype, _n_reduced(x.shape, axis), axis
+                    )
                 except AssertionError as e:
-                    raise AssertionError(f"{layout} axis={axis} keepdims={keepdims}: {e}") from None
+                    raise AssertionError(
+                        f"{layout} axis={axis} keepdims={keepdims}: {e}"
+                    ) from None
 
 
 @pytest.mark.parametrize("desc,dtype", list(_cases()))
@@ -96,15 +96,20 @@ def test_reduction_scalar_input(device, rng, desc, dtype):
     for axis in [None] + ([()] if desc.tuple_axes and desc.name != "logsumexp" else []):
         for keepdims in (False, True) if desc.tuple_axes else (False,):
             out = desc.mx_fn(a, axis, keepdims)
-            check_reduction(desc, out, desc.ref(x, axis, keepdims), dtype, axis=axis, ndim=0)
+            check_reduction(
+                desc, out, desc.ref(x, axis, keepdims), dtype, axis=axis, ndim=0
+            )
     # MLX: logsumexp raises ValueError here, the others IndexError.
     with pytest.raises(ValueError if desc.name == "logsumexp" else IndexError):
         desc.mx_fn(a, 0, False)
 
 
 def test_scalar_reduction_mlx_bugs():
-    mlx_bug(True, "argmax(scalar, keepdims=True) raises 'cannot create std::vector larger "
-            "than max_size()'; logsumexp(scalar, axis=()) raises ValueError")
+    mlx_bug(
+        True,
+        "argmax(scalar, keepdims=True) raises 'cannot create std::vector larger "
+        "than max_size()'; logsumexp(scalar, axis=()) raises ValueError",
+    )
     assert mx.argmax(mx.array(3.0), keepdims=True).shape == ()
     assert mx.argmin(mx.array(3.0), keepdims=True).item() == 0
     assert mx.logsumexp(mx.array(3.0), axis=()).item() == 3.0
@@ -128,11 +133,15 @@ def test_reduction_empty_input(device, desc):
             check_reduction(desc, out, expected, mx.float32)
 
 
-@pytest.mark.parametrize("name,expected", [("sum", 0.0), ("prod", 1.0), ("all", True),
-                                           ("any", False)])
+@pytest.mark.parametrize(
+    "name,expected", [("sum", 0.0), ("prod", 1.0), ("all", True), ("any", False)]
+)
 def test_reduction_of_empty_array_from_numpy(name, expected):
-    mlx_bug(True, "reductions of an array made from an empty NumPy array read uninitialized "
-            "memory (sum gives garbage, prod 0, all False)")
+    mlx_bug(
+        True,
+        "reductions of an array made from an empty NumPy array read uninitialized "
+        "memory (sum gives garbage, prod 0, all False)",
+    )
     a = mx.array(np.zeros((0, 4), np.float32))
     assert getattr(mx, name)(a).item() == expected
 
@@ -166,8 +175,24 @@ def _check_axis_error(excinfo):
         assert isinstance(excinfo.value, ValueError)
 
 
-@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std", "all",
-                                  "any", "argmax", "argmin", "logsumexp", "count_nonzero"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sum",
+        "prod",
+        "max",
+        "min",
+        "mean",
+        "var",
+        "std",
+        "all",
+        "any",
+        "argmax",
+        "argmin",
+        "logsumexp",
+        "count_nonzero",
+    ],
+)
 @pytest.mark.parametrize("axis", [3, -4, 10])
 def test_axis_out_of_range(name, axis):
     a = mx.zeros((2, 3, 4))
@@ -275,15 +300,18 @@ def _np_softmax(x, axis):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-@pytest.mark.parametrize("dtype", [mx.float32, mx.float16, mx.bfloat16, mx.float64, mx.int32,
-                                   mx.bool_])
+@pytest.mark.parametrize(
+    "dtype", [mx.float32, mx.float16, mx.bfloat16, mx.float64, mx.int32, mx.bool_]
+)
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1), (1, 2)])
 def test_softmax(device, rng, dtype, axis):
     _skip_unavailable(device, dtype)
     a, x = make_input(rng, (3, 4, 5), dtype, Domain(-4, 4))
-    mlx_bug(dtype in (mx.int32, mx.bool_) and axis not in (-1, 2),
-            "softmax of an integer / bool array along any axis but the last returns the "
-            "input dtype (int32 zeros) instead of float32")
+    mlx_bug(
+        dtype in (mx.int32, mx.bool_) and axis not in (-1, 2),
+        "softmax of an integer / bool array along any axis but the last returns the "
+        "input dtype (int32 zeros) instead of float32",
+    )
     out = mx.softmax(a) if axis is None else mx.softmax(a, axis=axis)
     assert out.dtype == to_float(dtype)
     assert out.shape == a.shape
@@ -294,7 +322,12 @@ def test_softmax(device, rng, dtype, axis):
     else:
         assert_close(out, _np_softmax(x, ref_axis), scale=scale)
     out = mx.softmax(a.T, axis=0)
-    assert_close(out, _np_softmax(x.T, 0), rtol=5e-2 if scale > 1 else 2e-5, atol=1e-3 if scale > 1 else 1e-6)
+    assert_close(
+        out,
+        _np_softmax(x.T, 0),
+        rtol=5e-2 if scale > 1 else 2e-5,
+        atol=1e-3 if scale > 1 else 1e-6,
+    )
 
 
 def test_softmax_precise_and_edge_cases(device):
@@ -305,7 +338,9 @@ def test_softmax_precise_and_edge_cases(device):
     # Large inputs do not overflow.
     assert_close(mx.softmax(mx.array([1000.0, 1000.0]), axis=0), [0.5, 0.5])
     # MLX: a row of -inf gives NaN (0 / 0), like NumPy's formula.
-    assert all(math.isnan(v) for v in mx.softmax(mx.array([-math.inf, -math.inf])).tolist())
+    assert all(
+        math.isnan(v) for v in mx.softmax(mx.array([-math.inf, -math.inf])).tolist()
+    )
     with pytest.raises(IndexError):
         mx.softmax(mx.zeros((2, 3)), axis=2)
 
@@ -333,8 +368,13 @@ def _np_scan(name, x, axis, reverse, inclusive):
     r = f(x, axis=axis)
     if not inclusive:
         ident = {"cumsum": 0, "cumprod": 1, "logcumsumexp": -np.inf}[name]
-        r = np.concatenate([np.full_like(np.take(r, [0], axis=axis), ident),
-                            np.delete(r, -1, axis=axis)], axis=axis)
+        r = np.concatenate(
+            [
+                np.full_like(np.take(r, [0], axis=axis), ident),
+                np.delete(r, -1, axis=axis),
+            ],
+            axis=axis,
+        )
     if reverse:
         r = np.flip(r, axis)
     return r
@@ -351,14 +391,28 @@ def _scan_dtype(name, dt):
 
 
 @pytest.mark.parametrize("name", list(SCANS))
-@pytest.mark.parametrize("dtype", [mx.bool_, mx.uint8, mx.int32, mx.int64, mx.float16, mx.float32,
-                                   mx.bfloat16, mx.float64])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        mx.bool_,
+        mx.uint8,
+        mx.int32,
+        mx.int64,
+        mx.float16,
+        mx.float32,
+        mx.bfloat16,
+        mx.float64,
+    ],
+)
 def test_scans(device, rng, name, dtype):
     _skip_unavailable(device, dtype)
     if name == "logcumsumexp" and dtype == mx.bool_:
         return
-    dom = Domain(0.5, 1.5, int_lo=0, int_hi=3) if name == "cumprod" else Domain(-3, 3, int_lo=0,
-                                                                                int_hi=5)
+    dom = (
+        Domain(0.5, 1.5, int_lo=0, int_hi=3)
+        if name == "cumprod"
+        else Domain(-3, 3, int_lo=0, int_hi=5)
+    )
     a, x = make_input(rng, (3, 4), dtype, dom)
     f = getattr(mx, name)
     for axis in (None, 0, 1, -1):
@@ -372,17 +426,25 @@ def test_scans(device, rng, name, dtype):
                 xx = x.astype(np.int64) if dtype == mx.bool_ and name == "cumsum" else x
                 expected = _np_scan(name, xx, axis, reverse, inclusive)
                 if dtype == mx.bool_:
-                    expected = expected.astype(np.int32 if name == "cumsum" else np.bool_)
+                    expected = expected.astype(
+                        np.int32 if name == "cumsum" else np.bool_
+                    )
                 try:
                     if dtype == mx.float64 and name == "logcumsumexp":
-                        assert_close(out, expected, rtol=2e-5, atol=1e-6)  # float32-accurate
+                        assert_close(
+                            out, expected, rtol=2e-5, atol=1e-6
+                        )  # float32-accurate
                     else:
                         assert_close(out, expected, scale=4)
                 except AssertionError as e:
-                    raise AssertionError(f"axis={axis} reverse={reverse} inclusive={inclusive}: {e}")
+                    raise AssertionError(
+                        f"axis={axis} reverse={reverse} inclusive={inclusive}: {e}"
+                    ) from None
     # Non-contiguous input.
     out = f(a.T, axis=0)
-    expected = _np_scan(name, x.T.astype(np.int64) if dtype == mx.bool_ else x.T, 0, False, True)
+    expected = _np_scan(
+        name, x.T.astype(np.int64) if dtype == mx.bool_ else x.T, 0, False, True
+    )
     if dtype == mx.bool_:
         expected = expected.astype(np.int32 if name == "cumsum" else np.bool_)
     assert_close(out, expected, rtol=2e-5 if dtype == mx.float64 else None, scale=4)
@@ -402,14 +464,31 @@ def test_median(device, rng):
     a = mx.array(x)
     assert_close(mx.median(a), np.median(x))
     assert_close(mx.median(a, axis=1), np.median(x, axis=1))
-    assert_close(mx.median(a, axis=0, keepdims=True), np.median(x, axis=0, keepdims=True))
+    assert_close(
+        mx.median(a, axis=0, keepdims=True), np.median(x, axis=0, keepdims=True)
+    )
     assert_close(mx.median(a, axis=(0, 1)), np.median(x, axis=(0, 1)))
     out = mx.median(mx.array([1, 2, 3, 4], mx.int32))
     assert out.dtype == mx.float32 and out.item() == 2.5
 
 
-@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std", "all",
-                                  "any", "argmax", "argmin", "logsumexp"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sum",
+        "prod",
+        "max",
+        "min",
+        "mean",
+        "var",
+        "std",
+        "all",
+        "any",
+        "argmax",
+        "argmin",
+        "logsumexp",
+    ],
+)
 def test_array_methods(name):
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10
     a = mx.array(x)
@@ -417,7 +496,9 @@ def test_array_methods(name):
     m = getattr(a, name)
     assert_array_equal(m(), to_numpy(f(a)))
     assert_array_equal(m(1), to_numpy(f(a, axis=1)))
-    assert_array_equal(m(axis=-1, keepdims=True), to_numpy(f(a, axis=-1, keepdims=True)))
+    assert_array_equal(
+        m(axis=-1, keepdims=True), to_numpy(f(a, axis=-1, keepdims=True))
+    )
 
 
 def test_stream_keyword(device):
@@ -459,7 +540,9 @@ def _mm_tol(dtype, k):
 
 
 @pytest.mark.parametrize("dtype", MATMUL_DTYPES, ids=dtype_name)
-@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=lambda s: "x".join(map(str, s)) or "0d")
+@pytest.mark.parametrize(
+    "sa,sb", MATMUL_SHAPES, ids=lambda s: "x".join(map(str, s)) or "0d"
+)
 def test_matmul(device, rng, dtype, sa, sb):
     _skip_unavailable(device, dtype)
     a, x = make_input(rng, sa, dtype, Domain(-1, 1))
@@ -479,15 +562,27 @@ def test_matmul_non_contiguous(device, rng, dtype):
     b, y = make_input(rng, (4, 7, 6), dtype, Domain(-1, 1))
     tol = _mm_tol(dtype, 6)
     # Transposed operands, strided slices and a broadcast batch.
-    assert_close(mx.matmul(mx.swapaxes(a, -1, -2), mx.swapaxes(b, -1, -2)),
-                 np.matmul(np.swapaxes(x, -1, -2), np.swapaxes(y, -1, -2)), **tol)
-    assert_close(mx.matmul(a[::2, :, ::2], mx.swapaxes(b, 1, 2)[1::2, ::2, :]),
-                 np.matmul(x[::2, :, ::2], np.swapaxes(y, 1, 2)[1::2, ::2, :]), **tol)
+    assert_close(
+        mx.matmul(mx.swapaxes(a, -1, -2), mx.swapaxes(b, -1, -2)),
+        np.matmul(np.swapaxes(x, -1, -2), np.swapaxes(y, -1, -2)),
+        **tol,
+    )
+    assert_close(
+        mx.matmul(a[::2, :, ::2], mx.swapaxes(b, 1, 2)[1::2, ::2, :]),
+        np.matmul(x[::2, :, ::2], np.swapaxes(y, 1, 2)[1::2, ::2, :]),
+        **tol,
+    )
     c = mx.broadcast_to(a[:1], (4, 6, 5))
-    assert_close(mx.matmul(mx.swapaxes(c, 1, 2), a), np.matmul(np.swapaxes(np.broadcast_to(
-        x[:1], (4, 6, 5)), 1, 2), x), **tol)
-    assert_close(mx.matmul(a[:, ::-1], mx.swapaxes(b, 1, 2)[:, ::-1][:, :5]),
-                 np.matmul(x[:, ::-1], np.swapaxes(y, 1, 2)[:, ::-1][:, :5]), **tol)
+    assert_close(
+        mx.matmul(mx.swapaxes(c, 1, 2), a),
+        np.matmul(np.swapaxes(np.broadcast_to(x[:1], (4, 6, 5)), 1, 2), x),
+        **tol,
+    )
+    assert_close(
+        mx.matmul(a[:, ::-1], mx.swapaxes(b, 1, 2)[:, ::-1][:, :5]),
+        np.matmul(x[:, ::-1], np.swapaxes(y, 1, 2)[:, ::-1][:, :5]),
+        **tol,
+    )
 
 
 def test_matmul_promotion_and_errors():
@@ -523,16 +618,32 @@ def test_other_contractions(device, rng):
     a, b = mx.array(x), mx.array(y)
     assert_close(mx.inner(a, b), np.inner(x, y), rtol=1e-5, atol=1e-6)
     assert_close(mx.outer(a[0], b[0]), np.outer(x[0], y[0]), rtol=1e-5, atol=1e-6)
-    assert_close(mx.addmm(mx.array(c), a, b.T, alpha=2.0, beta=0.5), 0.5 * c + 2.0 * x @ y.T,
-                 rtol=1e-5, atol=1e-5)
+    assert_close(
+        mx.addmm(mx.array(c), a, b.T, alpha=2.0, beta=0.5),
+        0.5 * c + 2.0 * x @ y.T,
+        rtol=1e-5,
+        atol=1e-5,
+    )
     t1 = rng.standard_normal((2, 3, 4)).astype(np.float32)
     t2 = rng.standard_normal((3, 4, 5)).astype(np.float32)
-    assert_close(mx.tensordot(mx.array(t1), mx.array(t2), axes=2), np.tensordot(t1, t2, axes=2),
-                 rtol=1e-5, atol=1e-5)
-    assert_close(mx.tensordot(mx.array(t1), mx.array(t2), axes=([1], [0])),
-                 np.tensordot(t1, t2, axes=([1], [0])), rtol=1e-5, atol=1e-5)
-    assert_close(mx.einsum("ij,kj->ik", a, b), np.einsum("ij,kj->ik", x, y), rtol=1e-5, atol=1e-5)
-    assert_close(mx.trace(mx.array(t1[0, :, :3])), np.trace(t1[0, :, :3]), rtol=1e-5, atol=1e-6)
+    assert_close(
+        mx.tensordot(mx.array(t1), mx.array(t2), axes=2),
+        np.tensordot(t1, t2, axes=2),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    assert_close(
+        mx.tensordot(mx.array(t1), mx.array(t2), axes=([1], [0])),
+        np.tensordot(t1, t2, axes=([1], [0])),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    assert_close(
+        mx.einsum("ij,kj->ik", a, b), np.einsum("ij,kj->ik", x, y), rtol=1e-5, atol=1e-5
+    )
+    assert_close(
+        mx.trace(mx.array(t1[0, :, :3])), np.trace(t1[0, :, :3]), rtol=1e-5, atol=1e-6
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -545,7 +656,9 @@ def _reduction_case(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5))
     x = draw(hnp.arrays(np.float32, shape, elements=st.floats(-4, 4, width=32)))
     if desc.tuple_axes:
-        axis = draw(st.none() | st.lists(st.integers(0, len(shape) - 1), unique=True).map(tuple))
+        axis = draw(
+            st.none() | st.lists(st.integers(0, len(shape) - 1), unique=True).map(tuple)
+        )
     else:
         axis = draw(st.none() | st.integers(-len(shape), len(shape) - 1))
     keepdims = draw(st.booleans())
@@ -576,12 +689,25 @@ def test_property_reduction_layout_invariant(case, data):
         np.testing.assert_allclose(to_numpy(got), ref, rtol=1e-5, atol=1e-5)
 
 
-@given(st.integers(1, 4), st.integers(0, 6), st.integers(1, 6), st.integers(1, 6),
-       st.sampled_from(["nn", "tn", "nt", "tt"]))
+@given(
+    st.integers(1, 4),
+    st.integers(0, 6),
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.sampled_from(["nn", "tn", "nt", "tt"]),
+)
 def test_property_matmul_matches_numpy(batch, m, k, n, trans):
     rng = np.random.default_rng(batch * 1000 + m * 100 + k * 10 + n)
     x = rng.standard_normal((batch, m, k)).astype(np.float32)
     y = rng.standard_normal((batch, k, n)).astype(np.float32)
-    a = mx.array(x) if trans[0] == "n" else mx.swapaxes(mx.array(np.swapaxes(x, 1, 2).copy()), 1, 2)
-    b = mx.array(y) if trans[1] == "n" else mx.swapaxes(mx.array(np.swapaxes(y, 1, 2).copy()), 1, 2)
+    a = (
+        mx.array(x)
+        if trans[0] == "n"
+        else mx.swapaxes(mx.array(np.swapaxes(x, 1, 2).copy()), 1, 2)
+    )
+    b = (
+        mx.array(y)
+        if trans[1] == "n"
+        else mx.swapaxes(mx.array(np.swapaxes(y, 1, 2).copy()), 1, 2)
+    )
     assert_close(mx.matmul(a, b), x @ y, rtol=1e-5, atol=1e-5)
