@@ -677,6 +677,12 @@ BINARY = [
         domains=(Domain(-1, 1, integer=True),),
     ),
     _b(
+        "logical_xor",
+        np.logical_xor,
+        out_dtype=to_bool,
+        domains=(Domain(-1, 1, integer=True),),
+    ),
+    _b(
         "logical_or",
         np.logical_or,
         out_dtype=to_bool,

@@ -444,9 +444,35 @@ def test_complex_ops_values(device):
     assert mx.real(z).dtype == mx.float32 and mx.imag(z).tolist() == [2.0, 0.5]
 
 
+def test_isclose_allclose_array_equal(device):
+    a = mx.array([1.0, 1.00001, np.nan, np.inf, -np.inf, 2.0])
+    b = mx.array([1.0, 1.0, np.nan, np.inf, np.inf, 2.1])
+    out = mx.isclose(a, b)
+    assert out.dtype == mx.bool_
+    assert out.tolist() == np.isclose(to_numpy(a), to_numpy(b)).tolist()
+    assert mx.isclose(a, b, equal_nan=True).tolist()[2] is True
+    assert (
+        mx.isclose(a, b, rtol=0.1).tolist()
+        == np.isclose(to_numpy(a), to_numpy(b), rtol=0.1).tolist()
+    )
+    assert mx.isclose(mx.array([1, 2]), mx.array([1, 3])).dtype == mx.bool_
+    # allclose and array_equal return 0-d bool arrays.
+    r = mx.allclose(mx.array([1.0]), mx.array([1.0 + 1e-9]))
+    assert isinstance(r, mx.array) and r.dtype == mx.bool_ and r.item() is True
+    assert mx.allclose(mx.array([1.0]), mx.array([1.1]), rtol=0.2).item() is True
+    assert mx.allclose(mx.array([1.0]), mx.array([1.1])).item() is False
+    assert mx.allclose(mx.array([np.nan]), mx.array([np.nan]), equal_nan=True).item()
+    # array_equal compares values across dtypes; different shapes are simply unequal.
+    assert mx.array_equal(mx.array([1, 2]), mx.array([1.0, 2.0])).item() is True
+    assert mx.array_equal(mx.array([1, 2]), mx.array([1, 2, 3])).item() is False
+    assert mx.array_equal(mx.array([np.nan]), mx.array([np.nan])).item() is False
+    assert mx.array_equal(mx.array([np.nan]), mx.array([np.nan]), equal_nan=True).item()
+
+
 @pytest.mark.parametrize(
     "name",
     [
+        "conjugate",
         "acos",
         "acosh",
         "asin",
@@ -461,6 +487,7 @@ def test_complex_ops_values(device):
 )
 def test_aliases(name):
     targets = {
+        "conjugate": "conj",
         "acos": "arccos",
         "acosh": "arccosh",
         "asin": "arcsin",

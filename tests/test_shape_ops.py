@@ -12,10 +12,12 @@ from op_descriptions import (
     ALL_DTYPES,
     ANY,
     assert_array_equal,
+    assert_close,
     device_dtypes,
     dtype_name,
     is_reference_mlx,
     make_input,
+    to_numpy,
 )
 
 
@@ -391,6 +393,24 @@ CASES = [
     ("as_strided_default", (3, 4), lambda a: mx.as_strided(a), lambda x: x.copy()),
     ("contiguous", (3, 4), lambda a: mx.contiguous(a), lambda x: x.copy()),
     ("flip_by_slice", (3, 4), lambda a: a[::-1, ::-1], lambda x: x[::-1, ::-1]),
+    ("flip", (3, 4), lambda a: mx.flip(a), lambda x: np.flip(x)),
+    ("flip_axis", (3, 4), lambda a: mx.flip(a, axis=-1), lambda x: np.flip(x, -1)),
+    (
+        "flip_axes",
+        (3, 4),
+        lambda a: mx.flip(a, axis=(0, 1)),
+        lambda x: np.flip(x, (0, 1)),
+    ),
+    # Sorting is stable; NaN sorts last; complex numbers sort lexicographically.
+    ("sort", (3, 4), lambda a: mx.sort(a), lambda x: np.sort(x, kind="stable")),
+    ("sort_axis0", (3, 4), lambda a: mx.sort(a, axis=0), lambda x: np.sort(x, 0)),
+    ("sort_flat", (3, 4), lambda a: mx.sort(a, axis=None), lambda x: np.sort(x, None)),
+    (
+        "argsort",
+        (3, 4),
+        lambda a: mx.argsort(a, axis=-1),
+        lambda x: np.argsort(x, axis=-1, kind="stable").astype(np.uint32),
+    ),
     ("diagonal", (3, 4), lambda a: mx.diagonal(a, 1), lambda x: np.diagonal(x, 1)),
     ("diag_of_matrix", (3, 4), lambda a: mx.diag(a, -1), lambda x: np.diag(x, -1)),
     ("diag_of_vector", (3,), lambda a: mx.diag(a), lambda x: np.diag(x)),
@@ -423,9 +443,50 @@ def _compare(out, expected, dtype):
         for o, e in zip(out, expected):
             _compare(o, e, dtype)
         return
-    assert out.dtype == dtype, f"{out.dtype} != {dtype}"
+    want = mx.uint32 if expected.dtype == np.uint32 else dtype  # argsort gives uint32
+    assert out.dtype == want, f"{out.dtype} != {want}"
     assert out.shape == expected.shape, f"{out.shape} != {expected.shape}"
     assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=dtype_name)
+def test_diff(device, rng, dtype):
+    _skip_unavailable(device, dtype)
+    a, x = make_input(rng, (3, 5), dtype, ANY)
+    for n, axis in [(1, -1), (2, 0), (3, 1), (0, -1)]:
+        out = mx.diff(a, n=n, axis=axis)
+        assert out.dtype == dtype
+        # NumPy's diff of bools is a != b, as MLX's.
+        assert_close(out, np.diff(x, n, axis).astype(to_numpy(out).dtype))
+    assert_close(mx.diff(a.T), np.diff(x.T).astype(to_numpy(a).dtype))
+
+
+@pytest.mark.parametrize(
+    "dtype", [mx.int32, mx.float32, mx.uint8, mx.float16, mx.bfloat16]
+)
+def test_topk_and_partition(device, rng, dtype):
+    a, x = make_input(rng, (4, 9), dtype, ANY)
+    for k in (1, 3, 9):
+        out = mx.topk(a, k)
+        assert out.dtype == dtype and out.shape == (4, k)
+        # topk returns the k largest values, in no promised order.
+        np.testing.assert_array_equal(
+            np.sort(to_numpy(out), axis=-1), np.sort(x, axis=-1)[:, 9 - k :]
+        )
+    out = mx.topk(a, 2, axis=0)
+    assert out.shape == (2, 9)
+    np.testing.assert_array_equal(np.sort(to_numpy(out), 0), np.sort(x, 0)[2:])
+    for kth in (0, 4, 8, -1):
+        p = to_numpy(mx.partition(a, kth, axis=-1))
+        s = np.sort(x, axis=-1)
+        np.testing.assert_array_equal(p[:, kth], s[:, kth])
+        np.testing.assert_array_equal(np.sort(p, -1), s)
+        assert np.all(p[:, : kth % 9] <= p[:, kth : kth % 9 + 1])
+        assert np.all(p[:, kth % 9 :] >= p[:, kth : kth % 9 + 1])
+        i = to_numpy(mx.argpartition(a, kth, axis=-1))
+        np.testing.assert_array_equal(
+            np.take_along_axis(x, i.astype(np.int64), -1)[:, kth], s[:, kth]
+        )
 
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=dtype_name)
