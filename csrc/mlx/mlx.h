@@ -11,3 +11,4 @@
 #include "mlx/ops/fast.h"
 #include "mlx/io/io.h"
 #include "mlx/ops/sort_scan.h"
+#include "mlx/ops/random.h"
