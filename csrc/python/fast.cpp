@@ -1,4 +1,174 @@
-// Bindings for the fast family (filled in by its owner).
-#include "convert.h"
+// Bindings of mlx.core.fast: fused norms, rotary embedding, attention, and the custom
+// kernel entry points of the GPU back-ends (absent in this CPU-only build).
+#include <nanobind/stl/function.h>
 
-void init_fast(nb::module_& m) { (void)m; }
+#include "convert.h"
+#include "mlx/ops/fast.h"
+
+using namespace nb::literals;
+
+namespace {
+
+std::optional<array> opt_array(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return to_array(h);
+}
+
+[[noreturn]] void no_backend(const char* op, const char* backend, const std::string& name) {
+  throw std::runtime_error(msg("[", op, "] No ", backend, " back-end: this build of mlx has only the CPU back-end; got a request for kernel '", name, "'."));
+}
+
+}  // namespace
+
+void init_fast(nb::module_& parent) {
+  nb::module_ m = parent.def_submodule("fast", "Fused implementations of common operations.");
+  auto st = "stream"_a = nb::none();
+
+  m.def(
+      "rms_norm",
+      [](const array& x, nb::handle weight, float eps, StreamArg s) {
+        return fast::rms_norm(x, opt_array(weight), eps, sd(s));
+      },
+      "x"_a, "weight"_a.none(), "eps"_a, nb::kw_only(), st,
+      R"(Root Mean Square normalization over the last axis of ``x``.
+
+Computes ``x / sqrt(mean(x**2, -1) + eps) * weight`` with float32 accumulation for
+half types.
+
+Args:
+    x (array): Input array.
+    weight (array, optional): One-dimensional multiplicative weight of size
+      ``x.shape[-1]``; ``None`` for no scaling.
+    eps (float): A small additive constant for numerical stability.
+
+Returns:
+    array: The normalized array.)");
+
+  m.def(
+      "layer_norm",
+      [](const array& x, nb::handle weight, nb::handle bias, float eps, StreamArg s) {
+        return fast::layer_norm(x, opt_array(weight), opt_array(bias), eps, sd(s));
+      },
+      "x"_a, "weight"_a.none(), "bias"_a.none(), "eps"_a, nb::kw_only(), st,
+      R"(Layer normalization over the last axis of ``x``.
+
+Computes ``(x - mean) / sqrt(var + eps) * weight + bias``.
+
+Args:
+    x (array): Input array.
+    weight (array, optional): One-dimensional multiplicative weight of size
+      ``x.shape[-1]``; ``None`` for no scaling.
+    bias (array, optional): One-dimensional additive offset of size
+      ``x.shape[-1]``; ``None`` for no offset.
+    eps (float): A small additive constant for numerical stability.
+
+Returns:
+    array: The normalized array.)");
+
+  m.def(
+      "rope",
+      [](const array& a, int dims, bool traditional, std::optional<float> base, float scale, nb::handle offset,
+         nb::handle freqs, StreamArg s) {
+        std::optional<array> f = opt_array(freqs);
+        if (nb::isinstance<array>(offset))
+          return fast::rope(a, dims, traditional, base, scale, nb::cast<array>(offset), f, sd(s));
+        if (nb::isinstance<nb::bool_>(offset) || !nb::isinstance<nb::int_>(offset))
+          throw ValueError(msg("[rope] offset must be an integer or an integer array; got ",
+                               nb::cast<std::string>(nb::str(nb::type_name(offset.type()))), "."));
+        return fast::rope(a, dims, traditional, base, scale, nb::cast<int>(offset), f, sd(s));
+      },
+      "a"_a, "dims"_a, nb::kw_only(), "traditional"_a, "base"_a.none(), "scale"_a, "offset"_a,
+      "freqs"_a = nb::none(), st,
+      R"(Rotary positional encoding of the first ``dims`` features of ``a``.
+
+The input has shape ``(B, *, T, D)``; position ``offset + t`` (``offset[b] + t`` for a
+vector offset) scaled by ``scale`` rotates feature pairs by ``position * freq``.
+
+Args:
+    a (array): Input array with at least 3 dimensions.
+    dims (int): Number of (leading) features to rotate; even, at most ``D``.
+    traditional (bool): Rotate consecutive pairs ``(2i, 2i+1)`` instead of
+      ``(i, i + dims/2)``.
+    base (float, optional): Base of the frequencies ``base ** (-2i/dims)``.
+      Exactly one of ``base`` and ``freqs`` is ``None``.
+    scale (float): Scale applied to the positions.
+    offset (int or array): Position of the first element; a scalar or one
+      offset per batch element.
+    freqs (array, optional): Periods ``(dims/2,)``; the angle is
+      ``position / freqs``.
+
+Returns:
+    array: The output array.)");
+
+  m.def(
+      "scaled_dot_product_attention",
+      [](const array& q, const array& k, const array& v, float scale, nb::handle mask, nb::handle sinks,
+         bool force_fused, StreamArg s) {
+        (void)force_fused;
+        std::string mode;
+        std::optional<array> m;
+        if (nb::isinstance<nb::str>(mask)) {
+          mode = nb::cast<std::string>(mask);
+          if (mode != "causal")
+            throw ValueError(msg("[scaled_dot_product_attention] mask must be 'causal' or an array; got '", mode, "'."));
+        } else if (!mask.is_none()) {
+          mode = "array";
+          m = to_array(mask);
+        }
+        return fast::scaled_dot_product_attention(q, k, v, scale, mode, m, opt_array(sinks), sd(s));
+      },
+      "q"_a, "k"_a, "v"_a, nb::kw_only(), "scale"_a, "mask"_a = nb::none(), "sinks"_a = nb::none(),
+      "force_fused"_a = false, st,
+      R"(Multi-head attention ``softmax(scale * q @ k.T + mask) @ v``.
+
+Supports grouped-query and multi-query attention: ``k`` and ``v`` may have fewer
+heads than ``q`` (a divisor of it), and are not to be pre-tiled. The softmax is
+computed in float32 for half types.
+
+Args:
+    q (array): Queries ``(B, N_q, T_q, D)``.
+    k (array): Keys ``(B, N_kv, T_kv, D)``.
+    v (array): Values ``(B, N_kv, T_kv, D_v)``.
+    scale (float): Scale of the queries, typically ``1 / sqrt(D)``.
+    mask (str or array, optional): ``"causal"`` (lower-right aligned: the last
+      query sees every key), or a boolean mask (True keeps) or additive mask
+      broadcastable to ``(B, N_q, T_q, T_kv)``.
+    sinks (array, optional): Per-head attention sink logits ``(N_q,)``, added to
+      the softmax denominator.
+    force_fused (bool): Accepted for compatibility; the CPU kernel is always fused.
+
+Returns:
+    array: ``(B, N_q, T_q, D_v)``.)");
+
+  m.def(
+      "metal_kernel",
+      [](const std::string& name, nb::handle input_names, nb::handle output_names, const std::string& source,
+         const std::string& header, bool ensure_row_contiguous, bool atomic_outputs, nb::handle compile_options) {
+        (void)input_names, (void)output_names, (void)source, (void)header, (void)ensure_row_contiguous,
+            (void)atomic_outputs, (void)compile_options;
+        // As in MLX without Metal: building the kernel works, calling it raises.
+        return nb::cpp_function([name](nb::args, nb::kwargs) -> nb::object { no_backend("metal_kernel", "Metal", name); });
+      },
+      "name"_a, "input_names"_a, "output_names"_a, "source"_a, "header"_a = "", "ensure_row_contiguous"_a = true,
+      "atomic_outputs"_a = false, "compile_options"_a = nb::none(),
+      R"(A custom Metal kernel from source. This build has no Metal back-end: the returned
+callable raises ``RuntimeError`` when called.)");
+
+  m.def(
+      "cuda_kernel",
+      [](const std::string& name, nb::handle, nb::handle, const std::string&, const std::string&, bool,
+         int) -> nb::object { no_backend("cuda_kernel", "CUDA", name); },
+      "name"_a, "input_names"_a, "output_names"_a, "source"_a, "header"_a = "", "ensure_row_contiguous"_a = true,
+      "shared_memory"_a = 0,
+      R"(A custom CUDA kernel from source. This build has no CUDA back-end: raises
+``RuntimeError``.)");
+
+  m.def(
+      "precompiled_cuda_kernel",
+      [](nb::kwargs kwargs) -> nb::object {
+        std::string name = kwargs.contains("name") ? nb::cast<std::string>(nb::str(kwargs["name"])) : "";
+        no_backend("precompiled_cuda_kernel", "CUDA", name);
+      },
+      R"(Runs a precompiled CUDA kernel. This build has no CUDA back-end: raises
+``RuntimeError``.)");
+}
