@@ -241,5 +241,6 @@ def install(mx):
     }
     for k, v in aliases.items():
         setattr(mx, k, getattr(mx, v))
+    __import__("mlx._io", fromlist=["install"]).install(mx)  # savez, savez_compressed (npz)
     __import__("mlx._more_ops", fromlist=["install"]).install(mx)  # einsum, median, tensordot, ... (sort_scan)
     __import__("mlx._random", fromlist=["install"]).install(mx)  # categorical, permutation, multivariate_normal

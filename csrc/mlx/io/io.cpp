@@ -1,0 +1,196 @@
+// File and memory readers/writers and the helpers shared by the io formats.
+#include <cerrno>
+#include <limits>
+#include <stdexcept>
+
+#include "mlx/io/utils.h"
+#include "mlx/ops.h"
+#include "mlx/transforms.h"
+
+namespace mlx::core {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the io readers assume a little-endian host");
+
+namespace io {
+
+// ---- FileReader ----
+FileReader::FileReader(std::string path) : path_(std::move(path)) {
+  f_ = std::fopen(path_.c_str(), "rb");
+  if (!f_) return;
+  if (fseeko(f_, 0, SEEK_END) != 0) {
+    std::fclose(f_);
+    f_ = nullptr;
+    return;
+  }
+  off_t end = ftello(f_);
+  if (end < 0 || fseeko(f_, 0, SEEK_SET) != 0) {
+    std::fclose(f_);
+    f_ = nullptr;
+    return;
+  }
+  size_ = static_cast<size_t>(end);
+}
+
+FileReader::~FileReader() {
+  if (f_) std::fclose(f_);
+}
+
+void FileReader::seek(size_t pos) {
+  if (fseeko(f_, static_cast<off_t>(pos), SEEK_SET) != 0)
+    throw std::runtime_error("[read] could not seek in " + path_ + "; got position " +
+                             std::to_string(pos) + ".");
+  pos_ = pos;
+}
+
+void FileReader::read(char* data, size_t n) {
+  size_t got = n ? std::fread(data, 1, n, f_) : 0;
+  pos_ += got;
+  if (got != n)
+    throw std::runtime_error("[read] could not read " + std::to_string(n) + " bytes from " +
+                             path_ + "; got " + std::to_string(got) + ".");
+}
+
+// ---- FileWriter ----
+FileWriter::FileWriter(std::string path) : path_(std::move(path)) {
+  f_ = std::fopen(path_.c_str(), "wb");
+}
+
+FileWriter::~FileWriter() {
+  if (f_) std::fclose(f_);
+}
+
+void FileWriter::write(const char* data, size_t n) {
+  if (n && std::fwrite(data, 1, n, f_) != n)
+    throw std::runtime_error("[write] could not write " + std::to_string(n) + " bytes to " + path_ +
+                             "; got an I/O error.");
+}
+
+void FileWriter::close() {
+  if (!f_) return;
+  int rc = std::fclose(f_);
+  f_ = nullptr;
+  if (rc != 0)
+    throw std::runtime_error("[write] could not finish writing " + path_ + "; got an I/O error.");
+}
+
+// ---- MemoryReader ----
+MemoryReader::MemoryReader(std::string bytes, std::string label)
+    : own_(std::move(bytes)), data_(own_.data()), n_(own_.size()), label_(std::move(label)) {}
+
+MemoryReader::MemoryReader(const char* data, size_t n, std::string label)
+    : data_(data), n_(n), label_(std::move(label)) {}
+
+void MemoryReader::seek(size_t pos) {
+  if (pos > n_)
+    throw std::runtime_error("[read] could not seek in " + label_ + "; got position " +
+                             std::to_string(pos) + ".");
+  pos_ = pos;
+}
+
+void MemoryReader::read(char* data, size_t n) {
+  if (n > n_ - pos_)
+    throw std::runtime_error("[read] could not read " + std::to_string(n) + " bytes from " +
+                             label_ + "; got " + std::to_string(n_ - pos_) + ".");
+  if (n) std::memcpy(data, data_ + pos_, n);
+  pos_ += n;
+}
+
+// ---- helpers ----
+namespace detail {
+
+array new_array(const Shape& shape, Dtype dtype) {
+  size_t n = shape_size(shape);
+  Buffer b = allocator::malloc(std::max<size_t>(n * size_of(dtype), 1));
+  Flags flags;
+  int big = 0;
+  for (auto s : shape) big += (s > 1);
+  flags.contiguous = true;
+  flags.row_contiguous = true;
+  flags.col_contiguous = big <= 1;
+  return array(shape, dtype, std::make_shared<Data>(b), row_strides(shape), 0, flags, n);
+}
+
+void write_array_data(Writer& out, array a) {
+  if (a.size() == 0) return;
+  a.eval();
+  auto dense = [](const array& x) {
+    return x.flags().row_contiguous && x.data_size() == x.size();
+  };
+  if (!dense(a)) {
+    a = contiguous(a);
+    a.eval();
+  }
+  if (dense(a)) {
+    out.write(a.data<char>(), a.nbytes());
+    return;
+  }
+  // Fallback: gather element by element through the strides.
+  size_t isz = a.itemsize(), nd = a.ndim();
+  std::string buf;
+  buf.reserve(std::min<size_t>(a.nbytes(), size_t(1) << 24));
+  std::vector<int32_t> idx(nd, 0);
+  const char* base = a.data<char>();
+  for (size_t i = 0; i < a.size(); ++i) {
+    int64_t off = 0;
+    for (size_t d = 0; d < nd; ++d) off += idx[d] * a.strides()[d];
+    buf.append(base + off * static_cast<int64_t>(isz), isz);
+    for (int d = static_cast<int>(nd) - 1; d >= 0; --d) {
+      if (++idx[d] < a.shape(d)) break;
+      idx[d] = 0;
+    }
+    if (buf.size() >= (size_t(1) << 24)) {
+      out.write(buf.data(), buf.size());
+      buf.clear();
+    }
+  }
+  out.write(buf.data(), buf.size());
+}
+
+size_t checked_nbytes(const std::vector<uint64_t>& dims, size_t itemsize, size_t limit,
+                      const char* op, const std::string& label) {
+  unsigned __int128 n = itemsize;
+  bool zero = false;
+  for (auto d : dims) {
+    if (d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
+      throw ValueError(msg("[", op, "] ", label, " is malformed: a dimension is larger than 2^31 - 1; got ", d, "."));
+    zero = zero || d == 0;
+  }
+  if (zero) return 0;
+  for (auto d : dims) {
+    n *= d;
+    if (n > limit)
+      throw ValueError(msg("[", op, "] ", label, " is truncated or malformed: an array needs more bytes than the file has left; got ",
+                           limit, " bytes left."));
+  }
+  return static_cast<size_t>(n);
+}
+
+std::shared_ptr<Reader> open_reader(const std::string& file, const char* op) {
+  auto r = std::make_shared<FileReader>(file);
+  if (!r->is_open())
+    throw std::runtime_error(msg("[", op, "] Failed to open file ", file, "; got errno ", errno, " (",
+                                 std::strerror(errno), ")."));
+  return r;
+}
+
+std::shared_ptr<FileWriter> open_writer(const std::string& file, const char* op) {
+  auto w = std::make_shared<FileWriter>(file);
+  if (!w->is_open())
+    throw std::runtime_error(msg("[", op, "] Failed to open file ", file, " for writing; got errno ", errno,
+                                 " (", std::strerror(errno), ")."));
+  return w;
+}
+
+void Cursor::fail(const std::string& what) const {
+  throw ValueError(msg("[", op_, "] ", in_.label(), " is truncated or malformed; got ", what, "."));
+}
+
+void Cursor::need(size_t n, const char* what) const {
+  if (n > in_.remaining())
+    fail(msg(what, " needing ", n, " bytes with only ", in_.remaining(), " left at offset ", in_.tell()));
+}
+
+}  // namespace detail
+}  // namespace io
+}  // namespace mlx::core
