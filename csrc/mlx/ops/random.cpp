@@ -186,7 +186,9 @@ array randint(const array& low, const array& high, const Shape& shape, Dtype dty
   check_shape(shape, "randint");
   array k = resolve(key, "randint");
   array u = uniform_impl(low, high, shape, float32, k, s, "randint");
-  return astype(maximum(floor(u, s), low, s), dtype, s);
+  // Clamped into [low, high - 1]: float32 rounding can land u on high.
+  array top = subtract(high, astype(array(1), high.dtype(), s), s);
+  return astype(maximum(minimum(floor(u, s), top, s), low, s), dtype, s);
 }
 
 array bernoulli(const array& p, const Shape& shape, const OptKey& key, SD s) {
