@@ -725,3 +725,15 @@ def test_fuzz_files_on_disk(tmp_path):
                 mx.load(str(p))
             except (ValueError, RuntimeError):
                 pass
+
+
+def test_save_array_with_its_own_view():
+    # Regression: eval([b, b.T]) ran the transpose before b (core eval order).
+    b = mx.arange(6, dtype=mx.float32).reshape(2, 3) * 2
+    buf = io.BytesIO()
+    mx.save_safetensors(buf, {"b": b, "t": b.T, "s": b[:, 1:]})
+    buf.seek(0)
+    got = mx.load(buf, format="safetensors")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) * 2
+    np.testing.assert_array_equal(np.array(got["t"]), x.T)
+    np.testing.assert_array_equal(np.array(got["s"]), x[:, 1:])

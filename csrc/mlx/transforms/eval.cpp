@@ -18,28 +18,32 @@ void eval(std::vector<array> outputs) {
   std::vector<array> tape;
   std::vector<std::pair<array, size_t>> stack;
   auto needs_eval = [](const array& a) { return !a.is_available() && a.has_primitive(); };
-  for (auto& o : outputs) {
+  for (auto& o : outputs)
     if (!o.is_valid()) throw ValueError("[eval] cannot evaluate an empty array handle.");
-    if (needs_eval(o) && seen.insert(o.id()).second) {
-      for (auto& s : o.siblings()) seen.insert(s.id());
-      stack.emplace_back(o, 0);
-    }
-  }
-  if (!stack.empty() && detail::compile_trace_depth() > 0) {
+  bool any = false;
+  for (auto& o : outputs) any = any || needs_eval(o);
+  if (any && detail::compile_trace_depth() > 0) {
     throw ValueError("[eval] attempting to eval an array during function transformations like "
                      "compile is not allowed; got a call to eval inside a compiled function.");
   }
-  while (!stack.empty()) {
-    auto& [a, i] = stack.back();
-    if (i < a.inputs().size()) {
-      const array& in = a.inputs()[i++];
-      if (needs_eval(in) && seen.insert(in.id()).second) {
-        for (auto& s : in.siblings()) seen.insert(s.id());
-        stack.emplace_back(in, 0);
+  // One complete depth-first walk per output, so an output that is an input of a later one
+  // (eval([b, b.T])) is on the tape before it.
+  for (auto& o : outputs) {
+    if (!needs_eval(o) || !seen.insert(o.id()).second) continue;
+    for (auto& s : o.siblings()) seen.insert(s.id());
+    stack.emplace_back(o, 0);
+    while (!stack.empty()) {
+      auto& [a, i] = stack.back();
+      if (i < a.inputs().size()) {
+        const array& in = a.inputs()[i++];
+        if (needs_eval(in) && seen.insert(in.id()).second) {
+          for (auto& s : in.siblings()) seen.insert(s.id());
+          stack.emplace_back(in, 0);
+        }
+      } else {
+        tape.push_back(std::move(a));
+        stack.pop_back();
       }
-    } else {
-      tape.push_back(std::move(a));
-      stack.pop_back();
     }
   }
   for (auto& slot : tape) {
