@@ -32,8 +32,9 @@ def test_cpp_example_builds_and_runs(tmp_path):
         pytest.fail(f"MLXConfig.cmake not found in {d}; the package must be installed with pip install .")
     build = tmp_path / "build"
     gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-    subprocess.run([cmake, "-S", EXAMPLE, "-B", str(build), f"-DMLX_DIR={d}", "-DCMAKE_BUILD_TYPE=Release", *gen],
-                   check=True, capture_output=True, text=True)
+    r = subprocess.run([cmake, "-S", EXAMPLE, "-B", str(build), f"-DMLX_DIR={d}", "-DCMAKE_BUILD_TYPE=Release", *gen],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
     r = subprocess.run([cmake, "--build", str(build)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     exe = build / "example"

@@ -51,6 +51,10 @@ class array {
   array(std::initializer_list<T> data);
   template <typename T>
   array(std::initializer_list<T> data, Dtype dtype);
+  // An array of the given shape from row-major values.
+  template <typename T>
+  array(std::initializer_list<T> data, Shape shape)
+      : array(data.begin(), std::move(shape), TypeToDtype<T>::value) {}
   // An array copying `data` (row-major, of type T) into shape `shape` and dtype `dtype`.
   template <typename It>
   array(It data, Shape shape, Dtype dtype = TypeToDtype<typename std::iterator_traits<It>::value_type>::value);

@@ -1,6 +1,7 @@
 // Evaluation and function transforms: eval, vjp, jvp, grad, vmap.
 #pragma once
 #include <functional>
+#include <unordered_set>
 #include <vector>
 
 #include "mlx/array.h"
@@ -26,6 +27,9 @@ VecFn vmap(const VecFn& fun, const std::vector<int>& in_axes, const std::vector<
 namespace detail {
 // Depth of enclosing compile traces (eval inside them is an error).
 int& compile_trace_depth();
+// Nodes between inputs (exclusive) and outputs that depend on an input, in topological order.
+std::vector<array> depending_tape(const std::vector<array>& outputs,
+                                  const std::unordered_set<uintptr_t>& input_ids);
 }
 
 }  // namespace mlx::core

@@ -3,6 +3,8 @@
 
 #include "convert.h"
 
+void init_compile(nb::module_& m);
+
 using namespace nb::literals;
 
 namespace {
@@ -51,8 +53,21 @@ void init_transforms(nb::module_& m) {
   m.def("_vmap_flat", [](nb::callable f, std::vector<array> inputs, std::vector<int> in_axes, std::vector<int> out_axes) {
     return vmap(wrap(f), in_axes, out_axes)(inputs);
   });
+  init_compile(m);
   m.def("_compile_depth", [](int delta) {
     detail::compile_trace_depth() += delta;
     return detail::compile_trace_depth();
   });
+}
+
+#include "mlx/transforms/compile.h"
+
+void init_compile(nb::module_& m) {
+  nb::class_<CompiledGraph>(m, "_CompiledGraph")
+      .def("__call__", [](const CompiledGraph& g, std::vector<array> inputs) { return g(inputs); })
+      .def_prop_ro("num_nodes", &CompiledGraph::num_nodes)
+      .def_prop_ro("num_fused", &CompiledGraph::num_fused);
+  m.def("_compile_graph", [](nb::callable f, std::vector<array> inputs, bool fuse) {
+    return new CompiledGraph(wrap(f), inputs, fuse);
+  }, "fun"_a, "inputs"_a, "fuse"_a = true);
 }

@@ -239,24 +239,95 @@ def enable_compile():
     _compile_enabled[0] = True
 
 
+def _fill(tree, leaves_iter):
+    """Writes leaves back into mutable containers (lists, dicts) in place."""
+    if isinstance(tree, list):
+        for i, x in enumerate(tree):
+            if isinstance(x, mx.array):
+                tree[i] = next(leaves_iter)
+            else:
+                _fill(x, leaves_iter)
+    elif isinstance(tree, dict):
+        for k, x in tree.items():
+            if isinstance(x, mx.array):
+                tree[k] = next(leaves_iter)
+            else:
+                _fill(x, leaves_iter)
+    elif isinstance(tree, tuple):
+        for x in tree:
+            if isinstance(x, mx.array):
+                raise ValueError("[compile] state in tuples can't be updated in place; use lists or dicts.")
+            _fill(x, leaves_iter)
+
+
+def _const_key(spec):
+    """A hashable description of a tree spec, including its non-array constants."""
+    kind = spec[0]
+    if kind == "L":
+        return ("L",)
+    if kind == "C":
+        v = spec[1]
+        try:
+            hash(v)
+            return ("C", type(v).__name__, v)
+        except TypeError:
+            return ("C", type(v).__name__, id(v))
+    if kind is dict:
+        return ("D", tuple((k, _const_key(v)) for k, v in spec[1].items()))
+    return (getattr(kind, "__name__", str(kind)), tuple(_const_key(x) for x in spec[1]))
+
+
 def compile(fun=None, inputs=None, outputs=None, shapeless=False):
     """Returns a compiled version of fun.
 
-    The function is traced on every call (graph fusion is not implemented yet); calling
-    mx.eval inside it raises, as it does for compiled functions in MLX.
+    The first call for each input signature (tree structure, shapes, dtypes and non-array
+    constants) traces fun into a graph; duplicate nodes are merged and chains of
+    elementwise ops are fused into single kernels. Later calls replay the graph without
+    running Python. `inputs` and `outputs` name state that fun reads and updates (for
+    example model parameters and optimizer state), as in MLX. Calling eval inside fun
+    raises while it is being traced.
     """
     if fun is None:
         return lambda f: compile(f, inputs=inputs, outputs=outputs, shapeless=shapeless)
+    cache = {}
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
         if not _compile_enabled[0]:
             return fun(*args, **kwargs)
-        mx._compile_depth(1)
-        try:
-            return fun(*args, **kwargs)
-        finally:
-            mx._compile_depth(-1)
+        leaves, spec = _flatten((args, kwargs))
+        state_in, _ = _flatten(inputs) if inputs is not None else ([], None)
+        all_in = leaves + state_in
+        key = (_const_key(spec), len(state_in),
+               tuple(((() if shapeless else x.shape), x.dtype) for x in all_in))
+        entry = cache.get(key)
+        if entry is None:
+            info = {}
+            n_args = len(leaves)
+
+            def flat(xs):
+                a, kw = _unflatten(spec, xs[:n_args])
+                if inputs is not None:
+                    _fill(inputs, iter(xs[n_args:]))
+                try:
+                    out = fun(*a, **kw)
+                finally:
+                    if inputs is not None:
+                        _fill(inputs, iter(state_in))
+                ol, os_ = _flatten(out)
+                info["spec"] = os_
+                info["n_out"] = len(ol)
+                st = _flatten(outputs)[0] if outputs is not None else []
+                return ol + st
+
+            graph = mx._compile_graph(flat, all_in)
+            entry = (graph, info["spec"], info["n_out"])
+            cache[key] = entry
+        graph, out_spec, n_out = entry
+        res = graph(all_in)
+        if outputs is not None:
+            _fill(outputs, iter(res[n_out:]))
+        return _unflatten(out_spec, res[:n_out])
 
     return wrapper
 

@@ -8,7 +8,7 @@
 
 namespace mlx::core {
 
-namespace {
+namespace detail {
 
 // Nodes between `inputs` (exclusive) and `outputs`, in topological order, that depend on an input.
 std::vector<array> depending_tape(const std::vector<array>& outputs,
@@ -42,6 +42,11 @@ std::vector<array> depending_tape(const std::vector<array>& outputs,
   }
   return tape;
 }
+
+}  // namespace detail
+
+namespace {
+using detail::depending_tape;
 
 std::vector<array> make_tracers(const std::vector<array>& primals) {
   std::vector<array> tr;
