@@ -7,6 +7,7 @@
 #include "mlx/errors.h"
 #include "mlx/ops.h"
 #include "mlx/transforms.h"
+#include "mlx/transforms/compile.h"
 #include "mlx/ops/conv.h"
 #include "mlx/ops/fast.h"
 #include "mlx/io/io.h"
