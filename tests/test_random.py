@@ -2,8 +2,6 @@
 the real MLX 0.32.4 (pasted below as constants), determinism, distributions, dtypes,
 shapes, errors, the global state, vmap over keys and gradients through loc/scale."""
 
-import math
-
 import mlx.core as mx
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ except ImportError:  # pragma: no cover
 K = mx.random.key
 
 # ---- outputs of mlx 0.32.4 (CPU) for the same calls ----
+# fmt: off
 SPLIT0 = [4146024105, 967050713, 2718843009, 1272950319]
 SPLIT7_5 = [3583082021, 1059767885, 1158596951, 3570483602, 902484696, 1947592014,
             964771841, 2936027381, 2956069637, 3584898772]
@@ -87,6 +86,7 @@ MVN = [0.47970885038375854, -3.5813913345336914, 0.645344078540802, 1.5486118793
 SEQ42 = [0.9145736694335938, 0.42094746232032776, 0.010772958397865295,
          0.444596529006958, 53]
 STATE42 = [499334550, 3925197703]
+# fmt: on
 
 
 def f32(values):
@@ -98,7 +98,10 @@ def same_bits(a, expected):
     a = np.array(a)
     e = np.asarray(expected, dtype=a.dtype).reshape(a.shape)
     assert a.dtype == e.dtype
-    assert np.array_equal(a.reshape(-1).view(np.uint8), e.reshape(-1).view(np.uint8)), (a, e)
+    assert np.array_equal(a.reshape(-1).view(np.uint8), e.reshape(-1).view(np.uint8)), (
+        a,
+        e,
+    )
 
 
 # ---- a NumPy Threefry-2x32 reference for the bit layout ----
@@ -135,7 +138,12 @@ def ref_bits(key, n):
 
 
 def test_key():
-    for seed, expected in [(0, [0, 0]), (1, [0, 1]), (42, [0, 42]), (2**32 + 5, [1, 5])]:
+    for seed, expected in [
+        (0, [0, 0]),
+        (1, [0, 1]),
+        (42, [0, 42]),
+        (2**32 + 5, [1, 5]),
+    ]:
         k = K(seed)
         assert k.dtype == mx.uint32 and k.shape == (2,)
         assert np.array(k).tolist() == expected
@@ -181,12 +189,16 @@ def test_bits_shapes_and_widths():
 def test_non_contiguous_key():
     keys = mx.random.split(K(2), 4)
     k = keys.T[:, 1]  # a strided view of keys[1]
-    same_bits(mx.random.uniform(shape=(5,), key=k), np.array(mx.random.uniform(shape=(5,), key=keys[1])))
+    same_bits(
+        mx.random.uniform(shape=(5,), key=k),
+        np.array(mx.random.uniform(shape=(5,), key=keys[1])),
+    )
     same_bits(mx.random.split(k), np.array(mx.random.split(keys[1])))
 
 
 @pytest.mark.parametrize(
-    "dtype", [mx.int8, mx.int16, mx.int32, mx.int64, mx.uint8, mx.uint16, mx.uint32, mx.uint64]
+    "dtype",
+    [mx.int8, mx.int16, mx.int32, mx.int64, mx.uint8, mx.uint16, mx.uint32, mx.uint64],
 )
 def test_randint_dtypes(dtype):
     r = mx.random.randint(2, 100, (500,), dtype=dtype, key=K(10))
@@ -197,7 +209,11 @@ def test_randint_dtypes(dtype):
 
 
 def test_key_validation():
-    for bad in [mx.array([0, 1]), mx.array([0, 1, 2], mx.uint32), mx.array([[0, 1], [2, 3]], mx.uint32)]:
+    for bad in [
+        mx.array([0, 1]),
+        mx.array([0, 1, 2], mx.uint32),
+        mx.array([[0, 1], [2, 3]], mx.uint32),
+    ]:
         with pytest.raises(ValueError, match="key"):
             mx.random.uniform(shape=(3,), key=bad)
         with pytest.raises(ValueError, match="key"):
@@ -216,7 +232,9 @@ def test_uniform_matches_mlx():
     assert u.shape == () and u.dtype == mx.float32
     same_bits(u, f32(U3_1))
     same_bits(mx.random.uniform(-2.5, 7.0, (2, 3), key=K(5)), f32(U5_23))
-    same_bits(mx.random.uniform(mx.array([0.0, 10.0]), 11.0, (3, 2), key=K(5)), f32(U5_LOHI))
+    same_bits(
+        mx.random.uniform(mx.array([0.0, 10.0]), 11.0, (3, 2), key=K(5)), f32(U5_LOHI)
+    )
     for dt, ref in [(mx.float16, U9_F16), (mx.bfloat16, U9_BF16)]:
         u = mx.random.uniform(-1.3, 2.7, (9,), key=K(9), dtype=dt)
         assert u.dtype == dt
@@ -226,7 +244,9 @@ def test_uniform_matches_mlx():
 def test_uniform_in_terms_of_bits():
     k = K(12)
     b = np.array(mx.random.bits((257,), key=k))
-    u = np.minimum(b.astype(np.float32) * np.float32(2.0**-32), np.float32(1 - 2.0**-24))
+    u = np.minimum(
+        b.astype(np.float32) * np.float32(2.0**-32), np.float32(1 - 2.0**-24)
+    )
     same_bits(mx.random.uniform(shape=(257,), key=k), u)
 
 
@@ -256,7 +276,10 @@ def test_randint_matches_mlx():
     r = mx.random.randint(-5, 5, (12,), key=K(13))
     assert r.dtype == mx.int32
     assert np.array(r).tolist() == RI13
-    assert np.array(mx.random.randint(-(2**31), 2**31 - 1, (6,), key=K(13))).tolist() == RI13_BIG
+    assert (
+        np.array(mx.random.randint(-(2**31), 2**31 - 1, (6,), key=K(13))).tolist()
+        == RI13_BIG
+    )
     r = mx.random.randint(0, 200, (6,), key=K(13), dtype=mx.uint8)
     assert r.dtype == mx.uint8 and np.array(r).tolist() == RI13_U8
     assert np.array(mx.random.randint(0.5, 10.7, (6,), key=K(13))).tolist() == RI13_F
@@ -270,11 +293,15 @@ def test_bernoulli_gumbel_laplace_match_mlx():
     assert b.dtype == mx.bool_ and np.array(b).ravel().tolist() == B17_ARR
     same_bits(mx.random.gumbel((6,), key=K(17)), f32(G17))
     g = mx.random.gumbel((6,), key=K(17), dtype=mx.float16)
-    assert g.dtype == mx.float16 and np.array_equal(np.array(g.astype(mx.float32)), f32(G17_F16))
+    assert g.dtype == mx.float16 and np.array_equal(
+        np.array(g.astype(mx.float32)), f32(G17_F16)
+    )
     same_bits(mx.random.laplace((6,), key=K(17)), f32(L17))
     same_bits(mx.random.laplace((6,), key=K(17), loc=1.5, scale=0.3), f32(L17_LS))
     la = mx.random.laplace((6,), key=K(17), dtype=mx.float16, loc=1.5, scale=0.3)
-    assert la.dtype == mx.float16 and np.array_equal(np.array(la.astype(mx.float32)), f32(L17_F16))
+    assert la.dtype == mx.float16 and np.array_equal(
+        np.array(la.astype(mx.float32)), f32(L17_F16)
+    )
     la = mx.random.laplace((4,), key=K(17), dtype=mx.float64, loc=1.5, scale=0.3)
     assert np.array(la).tolist() == L17_F64
 
@@ -285,7 +312,9 @@ def test_truncated_normal_close_to_mlx():
     t = mx.random.truncated_normal(-1.5, 2.0, (8,), key=K(17))
     assert t.dtype == mx.float32
     np.testing.assert_allclose(np.array(t), f32(TN17), rtol=1e-5, atol=1e-5)
-    t = mx.random.truncated_normal(mx.array([-1.0, 0.0]), mx.array([[1.0], [3.0]]), key=K(17))
+    t = mx.random.truncated_normal(
+        mx.array([-1.0, 0.0]), mx.array([[1.0], [3.0]]), key=K(17)
+    )
     assert t.shape == (2, 2)
     np.testing.assert_allclose(np.array(t).ravel(), f32(TN17_ARR), rtol=1e-5, atol=1e-5)
 
@@ -295,7 +324,10 @@ def test_categorical_matches_mlx():
     c = mx.random.categorical(lg, key=K(19), num_samples=16)
     assert c.dtype == mx.uint32 and c.shape == (16,)
     assert np.array(c).tolist() == CAT_NS
-    assert np.array(mx.random.categorical(lg, key=K(19), shape=(2, 4))).ravel().tolist() == CAT_SHAPE
+    assert (
+        np.array(mx.random.categorical(lg, key=K(19), shape=(2, 4))).ravel().tolist()
+        == CAT_SHAPE
+    )
     c = mx.random.categorical(lg, key=K(19))
     assert c.shape == () and [c.item()] == CAT_SCALAR
     L = mx.array([[0.5, -1.0, 2.0, 0.0], [1.0, 1.0, -0.5, 0.3], [-2.0, 0.1, 0.2, 0.3]])
@@ -462,22 +494,30 @@ def test_permutation_is_permutation():
 def test_multivariate_normal_covariance():
     mean = np.array([1.0, -2.0], np.float32)
     cov = np.array([[1.0, 0.8], [0.8, 2.0]], np.float32)
-    s = np.array(mx.random.multivariate_normal(mx.array(mean), mx.array(cov), (N,), key=K(4)))
+    s = np.array(
+        mx.random.multivariate_normal(mx.array(mean), mx.array(cov), (N,), key=K(4))
+    )
     assert s.shape == (N, 2)
     np.testing.assert_allclose(s.mean(0), mean, atol=0.05)
     np.testing.assert_allclose(np.cov(s.T), cov, atol=0.06)
     # Batched covariances broadcast against shape.
     covs = mx.array(np.stack([cov, np.eye(2, dtype=np.float32)]))
-    assert mx.random.multivariate_normal(mx.array(mean), covs, (2,), key=K(4)).shape == (2, 2)
+    assert mx.random.multivariate_normal(
+        mx.array(mean), covs, (2,), key=K(4)
+    ).shape == (2, 2)
 
 
 def test_float16_clamps_below_one():
     # About 1 in 256 float32 samples rounds to 1.0 in bfloat16; they must stay below 1.
     for dt, top in [(mx.bfloat16, 1 - 2**-8), (mx.float16, 1 - 2**-11)]:
-        u = np.array(mx.random.uniform(shape=(50000,), key=K(6), dtype=dt).astype(mx.float32))
+        u = np.array(
+            mx.random.uniform(shape=(50000,), key=K(6), dtype=dt).astype(mx.float32)
+        )
         assert u.max() == np.float32(top)
         # As in MLX, low + (high - low) * u may still round up to high in low precision.
-        v = np.array(mx.random.uniform(2.0, 4.0, (50000,), key=K(6), dtype=dt).astype(mx.float32))
+        v = np.array(
+            mx.random.uniform(2.0, 4.0, (50000,), key=K(6), dtype=dt).astype(mx.float32)
+        )
         assert v.max() <= 4.0 and v.min() >= 2.0
 
 
@@ -491,9 +531,20 @@ def test_shapes_and_dtypes():
     assert mx.random.uniform(0, 1, (2,), None, k).dtype == mx.float32
     assert mx.random.normal(key=k).shape == ()
     assert mx.random.normal((2,), key=k, loc=mx.array([1, 2])).dtype == mx.float32
-    assert mx.random.normal((2,), dtype=mx.float16, key=k, scale=mx.array([1.0, 2.0])).dtype == mx.float32
-    assert mx.random.normal((2,), dtype=mx.float16, key=k, loc=mx.array([1, 2])).dtype == mx.float16
-    assert mx.random.uniform(mx.array([0.0, 1.0], mx.float64), 2.0, (2,), key=k).dtype == mx.float32
+    assert (
+        mx.random.normal(
+            (2,), dtype=mx.float16, key=k, scale=mx.array([1.0, 2.0])
+        ).dtype
+        == mx.float32
+    )
+    assert (
+        mx.random.normal((2,), dtype=mx.float16, key=k, loc=mx.array([1, 2])).dtype
+        == mx.float16
+    )
+    assert (
+        mx.random.uniform(mx.array([0.0, 1.0], mx.float64), 2.0, (2,), key=k).dtype
+        == mx.float32
+    )
     assert mx.random.randint(0, 10, (3,), key=k, dtype=mx.bool_).dtype == mx.bool_
     assert mx.random.bernoulli(key=k).shape == ()
     assert mx.random.bernoulli(mx.array([0.1, 0.5, 0.9]), key=k).shape == (3,)
@@ -513,29 +564,83 @@ def test_shapes_and_dtypes():
     [
         (lambda: mx.random.uniform(shape=(2,), dtype=mx.int32), ValueError, "floating"),
         (lambda: mx.random.uniform(mx.array([0.0, 1.0]), 2.0), ValueError, "broadcast"),
-        (lambda: mx.random.uniform(mx.array([0.0, 1.0]), 2.0, (3, 3)), ValueError, "broadcast"),
+        (
+            lambda: mx.random.uniform(mx.array([0.0, 1.0]), 2.0, (3, 3)),
+            ValueError,
+            "broadcast",
+        ),
         (lambda: mx.random.uniform(shape=(-1,)), ValueError, "non-negative"),
         (lambda: mx.random.normal((2,), dtype=mx.int32), ValueError, "floating"),
-        (lambda: mx.random.randint(0, 10, (3,), dtype=mx.float32), ValueError, "integer"),
-        (lambda: mx.random.randint(mx.array([0, 100]), 200, (3,)), ValueError, "broadcast"),
+        (
+            lambda: mx.random.randint(0, 10, (3,), dtype=mx.float32),
+            ValueError,
+            "integer",
+        ),
+        (
+            lambda: mx.random.randint(mx.array([0, 100]), 200, (3,)),
+            ValueError,
+            "broadcast",
+        ),
         (lambda: mx.random.bernoulli(mx.array([1, 0])), ValueError, "floating"),
-        (lambda: mx.random.bernoulli(mx.array([0.1, 0.5, 0.9]), (2, 2)), ValueError, "broadcast"),
-        (lambda: mx.random.truncated_normal(0.0, 1.0, dtype=mx.int32), ValueError, "floating"),
-        (lambda: mx.random.truncated_normal(mx.array([0.0, 1.0]), 2.0, (3,)), ValueError, "broadcast"),
+        (
+            lambda: mx.random.bernoulli(mx.array([0.1, 0.5, 0.9]), (2, 2)),
+            ValueError,
+            "broadcast",
+        ),
+        (
+            lambda: mx.random.truncated_normal(0.0, 1.0, dtype=mx.int32),
+            ValueError,
+            "floating",
+        ),
+        (
+            lambda: mx.random.truncated_normal(mx.array([0.0, 1.0]), 2.0, (3,)),
+            ValueError,
+            "broadcast",
+        ),
         (lambda: mx.random.gumbel((2,), dtype=mx.int32), ValueError, "floating"),
         (lambda: mx.random.laplace((2,), dtype=mx.int32), ValueError, "floating"),
         (lambda: mx.random.laplace((2,), dtype=mx.complex64), ValueError, "floating"),
-        (lambda: mx.random.categorical(mx.zeros((4,)), shape=(3,), num_samples=3), ValueError, "at most"),
+        (
+            lambda: mx.random.categorical(mx.zeros((4,)), shape=(3,), num_samples=3),
+            ValueError,
+            "at most",
+        ),
         (lambda: mx.random.categorical(mx.zeros((4,)), axis=1), IndexError, "axis"),
         (lambda: mx.random.categorical(mx.array(1.0)), IndexError, "axis"),
-        (lambda: mx.random.categorical(mx.zeros((3, 4)), shape=(2,)), ValueError, "broadcast"),
-        (lambda: mx.random.categorical(mx.zeros((4,)), num_samples=-1), ValueError, "non-negative"),
+        (
+            lambda: mx.random.categorical(mx.zeros((3, 4)), shape=(2,)),
+            ValueError,
+            "broadcast",
+        ),
+        (
+            lambda: mx.random.categorical(mx.zeros((4,)), num_samples=-1),
+            ValueError,
+            "non-negative",
+        ),
         (lambda: mx.random.permutation(-1), ValueError, "non-negative"),
         (lambda: mx.random.permutation(mx.arange(5), axis=1), IndexError, "axis"),
-        (lambda: mx.random.multivariate_normal(mx.zeros((3,)), mx.eye(3), dtype=mx.float16), ValueError, "float32"),
-        (lambda: mx.random.multivariate_normal(mx.array(1.0), mx.eye(3)), ValueError, "mean"),
-        (lambda: mx.random.multivariate_normal(mx.zeros((3,)), mx.zeros((2, 3))), ValueError, "cov"),
-        (lambda: mx.random.multivariate_normal(mx.zeros((2,)), mx.eye(3)), ValueError, "mean"),
+        (
+            lambda: mx.random.multivariate_normal(
+                mx.zeros((3,)), mx.eye(3), dtype=mx.float16
+            ),
+            ValueError,
+            "float32",
+        ),
+        (
+            lambda: mx.random.multivariate_normal(mx.array(1.0), mx.eye(3)),
+            ValueError,
+            "mean",
+        ),
+        (
+            lambda: mx.random.multivariate_normal(mx.zeros((3,)), mx.zeros((2, 3))),
+            ValueError,
+            "cov",
+        ),
+        (
+            lambda: mx.random.multivariate_normal(mx.zeros((2,)), mx.eye(3)),
+            ValueError,
+            "mean",
+        ),
     ],
 )
 def test_errors(call, exc, match):
@@ -577,7 +682,9 @@ def test_gradients_through_parameters():
     k = K(44)
 
     def f_loc(loc):
-        return mx.sum(mx.random.normal((5,), dtype=mx.float64, loc=loc, scale=2.0, key=k) ** 2)
+        return mx.sum(
+            mx.random.normal((5,), dtype=mx.float64, loc=loc, scale=2.0, key=k) ** 2
+        )
 
     def f_scale(scale):
         return mx.sum(mx.random.normal((5,), dtype=mx.float64, scale=scale, key=k) ** 2)
@@ -596,14 +703,32 @@ def test_gradients_through_parameters():
         assert abs(float(np.sum(g * d)) - fd) < 1e-5 * max(1.0, abs(fd))
 
 
+def test_gradients_through_erfinv_map():
+    # truncated_normal's bounds reach the samples through erf, the uniform and erfinv.
+    k = K(4)
+
+    def f(b):
+        s = mx.random.truncated_normal(b[0], b[1], (6,), dtype=mx.float64, key=k)
+        return mx.sum(s**2)
+
+    x0 = np.array([-0.7, 1.3])
+    g = np.array(mx.grad(f)(mx.array(x0)))
+    fd, d = _central_diff(f, x0)
+    assert abs(float(np.sum(g * d)) - fd) < 1e-5 * max(1.0, abs(fd))
+    _, (jv,) = mx.jvp(f, [mx.array(x0)], [mx.array(d)])
+    assert abs(jv.item() - fd) < 1e-5 * max(1.0, abs(fd))
+
+
 def test_no_gradient_through_keys():
     k = K(3)
     g = mx.grad(lambda mu: mx.sum(mx.random.laplace((4,), key=k) * mu))(mx.array(2.0))
-    assert abs(g.item() - float(np.sum(np.array(mx.random.laplace((4,), key=k))))) < 1e-5
+    assert (
+        abs(g.item() - float(np.sum(np.array(mx.random.laplace((4,), key=k))))) < 1e-5
+    )
 
 
 def test_nn_dropout_uses_bernoulli():
-    import mlx.nn as nn
+    from mlx import nn
 
     mx.random.seed(0)
     x = mx.ones((1000,))

@@ -11,7 +11,9 @@ def install(mx):
     def _axis_error(msg):
         return mx._AxisError(msg)
 
-    def categorical(logits, axis=-1, shape=None, num_samples=None, key=None, stream=None):
+    def categorical(
+        logits, axis=-1, shape=None, num_samples=None, key=None, stream=None
+    ):
         """Sample from a categorical distribution.
 
         The values are sampled from the categorical distribution specified by the
@@ -81,10 +83,16 @@ def install(mx):
         if math.prod(batch) == 1 and len(out_shape) > 0:
             # One distribution sampled into an array (MLX's rule): inverse CDF with one
             # uniform draw per sample.
-            lg = mx.reshape(mx.moveaxis(logits, ax, -1, stream=stream), (n_classes,), stream=stream)
-            cdf = mx.cumsum(mx.softmax(lg.astype(mx.float32), stream=stream), stream=stream)[:-1]
+            lg = mx.reshape(
+                mx.moveaxis(logits, ax, -1, stream=stream), (n_classes,), stream=stream
+            )
+            cdf = mx.cumsum(
+                mx.softmax(lg.astype(mx.float32), stream=stream), stream=stream
+            )[:-1]
             u = r.uniform(shape=out_shape, key=key, stream=stream)
-            hits = mx.less_equal(cdf, mx.expand_dims(u, -1, stream=stream), stream=stream)
+            hits = mx.less_equal(
+                cdf, mx.expand_dims(u, -1, stream=stream), stream=stream
+            )
             return mx.sum(hits, axis=-1, stream=stream).astype(mx.uint32)
         g_shape = out_shape[:pos] + [n_classes] + out_shape[pos:]
         g = r.gumbel(shape=g_shape, key=key, stream=stream)
@@ -131,7 +139,9 @@ def install(mx):
             "[multivariate_normal] needs mx.linalg.eigh or mx.linalg.svd; got neither."
         )
 
-    def multivariate_normal(mean, cov, shape=[], dtype=mx.float32, key=None, stream=None):
+    def multivariate_normal(
+        mean, cov, shape=(), dtype=mx.float32, key=None, stream=None
+    ):
         """Generate jointly-normal random samples given a mean and covariance.
 
         The matrix ``cov`` must be positive semi-definite; the samples are
@@ -143,7 +153,7 @@ def install(mx):
             cov (array): array of shape ``(..., n, n)``, the covariance matrix.
             shape (list(int), optional): The output shape must be broadcast-compatible
               with ``mean.shape[:-1]`` and ``cov.shape[:-2]``; the samples have shape
-              ``shape + (n,)``. Default: ``[]``.
+              ``shape + (n,)``. Default: ``()``.
             dtype (Dtype, optional): The output type; only ``float32`` is supported.
             key (array, optional): A PRNG key. Default: ``None``.
 
@@ -153,7 +163,9 @@ def install(mx):
         if dtype is None:
             dtype = mx.float32
         if dtype != mx.float32:
-            raise ValueError(f"[multivariate_normal] dtype must be float32; got {dtype}.")
+            raise ValueError(
+                f"[multivariate_normal] dtype must be float32; got {dtype}."
+            )
         mean = mean if isinstance(mean, mx.array) else mx.array(mean)
         cov = cov if isinstance(cov, mx.array) else mx.array(cov)
         if mean.ndim < 1:
