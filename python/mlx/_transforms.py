@@ -311,13 +311,13 @@ def compile(fun=None, inputs=None, outputs=None, shapeless=False):
                     _fill(inputs, iter(xs[n_args:]))
                 try:
                     out = fun(*a, **kw)
+                    st = _flatten(outputs)[0] if outputs is not None else []
                 finally:
                     if inputs is not None:
                         _fill(inputs, iter(state_in))
                 ol, os_ = _flatten(out)
                 info["spec"] = os_
                 info["n_out"] = len(ol)
-                st = _flatten(outputs)[0] if outputs is not None else []
                 return ol + st
 
             graph = mx._compile_graph(flat, all_in)
