@@ -31,10 +31,11 @@ void init_linalg(nb::module_& parent) {
         }
         if (ord.is_none()) return la::norm(a, std::nullopt, ax, keepdims, sd(s));
         if (nb::isinstance<nb::str>(ord)) return la::norm(a, nb::cast<std::string>(ord), ax, keepdims, sd(s));
-        if (nb::isinstance<nb::bool_>(ord) || !(nb::isinstance<nb::int_>(ord) || nb::isinstance<nb::float_>(ord)))
+        double p = 0;
+        if (nb::isinstance<nb::bool_>(ord) || !nb::try_cast<double>(ord, p))
           throw TypeError(msg("[linalg::norm] ord must be None, a number or a string; got ",
                               nb::cast<std::string>(nb::str(ord.type().attr("__name__"))), "."));
-        return la::norm(a, nb::cast<double>(ord), ax, keepdims, sd(s));
+        return la::norm(a, p, ax, keepdims, sd(s));
       },
       "a"_a, nb::arg("ord").none() = nb::none(), nb::arg("axis").none() = nb::none(), "keepdims"_a = false, kw, st,
       nb::sig("def norm(a: array, /, ord: None | int | float | str = None, axis: None | int | list[int] = None, "
