@@ -8,7 +8,7 @@
 namespace mlx::core {
 
 namespace {
-constexpr size_t kTile = 4096;
+constexpr size_t kTile = 16384;  // five float buffers of this size fit in L2
 
 array wrap(void* p, Dtype t, size_t n, bool scalar) {
   auto data = std::make_shared<Data>(Buffer{p, n * size_of(t)}, [](Buffer) {});
