@@ -13,3 +13,5 @@
 #include "mlx/io/io.h"
 #include "mlx/ops/sort_scan.h"
 #include "mlx/ops/random.h"
+#include "mlx/ops/linalg.h"
+#include "mlx/ops/fft.h"
