@@ -183,7 +183,7 @@ def install(mx):
         ax = axis % nd
         sa = [1] * (nd - a.ndim) + list(a.shape)
         sb = [1] * (nd - b.ndim) + list(b.shape)
-        if sa[ax] != sb[ax]:
+        if sa[ax] != sb[ax] and 1 not in (sa[ax], sb[ax]):
             raise ValueError(f"[vecdot] a and b must have the same size along the axis; got a.shape={a.shape}, "
                              f"b.shape={b.shape}, axis={axis}.")
         if mx.issubdtype(a.dtype, mx.complexfloating):

@@ -189,30 +189,255 @@ struct Less {
   }
 };
 
+// Unsigned integer keys whose order is the sort order of T: NaNs last, -0 == +0.
+template <typename T>
+struct Key {
+  using type = void;
+};
+#define MLX_UKEY(T, K)                                   \
+  template <>                                            \
+  struct Key<T> {                                        \
+    using type = K;                                      \
+    static K get(T x) { return static_cast<K>(x); }      \
+  };
+MLX_UKEY(bool, uint8_t)
+MLX_UKEY(uint8_t, uint8_t)
+MLX_UKEY(uint16_t, uint16_t)
+MLX_UKEY(uint32_t, uint32_t)
+MLX_UKEY(uint64_t, uint64_t)
+#undef MLX_UKEY
+#define MLX_SKEY(T, K)                                                                        \
+  template <>                                                                                 \
+  struct Key<T> {                                                                             \
+    using type = K;                                                                           \
+    static K get(T x) { return static_cast<K>(x) ^ (K(1) << (sizeof(K) * 8 - 1)); }          \
+  };
+MLX_SKEY(int8_t, uint8_t)
+MLX_SKEY(int16_t, uint16_t)
+MLX_SKEY(int32_t, uint32_t)
+MLX_SKEY(int64_t, uint64_t)
+#undef MLX_SKEY
+
+// Order-preserving float bits -> key. `canonical` maps -0 to +0 and every NaN to the top key
+// (ties among them are then broken by index); otherwise the map is invertible (NaNs still last).
+template <typename K>
+K float_key(K bits, bool nan, bool canonical) {
+  constexpr K sign = K(1) << (sizeof(K) * 8 - 1);
+  if (nan) return canonical ? ~K(0) : K(bits | sign);
+  if (canonical && bits == sign) bits = 0;
+  return (bits & sign) ? K(~bits) : K(bits | sign);
+}
+template <typename K>
+K float_unkey(K k) {
+  constexpr K sign = K(1) << (sizeof(K) * 8 - 1);
+  return (k & sign) ? K(k & ~sign) : K(~k);
+}
+template <>
+struct Key<float> {
+  using type = uint32_t;
+  static uint32_t bits(float x) { uint32_t b; std::memcpy(&b, &x, 4); return b; }
+  static uint32_t get(float x) { return float_key<uint32_t>(bits(x), x != x, true); }
+  static uint32_t raw(float x) { return float_key<uint32_t>(bits(x), x != x, false); }
+  static float inv(uint32_t k) { uint32_t b = float_unkey(k); float x; std::memcpy(&x, &b, 4); return x; }
+};
+template <>
+struct Key<double> {
+  using type = uint64_t;
+  static uint64_t bits(double x) { uint64_t b; std::memcpy(&b, &x, 8); return b; }
+  static uint64_t get(double x) { return float_key<uint64_t>(bits(x), x != x, true); }
+  static uint64_t raw(double x) { return float_key<uint64_t>(bits(x), x != x, false); }
+  static double inv(uint64_t k) { uint64_t b = float_unkey(k); double x; std::memcpy(&x, &b, 8); return x; }
+};
+template <>
+struct Key<float16_t> {
+  using type = uint16_t;
+  static bool nan(uint16_t b) { return (b & 0x7fff) > 0x7c00; }
+  static uint16_t get(float16_t x) { return float_key<uint16_t>(x.bits(), nan(x.bits()), true); }
+  static uint16_t raw(float16_t x) { return float_key<uint16_t>(x.bits(), nan(x.bits()), false); }
+  static float16_t inv(uint16_t k) { return float16_t::from_bits(float_unkey(k)); }
+};
+template <>
+struct Key<bfloat16_t> {
+  using type = uint16_t;
+  static bool nan(uint16_t b) { return (b & 0x7fff) > 0x7f80; }
+  static uint16_t get(bfloat16_t x) { return float_key<uint16_t>(x.bits(), nan(x.bits()), true); }
+  static uint16_t raw(bfloat16_t x) { return float_key<uint16_t>(x.bits(), nan(x.bits()), false); }
+  static bfloat16_t inv(uint16_t k) { return bfloat16_t::from_bits(float_unkey(k)); }
+};
+
+template <typename T>
+using key_t = typename Key<T>::type;
+template <typename T>
+constexpr bool has_key = !std::is_void_v<key_t<T>>;
+template <typename T>
+using kstore_t = std::conditional_t<has_key<T>, key_t<T>, uint8_t>;
+
+// Integer keys are their own raw keys.
+template <typename T>
+kstore_t<T> raw_key(T x) {
+  if constexpr (std::is_floating_point_v<T> || is_half<T>::value) return Key<T>::raw(x);
+  else return Key<T>::get(x);
+}
+template <typename T>
+T from_raw_key(kstore_t<T> k) {
+  if constexpr (std::is_floating_point_v<T> || is_half<T>::value) {
+    return Key<T>::inv(k);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return k != 0;
+  } else {
+    using K = key_t<T>;
+    if constexpr (std::is_signed_v<T>) return static_cast<T>(static_cast<K>(k ^ (K(1) << (sizeof(K) * 8 - 1))));
+    else return static_cast<T>(k);
+  }
+}
+
+// Scratch for one line, reused across the lines of a chunk.
+template <typename T>
+struct LineBuf {
+  std::vector<T> vals;
+  std::vector<uint32_t> idx, idx2;
+  std::vector<kstore_t<T>> k1, k2;
+  std::vector<uint64_t> packed;
+  explicit LineBuf(size_t n) : vals(n), idx(n), idx2(n), k1(n), k2(n) {}
+};
+
+// Calls f(base, n, stride, buf) for every line along axis, with scratch per chunk.
 template <typename T, typename F>
 void for_each_line(const array& in, int axis, F&& f) {
   Dims d = dims_around(in, axis);
   size_t lines = d.outer * d.inner;
   size_t grain = std::max<size_t>(1, cpu::kElemGrain / std::max<size_t>(d.n * 8, 1));
   cpu::parallel_for(lines, grain, [&](size_t b, size_t e) {
-    std::unique_ptr<T[]> vals(new T[std::max<size_t>(d.n, 1)]);
-    std::vector<uint32_t> idx(d.n);
+    LineBuf<T> buf(d.n);
     for (size_t l = b; l < e; ++l) {
       size_t ob = l / d.inner, ib = l % d.inner;
-      size_t base = ob * d.n * d.inner + ib;
-      f(base, d.n, d.inner, vals.get(), idx);
+      f(ob * d.n * d.inner + ib, d.n, d.inner, buf);
     }
   });
+}
+
+// LSD radix sort of keys[0..n) on bytes (stable); with `idx`, the permutation follows along.
+// The result ends in keys/idx.
+template <typename K>
+void radix_sort(size_t n, K* keys, K* kt, uint32_t* idx, uint32_t* it) {
+  constexpr int P = sizeof(K);
+  size_t hist[P][256];
+  std::memset(hist, 0, sizeof(hist));
+  for (size_t i = 0; i < n; ++i) {
+    K k = keys[i];
+    for (int p = 0; p < P; ++p) hist[p][(k >> (8 * p)) & 255]++;
+  }
+  K* ks = keys;
+  K* kd = kt;
+  uint32_t* is = idx;
+  uint32_t* id = it;
+  for (int p = 0; p < P; ++p) {
+    size_t* h = hist[p];
+    bool trivial = false;
+    for (int b = 0; b < 256; ++b) trivial |= h[b] == n;
+    if (trivial) continue;
+    size_t off[256], acc = 0;
+    for (int b = 0; b < 256; ++b) {
+      off[b] = acc;
+      acc += h[b];
+    }
+    int sh = 8 * p;
+    if (is) {
+      for (size_t i = 0; i < n; ++i) {
+        K k = ks[i];
+        size_t pos = off[(k >> sh) & 255]++;
+        kd[pos] = k;
+        id[pos] = is[i];
+      }
+      std::swap(is, id);
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        K k = ks[i];
+        kd[off[(k >> sh) & 255]++] = k;
+      }
+    }
+    std::swap(ks, kd);
+  }
+  if (ks != keys) std::copy(ks, ks + n, keys);
+  if (is && is != idx) std::copy(is, is + n, idx);
+}
+
+// The stable sorting permutation of the line in buf.vals (into buf.idx).
+template <typename T>
+void line_argsort(size_t n, LineBuf<T>& buf) {
+  std::iota(buf.idx.begin(), buf.idx.begin() + n, 0u);
+  if constexpr (!has_key<T>) {
+    Less<T> lt;
+    std::stable_sort(buf.idx.begin(), buf.idx.begin() + n,
+                     [&](uint32_t a, uint32_t b) { return lt(buf.vals[a], buf.vals[b]); });
+  } else {
+    auto* k = buf.k1.data();
+    for (size_t i = 0; i < n; ++i) k[i] = Key<T>::get(buf.vals[i]);
+    if (n < 64) {
+      std::stable_sort(buf.idx.begin(), buf.idx.begin() + n, [&](uint32_t a, uint32_t b) { return k[a] < k[b]; });
+    } else {
+      radix_sort(n, k, buf.k2.data(), buf.idx.data(), buf.idx2.data());
+    }
+  }
+}
+
+// Sorts buf.vals[0..n) in place.
+template <typename T>
+void line_sort(size_t n, LineBuf<T>& buf) {
+  if constexpr (!has_key<T>) {
+    std::sort(buf.vals.begin(), buf.vals.begin() + n, Less<T>());
+  } else {
+    auto* k = buf.k1.data();
+    for (size_t i = 0; i < n; ++i) k[i] = raw_key(static_cast<T>(buf.vals[i]));
+    if (n < 64) std::sort(k, k + n);
+    else radix_sort<kstore_t<T>>(n, k, buf.k2.data(), nullptr, nullptr);
+    for (size_t i = 0; i < n; ++i) buf.vals[i] = from_raw_key<T>(k[i]);
+  }
+}
+
+// Runs a line kernel over rows of a row-contiguous copy with `axis` moved last (cache
+// friendly), writing into `out` through the inverse permutation when axis is not last.
+template <typename F>
+void along_last_axis(const array& in, array& out, int axis, F&& kernel) {
+  int nd = static_cast<int>(in.ndim());
+  if (axis == nd - 1) {
+    cpu::alloc_out(out);
+    kernel(in, out, axis);
+    return;
+  }
+  std::vector<int> perm;
+  for (int i = 0; i < nd; ++i)
+    if (i != axis) perm.push_back(i);
+  perm.push_back(axis);
+  Shape psh(nd);
+  Strides pst(nd);
+  for (int i = 0; i < nd; ++i) {
+    psh[i] = in.shape(perm[i]);
+    pst[i] = in.strides(perm[i]);
+  }
+  array view(psh, in.dtype(), nullptr, {});
+  view.copy_shared_buffer(in, pst, Flags{false, false, false}, in.data_size(), 0);
+  array tin = cpu::ensure_row_contiguous(view);
+  array tout(psh, out.dtype(), nullptr, {});
+  cpu::alloc_out(tout);
+  kernel(tin, tout, nd - 1);
+  // tout viewed in the original axis order.
+  Strides rs = row_strides(psh), ost(nd);
+  for (int i = 0; i < nd; ++i) ost[perm[i]] = rs[i];
+  array back(out.shape(), out.dtype(), nullptr, {});
+  back.copy_shared_buffer(tout, ost, Flags{false, false, false}, tout.size(), 0);
+  cpu::alloc_out(out);
+  cpu::copy_to_contiguous(back, out);
 }
 
 template <typename T>
 void sort_impl(const array& in, array& out, int axis) {
   const T* x = in.data<T>();
   T* o = out.data<T>();
-  for_each_line<T>(in, axis, [&](size_t base, size_t n, size_t stride, T* v, std::vector<uint32_t>&) {
-    for (size_t i = 0; i < n; ++i) v[i] = x[base + i * stride];
-    std::sort(v, v + n, Less<T>());
-    for (size_t i = 0; i < n; ++i) o[base + i * stride] = v[i];
+  for_each_line<T>(in, axis, [&](size_t base, size_t n, size_t stride, LineBuf<T>& buf) {
+    for (size_t i = 0; i < n; ++i) buf.vals[i] = x[base + i * stride];
+    line_sort(n, buf);
+    for (size_t i = 0; i < n; ++i) o[base + i * stride] = buf.vals[i];
   });
 }
 
@@ -220,32 +445,48 @@ template <typename T>
 void argsort_impl(const array& in, array& out, int axis) {
   const T* x = in.data<T>();
   uint32_t* o = out.data<uint32_t>();
-  Less<T> lt;
-  for_each_line<T>(in, axis, [&](size_t base, size_t n, size_t stride, T* v, std::vector<uint32_t>& idx) {
-    for (size_t i = 0; i < n; ++i) v[i] = x[base + i * stride];
-    std::iota(idx.begin(), idx.end(), 0u);
-    std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) { return lt(v[a], v[b]); });
-    for (size_t i = 0; i < n; ++i) o[base + i * stride] = idx[i];
+  for_each_line<T>(in, axis, [&](size_t base, size_t n, size_t stride, LineBuf<T>& buf) {
+    for (size_t i = 0; i < n; ++i) buf.vals[i] = x[base + i * stride];
+    line_argsort(n, buf);
+    for (size_t i = 0; i < n; ++i) o[base + i * stride] = buf.idx[i];
   });
 }
 
-// Writes the partition permutation (and values when `vals_out` is given).
+// Writes the partition permutation (and values when `vals_out` is given). Ties are broken
+// by index, so the result is deterministic.
 template <typename T>
 void argpartition_impl(const array& in, uint32_t* o, T* vals_out, int axis, int kth) {
   const T* x = in.data<T>();
-  Less<T> lt;
-  for_each_line<T>(in, axis, [&](size_t base, size_t n, size_t stride, T* v, std::vector<uint32_t>& idx) {
-    for (size_t i = 0; i < n; ++i) v[i] = x[base + i * stride];
-    std::iota(idx.begin(), idx.end(), 0u);
-    std::nth_element(idx.begin(), idx.begin() + kth, idx.end(), [&](uint32_t a, uint32_t b) {
-      if (lt(v[a], v[b])) return true;
-      if (lt(v[b], v[a])) return false;
-      return a < b;
-    });
+  for_each_line<T>(in, axis, [&](size_t base, size_t n, size_t stride, LineBuf<T>& buf) {
+    for (size_t i = 0; i < n; ++i) buf.vals[i] = x[base + i * stride];
+    auto& idx = buf.idx;
+    if constexpr (!has_key<T>) {
+      std::iota(idx.begin(), idx.begin() + n, 0u);
+      Less<T> lt;
+      std::nth_element(idx.begin(), idx.begin() + kth, idx.begin() + n, [&](uint32_t a, uint32_t b) {
+        if (lt(buf.vals[a], buf.vals[b])) return true;
+        if (lt(buf.vals[b], buf.vals[a])) return false;
+        return a < b;
+      });
+    } else if constexpr (sizeof(key_t<T>) <= 4) {
+      // (key, index) packed in one word.
+      auto& pk = buf.packed;
+      pk.resize(n);
+      for (size_t i = 0; i < n; ++i) pk[i] = (static_cast<uint64_t>(Key<T>::get(buf.vals[i])) << 32) | i;
+      std::nth_element(pk.begin(), pk.begin() + kth, pk.begin() + n);
+      for (size_t i = 0; i < n; ++i) idx[i] = static_cast<uint32_t>(pk[i] & 0xffffffffu);
+    } else {
+      std::iota(idx.begin(), idx.begin() + n, 0u);
+      auto& k = buf.k1;
+      for (size_t i = 0; i < n; ++i) k[i] = Key<T>::get(buf.vals[i]);
+      std::nth_element(idx.begin(), idx.begin() + kth, idx.begin() + n, [&](uint32_t a, uint32_t b) {
+        return k[a] < k[b] || (k[a] == k[b] && a < b);
+      });
+    }
     if (o)
       for (size_t i = 0; i < n; ++i) o[base + i * stride] = idx[i];
     if (vals_out)
-      for (size_t i = 0; i < n; ++i) vals_out[base + i * stride] = v[idx[i]];
+      for (size_t i = 0; i < n; ++i) vals_out[base + i * stride] = buf.vals[idx[i]];
   });
 }
 
@@ -348,9 +589,12 @@ array to_float32(const array& x) {
   return f;
 }
 
+// Items are grouped by their rhs matrix so that each matrix of b is read once: the rows of
+// a of a group are gathered (or used in place when consecutive) and multiplied in one gemm.
 template <typename T>
 void gather_mm_impl(const array& a_in, const array& b_in, const array& lhs_in, const array& rhs_in, array& out) {
-  Operand3 a = prepare3(a_in), b = prepare3(b_in);
+  Operand3 b = prepare3(b_in);
+  array a = cpu::ensure_row_contiguous(a_in);
   array lhs = cpu::ensure_row_contiguous(lhs_in), rhs = cpu::ensure_row_contiguous(rhs_in);
   const uint32_t* li = lhs.data<uint32_t>();
   const uint32_t* ri = rhs.data<uint32_t>();
@@ -362,27 +606,45 @@ void gather_mm_impl(const array& a_in, const array& b_in, const array& lhs_in, c
     std::memset(static_cast<void*>(c), 0, out.nbytes());
     return;
   }
-  const T* pa = a.arr.template data<T>();
+  const T* pa = a.data<T>();
   const T* pb = b.arr.template data<T>();
-  auto clampa = [&](uint32_t i) { return std::min<int64_t>(i, Ba - 1); };
-  auto clampb = [&](uint32_t i) { return std::min<int64_t>(i, Bb - 1); };
-  int64_t i = 0;
-  while (i < B) {
-    int64_t la = clampa(li[i]), rb = clampb(ri[i]);
-    int64_t j = i + 1;
-    // Rows of a that follow each other in memory and share an rhs matrix form one gemm.
-    if (M == 1 && !a.trans && a.bstride >= K) {
-      while (j < B && clampb(ri[j]) == rb && clampa(li[j]) == clampa(li[j - 1]) + 1) ++j;
+  int64_t MK = int64_t(M) * K, MN = int64_t(M) * N;
+  auto clampa = [&](int64_t i) { return std::min<int64_t>(li[i], Ba - 1); };
+  auto clampb = [&](int64_t i) { return std::min<int64_t>(ri[i], Bb - 1); };
+  // Stable counting sort of the items by rhs.
+  std::vector<int64_t> start(Bb + 1, 0), order(B);
+  for (int64_t i = 0; i < B; ++i) start[clampb(i) + 1]++;
+  for (int64_t e = 0; e < Bb; ++e) start[e + 1] += start[e];
+  {
+    std::vector<int64_t> pos(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < B; ++i) order[pos[clampb(i)]++] = i;
+  }
+  int64_t maxg = 0;
+  for (int64_t e = 0; e < Bb; ++e) maxg = std::max(maxg, start[e + 1] - start[e]);
+  std::vector<T> abuf, cbuf;
+  for (int64_t e = 0; e < Bb; ++e) {
+    int64_t g0 = start[e], cnt = start[e + 1] - g0;
+    if (cnt == 0) continue;
+    const int64_t* items = order.data() + g0;
+    bool out_direct = true, a_direct = true;
+    for (int64_t t = 1; t < cnt; ++t) {
+      out_direct &= items[t] == items[0] + t;
+      a_direct &= clampa(items[t]) == clampa(items[0]) + t;
     }
-    int64_t r = j - i;
-    if (r > 1) {
-      gemm<T>(false, b.trans, static_cast<int>(r), N, K, pa + la * a.bstride, static_cast<int>(a.bstride),
-              pb + rb * b.bstride, static_cast<int>(b.ld), c + i * int64_t(N), N);
-    } else {
-      gemm<T>(a.trans, b.trans, M, N, K, pa + la * a.bstride, static_cast<int>(a.ld), pb + rb * b.bstride,
-              static_cast<int>(b.ld), c + i * int64_t(M) * N, N);
+    const T* A = pa + clampa(items[0]) * MK;
+    if (!a_direct) {
+      if (abuf.empty()) abuf.resize(maxg * MK);
+      for (int64_t t = 0; t < cnt; ++t) std::copy(pa + clampa(items[t]) * MK, pa + (clampa(items[t]) + 1) * MK, abuf.data() + t * MK);
+      A = abuf.data();
     }
-    i = j;
+    T* C = c + items[0] * MN;
+    if (!out_direct) {
+      if (cbuf.empty()) cbuf.resize(maxg * MN);
+      C = cbuf.data();
+    }
+    gemm<T>(false, b.trans, static_cast<int>(cnt * M), N, K, A, K, pb + e * b.bstride, static_cast<int>(b.ld), C, N);
+    if (!out_direct)
+      for (int64_t t = 0; t < cnt; ++t) std::copy(C + t * MN, C + (t + 1) * MN, c + items[t] * MN);
   }
 }
 
@@ -510,35 +772,41 @@ void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
 }
 
 void Sort::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array in = cpu::ensure_row_contiguous(inputs[0]);
   auto& out = outputs[0];
-  cpu::alloc_out(out);
-  if (out.size() == 0) return;
-  MLX_DISPATCH_ALL(in.dtype(), { sort_impl<T>(in, out, axis_); });
+  if (out.size() == 0) return cpu::alloc_out(out);
+  along_last_axis(inputs[0], out, axis_, [](const array& in, array& o, int ax) {
+    array x = cpu::ensure_row_contiguous(in);
+    MLX_DISPATCH_ALL(x.dtype(), { sort_impl<T>(x, o, ax); });
+  });
 }
 
 void ArgSort::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array in = cpu::ensure_row_contiguous(inputs[0]);
   auto& out = outputs[0];
-  cpu::alloc_out(out);
-  if (out.size() == 0) return;
-  MLX_DISPATCH_ALL(in.dtype(), { argsort_impl<T>(in, out, axis_); });
+  if (out.size() == 0) return cpu::alloc_out(out);
+  along_last_axis(inputs[0], out, axis_, [](const array& in, array& o, int ax) {
+    array x = cpu::ensure_row_contiguous(in);
+    MLX_DISPATCH_ALL(x.dtype(), { argsort_impl<T>(x, o, ax); });
+  });
 }
 
 void Partition::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array in = cpu::ensure_row_contiguous(inputs[0]);
   auto& out = outputs[0];
-  cpu::alloc_out(out);
-  if (out.size() == 0) return;
-  MLX_DISPATCH_ALL(in.dtype(), { argpartition_impl<T>(in, nullptr, out.data<T>(), axis_, kth_); });
+  if (out.size() == 0) return cpu::alloc_out(out);
+  int kth = kth_;
+  along_last_axis(inputs[0], out, axis_, [kth](const array& in, array& o, int ax) {
+    array x = cpu::ensure_row_contiguous(in);
+    MLX_DISPATCH_ALL(x.dtype(), { argpartition_impl<T>(x, nullptr, o.data<T>(), ax, kth); });
+  });
 }
 
 void ArgPartition::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array in = cpu::ensure_row_contiguous(inputs[0]);
   auto& out = outputs[0];
-  cpu::alloc_out(out);
-  if (out.size() == 0) return;
-  MLX_DISPATCH_ALL(in.dtype(), { argpartition_impl<T>(in, out.data<uint32_t>(), static_cast<T*>(nullptr), axis_, kth_); });
+  if (out.size() == 0) return cpu::alloc_out(out);
+  int kth = kth_;
+  along_last_axis(inputs[0], out, axis_, [kth](const array& in, array& o, int ax) {
+    array x = cpu::ensure_row_contiguous(in);
+    MLX_DISPATCH_ALL(x.dtype(), { argpartition_impl<T>(x, o.data<uint32_t>(), static_cast<T*>(nullptr), ax, kth); });
+  });
 }
 
 void SearchSorted::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
