@@ -474,15 +474,11 @@ def q_blocks(kind, n_blocks, rng):
             q = rng.integers(-128, 128, 32)
             blocks.append(d.tobytes() + q.astype(np.int8).tobytes())
             ref.append(np.float32(d) * q)
-        elif kind == "Q8_1":
-            q = rng.integers(-128, 128, 32)
-            blocks.append(d.tobytes() + m.tobytes() + q.astype(np.int8).tobytes())
-            ref.append(np.float32(d) * q)
         blocks[-1] = (blocks[-1], q, d, m)
     return blocks, np.concatenate(ref).astype(np.float32)
 
 
-GGML = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q8_1": 9}
+GGML = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8}
 
 
 @pytest.mark.parametrize("kind", ["Q4_0", "Q4_1", "Q8_0"])
@@ -519,21 +515,123 @@ def test_gguf_quantized_triplets(kind, name):
         np.testing.assert_allclose(np.array(mx.dequantize(w, s, b, group_size=32, bits=bits)), deq, rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("kind", ["Q5_0", "Q5_1", "Q8_1"])
+def _f16(b, off):
+    return b[:, off:off + 2].copy().view(np.float16).astype(np.float32)[:, 0]
+
+def _scale_min_k4(s):  # s: (n, 12) uint8 -> sc, m: (n, 8)
+    s = s.astype(np.int32)
+    sc = np.empty((s.shape[0], 8), np.int32); m = np.empty_like(sc)
+    sc[:, :4] = s[:, :4] & 63; m[:, :4] = s[:, 4:8] & 63
+    sc[:, 4:] = (s[:, 8:12] & 15) | ((s[:, 0:4] >> 6) << 4)
+    m[:, 4:] = (s[:, 8:12] >> 4) | ((s[:, 4:8] >> 6) << 4)
+    return sc, m
+
+def deq_ref(kind, raw):
+    """NumPy dequantization of GGML blocks (float32), one row per block (checked against
+    the reference dequantizers of the gguf package)."""
+    b = np.frombuffer(raw, np.uint8)
+    if kind in ("Q5_0", "Q5_1"):
+        bb = 22 if kind == "Q5_0" else 24
+        b = b.reshape(-1, bb)
+        d = _f16(b, 0)
+        o = 2 if kind == "Q5_0" else 4
+        qh = b[:, o:o + 4].copy().view("<u4")[:, 0]
+        qs = b[:, o + 4:o + 20].astype(np.int32)
+        lo = np.concatenate([qs & 15, qs >> 4], 1)
+        hi = (qh[:, None] >> np.arange(32, dtype=np.uint32)) & 1
+        q = lo | (hi.astype(np.int32) << 4)
+        if kind == "Q5_0":
+            return d[:, None] * (q - 16)
+        return d[:, None] * q + _f16(b, 2)[:, None]
+    if kind == "Q2_K":
+        b = b.reshape(-1, 84)
+        sc = b[:, :16].astype(np.int32); qs = b[:, 16:80].astype(np.int32)
+        d, dmin = _f16(b, 80), _f16(b, 82)
+        # element e: half n = e // 128, shift j = (e % 128) // 32, byte l = n*32 + e % 32
+        e = np.arange(256)
+        n, j, r = e // 128, (e % 128) // 32, e % 32
+        q = (qs[:, n * 32 + r] >> (2 * j)) & 3
+        s = sc[:, e // 16]
+        return d[:, None] * (s & 15) * q - dmin[:, None] * (s >> 4)
+    if kind == "Q3_K":
+        b = b.reshape(-1, 110)
+        hm = b[:, :32].astype(np.int32); qs = b[:, 32:96].astype(np.int32); sp = b[:, 96:108].astype(np.int32)
+        d = _f16(b, 108)
+        i = np.arange(16)
+        lo = np.where(i < 8, sp[:, i % 8] & 15, sp[:, i % 8] >> 4)
+        hi = (sp[:, 8 + i % 4] >> (2 * (i // 4))) & 3
+        scales = (lo | (hi << 4)) - 32
+        e = np.arange(256)
+        n, j, r = e // 128, (e % 128) // 32, e % 32
+        q = (qs[:, n * 32 + r] >> (2 * j)) & 3
+        h = (hm[:, r] >> (n * 4 + j)) & 1
+        return d[:, None] * scales[:, e // 16] * (q - 4 * (1 - h))
+    if kind in ("Q4_K", "Q5_K"):
+        bb = 144 if kind == "Q4_K" else 176
+        b = b.reshape(-1, bb)
+        d, dmin = _f16(b, 0), _f16(b, 2)
+        sc, m = _scale_min_k4(b[:, 4:16])
+        ql = b[:, bb - 128:].astype(np.int32)
+        e = np.arange(256)
+        g, r = e // 64, e % 64   # group of 64, sub-block = 2g + (r >= 32)
+        byte = ql[:, g * 32 + r % 32]
+        q = np.where(r < 32, byte & 15, byte >> 4)
+        if kind == "Q5_K":
+            qh = b[:, 16:48].astype(np.int32)
+            q = q + 16 * ((qh[:, r % 32] >> (2 * g + (r >= 32))) & 1)
+        sub = 2 * g + (r >= 32)
+        return d[:, None] * sc[:, sub] * q - dmin[:, None] * m[:, sub]
+    if kind == "Q6_K":
+        b = b.reshape(-1, 210)
+        ql = b[:, :128].astype(np.int32); qh = b[:, 128:192].astype(np.int32)
+        sc = b[:, 192:208].copy().view(np.int8).astype(np.int32); d = _f16(b, 208)
+        e = np.arange(256)
+        n, k, l = e // 128, (e % 128) // 32, e % 32   # quarter k of the 128
+        lb = ql[:, n * 64 + l + 32 * (k % 2)]
+        low = np.where(k < 2, lb & 15, lb >> 4)
+        high = (qh[:, n * 32 + l] >> (2 * k)) & 3
+        q = (low | (high << 4)) - 32
+        return d[:, None] * sc[:, n * 8 + l // 16 + 2 * k] * q
+    raise ValueError(kind)
+
+
+# (block elements, block bytes, byte offsets of float16 scales) of the types loaded as float16.
+FLOAT_QUANTS = {
+    "Q5_0": (6, 32, 22, [0]),
+    "Q5_1": (7, 32, 24, [0, 2]),
+    "Q2_K": (10, 256, 84, [80, 82]),
+    "Q3_K": (11, 256, 110, [108]),
+    "Q4_K": (12, 256, 144, [0, 2]),
+    "Q5_K": (13, 256, 176, [0, 2]),
+    "Q6_K": (14, 256, 210, [208]),
+}
+
+
+@pytest.mark.parametrize("kind", list(FLOAT_QUANTS))
 def test_gguf_quantized_to_float16(kind):
-    rng = np.random.default_rng(1)
-    blocks, ref = q_blocks(kind, 4, rng)
-    got = load_gguf(make_gguf([("t", [32, 2, 2], GGML[kind], b"".join(b[0] for b in blocks))]))
-    assert list(got) == ["t"] and got["t"].dtype == mx.float16 and got["t"].shape == (2, 2, 32)
-    np.testing.assert_array_equal(np.array(got["t"]).reshape(-1), ref.astype(np.float16))
+    t, block, bb, scale_pos = FLOAT_QUANTS[kind]
+    rng = np.random.default_rng(2)
+    n_blocks = 6
+    raw = bytearray(rng.integers(0, 256, n_blocks * bb, dtype=np.uint8).tobytes())
+    for blk in range(n_blocks):
+        for p in scale_pos:
+            raw[blk * bb + p : blk * bb + p + 2] = np.float16(rng.uniform(-0.1, 0.1)).tobytes()
+    raw = bytes(raw)
+    got = load_gguf(make_gguf([("t", [2 * block, 3], t, raw)]))
+    assert list(got) == ["t"] and got["t"].dtype == mx.float16 and got["t"].shape == (3, 2 * block)
+    ref = deq_ref(kind, raw).astype(np.float32).reshape(3, 2 * block)
+    np.testing.assert_array_equal(np.array(got["t"]), ref.astype(np.float16))
+    with pytest.raises(ValueError, match=f"multiple of {block}"):
+        load_gguf(make_gguf([("t", [block // 2, 2], t, raw[:bb])]))
 
 
 def test_gguf_quantized_errors():
     raw = b"\0" * 18
     with pytest.raises(ValueError, match="multiple of 32"):
         load_gguf(make_gguf([("w", [16, 2], 2, raw)]))
-    with pytest.raises(ValueError, match="Q4_K"):
-        load_gguf(make_gguf([("w", [256], 12, b"\0" * 144)]))
+    for t, name, nbytes in [(9, "Q8_1", 40), (15, "Q8_K", 292), (16, "IQ2_XXS", 66), (99, "unknown", 8)]:
+        with pytest.raises(ValueError, match=name):
+            load_gguf(make_gguf([("w", [256], t, b"\0" * nbytes)]))
     with pytest.raises(ValueError, match="both load as"):
         load_gguf(make_gguf([("w.weight", [32], 2, raw), ("w.scales", [1], 0, b"\0" * 4)]))
     with pytest.raises(ValueError, match="version"):

@@ -314,7 +314,8 @@ Returns:
 
 GGUF tensors of type Q4_0, Q4_1 and Q8_0 load as quantized triplets (``name``, and
 ``base.scales``, ``base.biases`` where ``base`` is ``name`` without ``.weight``) that
-:func:`dequantize` with ``group_size=32`` reads; Q5_0, Q5_1 and Q8_1 load as ``float16``.)");
+:func:`dequantize` with ``group_size=32`` reads; Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K
+load as ``float16``.)");
 
   m.def(
       "save_safetensors",

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "mlx/io/gguf_quants.h"
 #include "mlx/io/utils.h"
 #include "mlx/transforms.h"
 
@@ -24,7 +25,7 @@ enum GType : uint32_t {
 
 // Tensor types (ggml_type).
 enum TType : uint32_t {
-  T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q8_1 = 9,
+  T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
   T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_Q8_K = 15,
   T_I8 = 24, T_I16 = 25, T_I32 = 26, T_I64 = 27, T_F64 = 28, T_BF16 = 30,
 };
@@ -100,15 +101,12 @@ bool ttype_dtype(uint32_t t, Dtype& d) {
   return false;
 }
 
-// Block layout of the quantized types we read: bytes per block of 32 elements.
-size_t block_bytes(uint32_t t) {
+// Bytes per block of 32 elements of the types that load as MLX quantized triplets.
+size_t triplet_block_bytes(uint32_t t) {
   switch (t) {
     case T_Q4_0: return 18;
     case T_Q4_1: return 20;
-    case T_Q5_0: return 22;
-    case T_Q5_1: return 24;
     case T_Q8_0: return 34;
-    case T_Q8_1: return 36;
   }
   return 0;
 }
@@ -232,15 +230,19 @@ void load_tensor(Cursor& cur, const TensorInfo& t, size_t data_start, io::NamedA
     out.emplace_back(t.name, a);
     return;
   }
-  size_t bb = block_bytes(t.type);
-  if (bb == 0)
+  size_t bb = triplet_block_bytes(t.type);
+  const io::detail::GGMLBlockType* ft = io::detail::ggml_float_type(t.type);
+  if (bb == 0 && !ft)
     throw ValueError(msg("[load_gguf] ", cur.reader().label(), ": tensor type ", ttype_name(t.type), " (", t.type,
                          ") is not supported; got it", where, ". Supported: F32, F16, BF16, F64, I8, I16, I32, I64, ",
-                         "Q4_0, Q4_1, Q8_0 (as quantized triplets) and Q5_0, Q5_1, Q8_1 (as float16)."));
-  if (t.dims.empty() || t.dims[0] % 32 != 0)
-    cur.fail(msg("a ", ttype_name(t.type), " tensor whose first dimension is not a multiple of 32", where));
+                         "Q4_0, Q4_1, Q8_0 (as quantized triplets) and Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K ",
+                         "(as float16)."));
+  size_t block = ft ? ft->block : 32;
+  if (ft) bb = ft->bytes;
+  if (t.dims.empty() || t.dims[0] % block != 0)
+    cur.fail(msg("a ", ttype_name(t.type), " tensor whose first dimension is not a multiple of ", block, where));
   size_t nelem = io::detail::checked_nbytes(t.dims, 1, SIZE_MAX / 64, "load_gguf", cur.reader().label());
-  size_t nblocks = nelem / 32;
+  size_t nblocks = nelem / block;
   if (nblocks > avail / bb) cur.fail(msg("tensor data needing ", nblocks * bb, " bytes with only ", avail, " left", where));
   std::string raw = (cur.seek(data_start + t.offset), cur.str(nblocks * bb, "tensor data"));
   const uint8_t* src = reinterpret_cast<const uint8_t*>(raw.data());
@@ -283,32 +285,13 @@ void load_tensor(Cursor& cur, const TensorInfo& t, size_t data_start, io::NamedA
     return;
   }
 
-  // Q5_0, Q5_1, Q8_1: dequantized to float16.
+  // The other quantized types: dequantized to float16.
   array a = io::detail::new_array(shape, float16);
   float16_t* op = a.data<float16_t>();
+  std::vector<float> tmp(block);
   for (size_t b = 0; b < nblocks; ++b) {
-    const uint8_t* blk = src + b * bb;
-    float16_t* o = op + b * 32;
-    float d = f16(blk);
-    if (t.type == T_Q8_1) {
-      for (int k = 0; k < 32; ++k) o[k] = float16_t(d * static_cast<int8_t>(blk[4 + k]));
-      continue;
-    }
-    bool has_min = t.type == T_Q5_1;
-    float m = has_min ? f16(blk + 2) : 0.0f;
-    const uint8_t* qhp = blk + (has_min ? 4 : 2);
-    uint32_t qh = qhp[0] | (qhp[1] << 8) | (qhp[2] << 16) | (static_cast<uint32_t>(qhp[3]) << 24);
-    const uint8_t* qs = qhp + 4;
-    for (int j = 0; j < 16; ++j) {
-      int x0 = (qs[j] & 0x0F) | (((qh >> j) & 1) << 4);
-      int x1 = (qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
-      if (!has_min) {
-        x0 -= 16;
-        x1 -= 16;
-      }
-      o[j] = float16_t(d * x0 + m);
-      o[j + 16] = float16_t(d * x1 + m);
-    }
+    ft->dequantize(src + b * bb, tmp.data());
+    for (size_t k = 0; k < block; ++k) op[b * block + k] = float16_t(tmp[k]);
   }
   out.emplace_back(t.name, a);
 }

@@ -149,7 +149,8 @@ using GGUFLoad = std::pair<std::unordered_map<std::string, array>,
                            std::unordered_map<std::string, GGUFMetaData>>;
 // Q4_0, Q4_1 and Q8_0 tensors load as MLX quantized triplets (group size 32): `name` holds the
 // packed uint32 weights and `base.scales`, `base.biases` (float16) where base is `name` without a
-// trailing ".weight". Q5_0, Q5_1 and Q8_1 tensors are dequantized to float16.
+// trailing ".weight". Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K
+// and Q6_K tensors are dequantized to float16.
 GGUFLoad load_gguf(std::shared_ptr<io::Reader> in_stream, StreamOrDevice s = {});
 GGUFLoad load_gguf(const std::string& file, StreamOrDevice s = {});
 void save_gguf(std::shared_ptr<io::Writer> out_stream, std::unordered_map<std::string, array> arrays,
