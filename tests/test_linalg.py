@@ -16,6 +16,13 @@ def npa(x):
     return np.array(x)
 
 
+def arr(x):
+    """mx.array that keeps NumPy float64 (mx.array alone makes it float32, as MLX does)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        return mx.array(x, dtype=mx.float64)
+    return mx.array(x)
+
+
 def close(got, exp, tol=1e-4):
     got = npa(got)
     exp = np.asarray(exp)
@@ -39,17 +46,17 @@ def well_conditioned(rng, shape, dtype=np.float32):
 def check_grads(f, xs, rng, sym=None, eps=1e-6, tol=1e-5):
     """Checks the vjp and jvp of f (float64 inputs) against central differences along one
     random direction; `sym` marks inputs perturbed symmetrically (symmetric-input ops)."""
-    xs = [mx.array(np.asarray(x, dtype=np.float64)) for x in xs]
+    xs = [arr(np.asarray(x, dtype=np.float64)) for x in xs]
 
     def outs(*a):
         o = f(*a)
         return list(o) if isinstance(o, (list, tuple)) else [o]
 
-    cts = [mx.array(rng.standard_normal(o.shape)) for o in outs(*xs)]
+    cts = [arr(rng.standard_normal(o.shape)) for o in outs(*xs)]
     ts = [rng.standard_normal(x.shape) for x in xs]
     if sym:
         ts = [(t + np.swapaxes(t, -1, -2)) / 2 if s else t for t, s in zip(ts, sym)]
-    tm = [mx.array(t) for t in ts]
+    tm = [arr(t) for t in ts]
 
     def loss(*a):
         return sum((o * c).sum() for o, c in zip(outs(*a), cts))
@@ -89,17 +96,17 @@ def check_vmap(f, xs, in_axes=0):
 @pytest.mark.parametrize("batch", [(), (3,), (2, 2)])
 def test_inv(rng, dtype, batch):
     a = well_conditioned(rng, batch + (5, 5), dtype)
-    out = la.inv(mx.array(a))
+    out = la.inv(arr(a))
     assert out.dtype == (mx.float32 if dtype == np.float32 else mx.float64)
     close(out, np.linalg.inv(a), 1e-4)
 
 
 def test_inv_layouts(rng):
     a = well_conditioned(rng, (4, 4))
-    close(la.inv(mx.array(a).T), np.linalg.inv(a.T))  # non-contiguous
-    b = mx.broadcast_to(mx.array(a), (3, 4, 4))  # stride-0 batch
+    close(la.inv(arr(a).T), np.linalg.inv(a.T))  # non-contiguous
+    b = mx.broadcast_to(arr(a), (3, 4, 4))  # stride-0 batch
     close(la.inv(b), np.broadcast_to(np.linalg.inv(a), (3, 4, 4)))
-    close(la.inv(mx.array([[2.0]])), [[0.5]])
+    close(la.inv(arr([[2.0]])), [[0.5]])
     assert la.inv(mx.zeros((0, 0))).shape == (0, 0)
     assert la.inv(mx.zeros((0, 3, 3))).shape == (0, 3, 3)
     close(la.inv([[2.0, 0.0], [0.0, 4.0]]), [[0.5, 0], [0, 0.25]])
@@ -109,7 +116,7 @@ def test_inv_layouts(rng):
 def test_tri_inv(rng, upper):
     a = well_conditioned(rng, (3, 5, 5))
     tri = np.triu(a) if upper else np.tril(a)
-    out = la.tri_inv(mx.array(a), upper=upper)  # the other triangle is ignored
+    out = la.tri_inv(arr(a), upper=upper)  # the other triangle is ignored
     close(out, np.linalg.inv(tri), 1e-4)
     assert np.all((np.tril(npa(out), -1) if upper else np.triu(npa(out), 1)) == 0)
 
@@ -119,26 +126,26 @@ def test_cholesky(rng, upper):
     a = spd(rng, 5, (2,))
     ref = np.linalg.cholesky(a)
     ref = np.swapaxes(ref, -1, -2) if upper else ref
-    close(la.cholesky(mx.array(a), upper=upper), ref, 1e-4)
+    close(la.cholesky(arr(a), upper=upper), ref, 1e-4)
     # Only one triangle is read.
     junk = a + (np.triu(np.ones((5, 5)), 1) * 7 if not upper else np.tril(np.ones((5, 5)), -1) * 7)
-    close(la.cholesky(mx.array(junk), upper=upper), ref, 1e-4)
-    close(la.cholesky(mx.array(a.astype(np.float64)), upper=upper), ref, 1e-6)
+    close(la.cholesky(arr(junk), upper=upper), ref, 1e-4)
+    close(la.cholesky(arr(a.astype(np.float64)), upper=upper), ref, 1e-6)
 
 
 @pytest.mark.parametrize("upper", [False, True])
 def test_cholesky_inv(rng, upper):
     a = spd(rng, 4, (3,))
-    f = la.cholesky(mx.array(a), upper=upper)
+    f = la.cholesky(arr(a), upper=upper)
     close(la.cholesky_inv(f, upper=upper), np.linalg.inv(a), 1e-4)
 
 
 def test_pinv(rng):
     for shape in [(5, 3), (3, 5), (2, 4, 4)]:
         a = rng.standard_normal(shape).astype(np.float32)
-        close(la.pinv(mx.array(a)), np.linalg.pinv(a), 1e-4)
+        close(la.pinv(arr(a)), np.linalg.pinv(a), 1e-4)
     r = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]], np.float32)  # rank deficient
-    close(la.pinv(mx.array(r)), np.linalg.pinv(r), 1e-5)
+    close(la.pinv(arr(r)), np.linalg.pinv(r), 1e-5)
     assert la.pinv(mx.zeros((0, 3))).shape == (3, 0)
 
 
@@ -149,10 +156,10 @@ def test_pinv(rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_qr(rng, shape, dtype):
     a = rng.standard_normal(shape).astype(dtype)
-    q, r = la.qr(mx.array(a))
+    q, r = la.qr(arr(a))
     k = min(shape[-2:])
     assert q.shape == shape[:-1] + (k,) and r.shape == shape[:-2] + (k, shape[-1])
-    assert q.dtype == r.dtype == mx.array(a).dtype
+    assert q.dtype == r.dtype == arr(a).dtype
     if a.size == 0:
         return
     close(q @ r, a, 1e-4)
@@ -169,7 +176,7 @@ def test_svd(rng, shape, dtype):
     if dtype == np.complex64:
         a = a + 1j * rng.standard_normal(shape)
     a = a.astype(dtype)
-    u, s, vt = la.svd(mx.array(a))
+    u, s, vt = la.svd(arr(a))
     m, n = shape[-2:]
     k = min(m, n)
     assert u.shape == shape[:-2] + (m, m) and s.shape == shape[:-2] + (k,)
@@ -181,7 +188,7 @@ def test_svd(rng, shape, dtype):
     close(rec, a, 1e-4)
     eye_m = np.broadcast_to(np.eye(m), un.shape)
     close(np.conj(np.swapaxes(un, -1, -2)) @ un, eye_m, 1e-4)
-    sv = la.svd(mx.array(a), compute_uv=False)
+    sv = la.svd(arr(a), compute_uv=False)
     assert isinstance(sv, mx.array)
     close(sv, np.linalg.svd(a, compute_uv=False), 1e-4)
 
@@ -198,16 +205,16 @@ def test_eig(rng, dtype):
     if dtype == np.complex64:
         a = a + 1j * rng.standard_normal(a.shape)
     a = a.astype(dtype)
-    w, v = la.eig(mx.array(a))
+    w, v = la.eig(arr(a))
     assert w.dtype == v.dtype == mx.complex64
     assert w.shape == (3, 5) and v.shape == (3, 5, 5)
     av = a.astype(np.complex128) @ npa(v)
     close(av, npa(v) * npa(w)[..., None, :], 1e-3)
     close(np.linalg.norm(npa(v), axis=-2), np.ones((3, 5)), 1e-4)
-    ev = np.sort_complex(npa(la.eigvals(mx.array(a))))
+    ev = np.sort_complex(npa(la.eigvals(arr(a))))
     close(ev, np.sort_complex(np.linalg.eigvals(a)).astype(np.complex64), 1e-3)
     # A rotation has a complex pair.
-    close(np.sort_complex(npa(la.eigvals(mx.array([[0.0, -1.0], [1.0, 0.0]])))), [-1j, 1j])
+    close(np.sort_complex(npa(la.eigvals(arr([[0.0, -1.0], [1.0, 0.0]])))), [-1j, 1j])
 
 
 @pytest.mark.parametrize("uplo", ["L", "U"])
@@ -220,18 +227,18 @@ def test_eigh(rng, uplo, dtype):
     wn, vn = np.linalg.eigh(a, UPLO=uplo)
     # Garbage in the unread triangle must not matter.
     junk = np.triu(a, 1) * 3 if uplo == "L" else np.tril(a, -1) * 3
-    w, v = la.eigh(mx.array(a + junk), UPLO=uplo)
+    w, v = la.eigh(arr(a + junk), UPLO=uplo)
     assert w.dtype == (mx.float64 if dtype == np.float64 else mx.float32)
     close(w, wn, 1e-4)
     vv = npa(v)
     close(a @ vv, vv * npa(w)[..., None, :], 1e-3)
-    close(la.eigvalsh(mx.array(a + junk), UPLO=uplo), wn, 1e-4)
+    close(la.eigvalsh(arr(a + junk), UPLO=uplo), wn, 1e-4)
 
 
 def test_lu(rng):
     for shape in [(5, 5), (2, 4, 4), (5, 3), (3, 5)]:
         a = rng.standard_normal(shape).astype(np.float32)
-        p, l, u = la.lu(mx.array(a))
+        p, l, u = la.lu(arr(a))
         m, n = shape[-2:]
         k = min(m, n)
         assert p.dtype == mx.uint32 and p.shape == shape[:-1]
@@ -241,7 +248,7 @@ def test_lu(rng):
         close(rec, a, 1e-4)
         assert np.allclose(np.triu(npa(l), 1), 0) and np.allclose(np.tril(npa(u), -1), 0)
     a = rng.standard_normal((5, 5))
-    lu_, piv = la.lu_factor(mx.array(a))
+    lu_, piv = la.lu_factor(arr(a))
     lun, pivn = sla.lu_factor(a)
     close(lu_, lun, 1e-5)
     assert piv.dtype == mx.uint32
@@ -252,14 +259,14 @@ def test_lu(rng):
 
 def test_det_slogdet(rng):
     a = rng.standard_normal((4, 5, 5)).astype(np.float32)
-    close(la.det(mx.array(a)), np.linalg.det(a), 1e-3)
-    s, ld = la.slogdet(mx.array(a))
+    close(la.det(arr(a)), np.linalg.det(a), 1e-3)
+    s, ld = la.slogdet(arr(a))
     sn, ldn = np.linalg.slogdet(a)
     close(s, sn)
     close(ld, ldn, 1e-4)
-    close(la.det(mx.array(a.astype(np.float64))), np.linalg.det(a), 1e-6)
-    assert la.det(mx.array([[1, 2], [3, 4]])).dtype == mx.float32
-    close(la.det(mx.array([[1, 2], [3, 4]])), -2.0)
+    close(la.det(arr(a.astype(np.float64))), np.linalg.det(a), 1e-6)
+    assert la.det(arr([[1, 2], [3, 4]])).dtype == mx.float32
+    close(la.det(arr([[1, 2], [3, 4]])), -2.0)
     close(la.det(mx.zeros((3, 3))), 0.0)
     s, ld = la.slogdet(mx.zeros((3, 3)))
     assert float(s) == 0 and float(ld) == -math.inf
@@ -282,7 +289,7 @@ def test_solve(rng, ashape, bshape):
         ref = np.linalg.solve(a, b[..., None])[..., 0]
     else:
         ref = np.linalg.solve(a, b)
-    close(la.solve(mx.array(a), mx.array(b)), ref, 1e-4)
+    close(la.solve(arr(a), arr(b)), ref, 1e-4)
 
 
 @pytest.mark.parametrize("upper", [False, True])
@@ -290,18 +297,18 @@ def test_solve_triangular(rng, upper):
     a = well_conditioned(rng, (3, 4, 4))
     b = rng.standard_normal((3, 4, 2)).astype(np.float32)
     ref = np.stack([sla.solve_triangular(a[i], b[i], lower=not upper) for i in range(3)])
-    close(la.solve_triangular(mx.array(a), mx.array(b), upper=upper), ref, 1e-4)
+    close(la.solve_triangular(arr(a), arr(b), upper=upper), ref, 1e-4)
     v = b[0, :, 0]
-    close(la.solve_triangular(mx.array(a[0]), mx.array(v), upper=upper),
+    close(la.solve_triangular(arr(a[0]), arr(v), upper=upper),
           sla.solve_triangular(a[0], v, lower=not upper), 1e-4)
 
 
 def test_solve_dtypes(rng):
     a = well_conditioned(rng, (3, 3))
-    x = la.solve(mx.array(a), mx.array(np.ones(3), mx.float64))
+    x = la.solve(arr(a), mx.array(np.ones(3), mx.float64))
     assert x.dtype == mx.float64
     with pytest.raises(ValueError):
-        la.solve(mx.array([[1, 0], [0, 1]]), mx.array([1, 2]))
+        la.solve(arr([[1, 0], [0, 1]]), arr([1, 2]))
     with pytest.raises(ValueError):
         la.solve(mx.eye(2, dtype=mx.float16), mx.ones((2,), dtype=mx.float16))
 
@@ -312,12 +319,12 @@ def test_solve_dtypes(rng):
 def test_cross(rng):
     a = rng.standard_normal((4, 3)).astype(np.float32)
     b = rng.standard_normal((4, 3)).astype(np.float32)
-    close(la.cross(mx.array(a), mx.array(b)), np.cross(a, b))
-    close(la.cross(mx.array(a.T), mx.array(b.T), axis=0), np.cross(a.T, b.T, axis=0))
-    close(la.cross(mx.array(a), mx.array(b[0])), np.cross(a, b[0]))  # broadcast
-    close(la.cross(mx.array([1.0, 2.0]), mx.array([3.0, 4.0])), [0, 0, -2])
-    close(la.cross(mx.array([1.0, 2.0]), mx.array([3.0, 4.0, 5.0])), np.cross([1, 2, 0], [3, 4, 5]))
-    r = la.cross(mx.array([1, 2, 3]), mx.array([4, 5, 6]))
+    close(la.cross(arr(a), arr(b)), np.cross(a, b))
+    close(la.cross(arr(a.T), arr(b.T), axis=0), np.cross(a.T, b.T, axis=0))
+    close(la.cross(arr(a), arr(b[0])), np.cross(a, b[0]))  # broadcast
+    close(la.cross(arr([1.0, 2.0]), arr([3.0, 4.0])), [0, 0, -2])
+    close(la.cross(arr([1.0, 2.0]), arr([3.0, 4.0, 5.0])), np.cross([1, 2, 0], [3, 4, 5]))
+    r = la.cross(arr([1, 2, 3]), arr([4, 5, 6]))
     assert r.dtype == mx.int32
     np.testing.assert_array_equal(npa(r), np.cross([1, 2, 3], [4, 5, 6]))
     with pytest.raises(ValueError):
@@ -333,12 +340,12 @@ MAT_ORDS = [None, "fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf]
 @pytest.mark.parametrize("ord", VEC_ORDS)
 def test_norm_vector(rng, ord):
     x = rng.standard_normal((3, 7)).astype(np.float32)
-    close(la.norm(mx.array(x[0]), ord=ord), np.linalg.norm(x[0], ord=ord), 1e-4)
-    close(la.norm(mx.array(x), ord=ord, axis=1), np.linalg.norm(x, ord=ord, axis=1), 1e-4)
-    close(la.norm(mx.array(x), ord=ord, axis=0, keepdims=True),
+    close(la.norm(arr(x[0]), ord=ord), np.linalg.norm(x[0], ord=ord), 1e-4)
+    close(la.norm(arr(x), ord=ord, axis=1), np.linalg.norm(x, ord=ord, axis=1), 1e-4)
+    close(la.norm(arr(x), ord=ord, axis=0, keepdims=True),
           np.linalg.norm(x, ord=ord, axis=0, keepdims=True), 1e-4)
     c = (x + 1j * rng.standard_normal(x.shape)).astype(np.complex64)
-    got = la.norm(mx.array(c), ord=ord, axis=-1)
+    got = la.norm(arr(c), ord=ord, axis=-1)
     assert got.dtype == mx.float32
     close(got, np.linalg.norm(c, ord=ord, axis=-1), 1e-4)
 
@@ -346,29 +353,29 @@ def test_norm_vector(rng, ord):
 @pytest.mark.parametrize("ord", MAT_ORDS)
 def test_norm_matrix(rng, ord):
     x = rng.standard_normal((2, 4, 3)).astype(np.float32)
-    close(la.norm(mx.array(x[0]), ord=ord), np.linalg.norm(x[0], ord=ord), 1e-4)
+    close(la.norm(arr(x[0]), ord=ord), np.linalg.norm(x[0], ord=ord), 1e-4)
     for axis in [(1, 2), (2, 1), (0, 2), (-1, 0)]:
         exp = np.linalg.norm(x, ord=ord, axis=axis, keepdims=True)
-        close(la.norm(mx.array(x), ord=ord, axis=axis, keepdims=True), exp, 1e-4)
-        close(la.norm(mx.array(x), ord=ord, axis=list(axis)), np.linalg.norm(x, ord=ord, axis=axis), 1e-4)
+        close(la.norm(arr(x), ord=ord, axis=axis, keepdims=True), exp, 1e-4)
+        close(la.norm(arr(x), ord=ord, axis=list(axis)), np.linalg.norm(x, ord=ord, axis=axis), 1e-4)
     c = (x[0] + 1j * rng.standard_normal(x[0].shape)).astype(np.complex64)
-    close(la.norm(mx.array(c), ord=ord), np.linalg.norm(c, ord=ord), 1e-4)
+    close(la.norm(arr(c), ord=ord), np.linalg.norm(c, ord=ord), 1e-4)
 
 
 def test_norm_defaults_and_dtypes(rng):
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
-    close(la.norm(mx.array(x)), np.linalg.norm(x.ravel()))
-    assert la.norm(mx.array(x), keepdims=True).shape == (1, 1, 1)
-    close(la.norm(mx.array(3.0)), 3.0)
-    assert la.norm(mx.array([3, 4])).dtype == mx.float32
-    close(la.norm(mx.array([3, 4])), 5.0)
-    close(la.norm(mx.array([True, True]), ord=1), 2.0)
+    close(la.norm(arr(x)), np.linalg.norm(x.ravel()))
+    assert la.norm(arr(x), keepdims=True).shape == (1, 1, 1)
+    close(la.norm(arr(3.0)), 3.0)
+    assert la.norm(arr([3, 4])).dtype == mx.float32
+    close(la.norm(arr([3, 4])), 5.0)
+    close(la.norm(arr([True, True]), ord=1), 2.0)
     assert la.norm(mx.array([3.0, 4.0], mx.float16)).dtype == mx.float16
     assert la.norm(mx.array([3.0, 4.0], mx.float64)).dtype == mx.float64
     h = mx.array(x[0], mx.float16)
     close(la.norm(h, ord=2), np.linalg.norm(x[0], 2), 1e-2)
     close(la.norm(mx.zeros((0,))), 0.0)
-    close(la.norm(mx.array(x[0]), ord=np.float64(1.0)), np.linalg.norm(x[0], 1))
+    close(la.norm(arr(x[0]), ord=np.float64(1.0)), np.linalg.norm(x[0], 1))
 
 
 def test_norm_errors():
@@ -434,7 +441,7 @@ def test_shape_errors():
     with pytest.raises(ValueError):
         la.solve(mx.ones((2, 3)), mx.ones((2,)))
     with pytest.raises(ValueError):
-        la.solve(mx.eye(2), mx.array(1.0))
+        la.solve(mx.eye(2), arr(1.0))
     with pytest.raises(ValueError):
         la.solve(mx.ones((3, 2, 2)), mx.ones((3, 2)))  # 2-d b is a matrix: (3, 2) rows != 2
     with pytest.raises(ValueError):
@@ -447,7 +454,7 @@ def test_shape_errors():
     "fn",
     [
         lambda: la.inv(mx.zeros((3, 3))),
-        lambda: la.inv(mx.array([[1.0, 2.0], [2.0, 4.0]])),
+        lambda: la.inv(arr([[1.0, 2.0], [2.0, 4.0]])),
         lambda: la.tri_inv(mx.zeros((2, 2))),
         lambda: la.solve(mx.zeros((2, 3, 3)), mx.ones((3,))),
         lambda: la.solve_triangular(mx.zeros((2, 2)), mx.ones((2,))),
@@ -463,7 +470,7 @@ def test_singular_raises(fn):
 def test_error_in_batch_names_matrix():
     a = np.stack([np.eye(3), np.zeros((3, 3))]).astype(np.float32)
     with pytest.raises(RuntimeError, match="matrix 1"):
-        mx.eval(la.inv(mx.array(a)))
+        mx.eval(la.inv(arr(a)))
 
 
 # ---------------------------------------------------------------- gradients
@@ -550,7 +557,7 @@ def test_grad_composite_least_squares(rng):
         return la.solve_triangular(l_.T, z, upper=True)
 
     check_grads(fit, [a, y], rng)
-    close(fit(mx.array(a), mx.array(y)), np.linalg.lstsq(a, y, rcond=None)[0], 1e-8)
+    close(fit(arr(a), arr(y)), np.linalg.lstsq(a, y, rcond=None)[0], 1e-8)
 
 
 def test_eig_has_no_grad():
@@ -562,9 +569,9 @@ def test_eig_has_no_grad():
 
 
 def test_vmap(rng):
-    a = mx.array(well_conditioned(rng, (3, 4, 4)))
-    s = mx.array(spd(rng, 4, (3,)))
-    b = mx.array(rng.standard_normal((3, 4, 2)).astype(np.float32))
+    a = arr(well_conditioned(rng, (3, 4, 4)))
+    s = arr(spd(rng, 4, (3,)))
+    b = arr(rng.standard_normal((3, 4, 2)).astype(np.float32))
     check_vmap(la.inv, [a])
     check_vmap(la.inv, [mx.moveaxis(a, 0, 2)], in_axes=2)
     check_vmap(lambda x: la.tri_inv(x, upper=True), [a])
