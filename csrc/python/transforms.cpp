@@ -4,6 +4,7 @@
 #include "convert.h"
 
 void init_compile(nb::module_& m);
+void init_custom(nb::module_& m);
 
 using namespace nb::literals;
 
@@ -54,6 +55,7 @@ void init_transforms(nb::module_& m) {
     return vmap(wrap(f), in_axes, out_axes)(inputs);
   });
   init_compile(m);
+  init_custom(m);
   m.def("_compile_depth", [](int delta) {
     detail::compile_trace_depth() += delta;
     return detail::compile_trace_depth();
@@ -70,4 +72,32 @@ void init_compile(nb::module_& m) {
   m.def("_compile_graph", [](nb::callable f, std::vector<array> inputs, bool fuse) {
     return new CompiledGraph(wrap(f), inputs, fuse);
   }, "fun"_a, "inputs"_a, "fuse"_a = true);
+}
+
+#include "mlx/primitives/custom.h"
+
+void init_custom(nb::module_& m) {
+  m.def("_custom_transforms", [](std::vector<array> primals, std::vector<array> outputs, nb::object vjp_fn,
+                                 nb::object jvp_fn, nb::object vmap_fn) {
+    CustomVJP vjp;
+    CustomJVP jvp;
+    CustomVmap vm;
+    if (!vjp_fn.is_none())
+      vjp = [vjp_fn](const std::vector<array>& p, const std::vector<array>& c, const std::vector<array>& o) {
+        nb::gil_scoped_acquire g;
+        return nb::cast<std::vector<array>>(vjp_fn(p, c, o));
+      };
+    if (!jvp_fn.is_none())
+      jvp = [jvp_fn](const std::vector<array>& p, const std::vector<array>& t, const std::vector<int>& a) {
+        nb::gil_scoped_acquire g;
+        return nb::cast<std::vector<array>>(jvp_fn(p, t, a));
+      };
+    if (!vmap_fn.is_none())
+      vm = [vmap_fn](const std::vector<array>& x, const std::vector<int>& ax) {
+        nb::gil_scoped_acquire g;
+        nb::tuple r = nb::cast<nb::tuple>(vmap_fn(x, ax));
+        return std::make_pair(nb::cast<std::vector<array>>(r[0]), nb::cast<std::vector<int>>(r[1]));
+      };
+    return custom_transforms(primals, outputs, vjp, jvp, vm);
+  }, "primals"_a, "outputs"_a, "vjp"_a.none(), "jvp"_a.none(), "vmap"_a.none());
 }

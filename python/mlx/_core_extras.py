@@ -66,7 +66,7 @@ def install(mx):
 
     # ---- transforms ----
     for name in ["grad", "value_and_grad", "vjp", "jvp", "vmap", "compile", "checkpoint",
-                 "disable_compile", "enable_compile"]:
+                 "disable_compile", "enable_compile", "custom_function"]:
         setattr(mx, name, getattr(_transforms, name))
 
     # ---- dtype info ----

@@ -332,11 +332,99 @@ def compile(fun=None, inputs=None, outputs=None, shapeless=False):
     return wrapper
 
 
+class custom_function:
+    """Wraps a function so that transforms use user-given rules.
+
+    Example:
+        >>> @mx.custom_function
+        ... def f(x):
+        ...     return mx.sin(x)
+        >>> @f.vjp
+        ... def f_vjp(primals, cotangent, output):
+        ...     return mx.cos(primals[0]) * cotangent
+    """
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._vjp = None
+        self._jvp = None
+        self._vmap = None
+
+    def vjp(self, f):
+        self._vjp = f
+        return f
+
+    def jvp(self, f):
+        self._jvp = f
+        return f
+
+    def vmap(self, f):
+        self._vmap = f
+        return f
+
+    def __call__(self, *args, **kwargs):
+        leaves, spec = _flatten(list(args))
+        out = self._fun(*args, **kwargs)
+        out_leaves, out_spec = _flatten(out)
+        single_out = isinstance(out, mx.array)
+
+        def as_tree(xs, sp):
+            return _unflatten(sp, list(xs))
+
+        vjp_cb = jvp_cb = vmap_cb = None
+        if self._vjp is not None:
+            def vjp_cb(primals, cotangents, outputs):
+                p = as_tree(primals, spec)
+                c = cotangents[0] if single_out else as_tree(cotangents, out_spec)
+                o = outputs[0] if single_out else as_tree(outputs, out_spec)
+                g = self._vjp(p, c, o)
+                gl, _ = _flatten(g)
+                return gl
+        else:
+            fun = self._fun
+
+            def vjp_cb(primals, cotangents, outputs):
+                def flat(*xs):
+                    r = fun(*_unflatten(spec, list(xs)), **kwargs)
+                    return _flatten(r)[0]
+                return vjp(flat, primals, cotangents)[1]
+        if self._jvp is not None:
+            def jvp_cb(primals, tangents, argnums):
+                t = [mx.zeros_like(p) for p in primals]
+                for k, a in enumerate(argnums):
+                    t[a] = tangents[k]
+                r = self._jvp(as_tree(primals, spec), as_tree(t, spec))
+                return _flatten(r)[0]
+        if self._vmap is not None:
+            def vmap_cb(inputs, axes):
+                r, ax = self._vmap(as_tree(inputs, spec), [None if a < 0 else a for a in axes])
+                rl, _ = _flatten(r)
+                axl = [ax] if isinstance(ax, int) or ax is None else list(ax)
+                return rl, [(-1 if a is None else a) for a in axl]
+        res = mx._custom_transforms(leaves, out_leaves, vjp_cb, jvp_cb, vmap_cb)
+        return _unflatten(out_spec, res)
+
+
 def checkpoint(fun):
-    """Returns fun; its intermediates are recomputed in the backward pass (not yet: kept)."""
+    """Returns fun with its intermediates recomputed in the backward pass instead of kept.
+
+    The forward result is computed from stop-gradient copies of the inputs, so no graph
+    from inputs to outputs is held for the backward pass; the vjp traces fun again.
+    """
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
-        return fun(*args, **kwargs)
+        leaves, spec = _flatten(list(args))
+        holder = {}
+
+        def flat(*xs):
+            out = fun(*_unflatten(spec, list(xs)), **kwargs)
+            ol, holder["spec"] = _flatten(out)
+            return ol
+
+        fwd = flat(*[mx.stop_gradient(x) for x in leaves])
+        res = mx._custom_transforms(leaves, fwd, lambda p, c, o: vjp(flat, list(p), list(c))[1], None, None)
+        return _unflatten(holder["spec"], res)
 
     return wrapper
