@@ -88,6 +88,11 @@ def np_conv_transpose(x, w, stride, padding, dilation, output_padding, groups=1)
     return out[(slice(None),) + crop]
 
 
+def A64(a):
+    """float64 array (mx.array makes float32 of float64 NumPy input, as MLX does)."""
+    return mx.array(a, mx.float64)
+
+
 def randn(rng, *shape, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
 
@@ -316,7 +321,8 @@ def test_dtypes(rng, xt, wt, out_t):
 
 def test_float64_precision(rng):
     x, w = randn(rng, 1, 9, 3, dtype=np.float64), randn(rng, 2, 3, 3, dtype=np.float64)
-    out = mx.conv1d(mx.array(x), mx.array(w), padding=1)
+    out = mx.conv1d(A64(x), A64(w), padding=1)
+    assert out.dtype == mx.float64
     np.testing.assert_allclose(
         np.array(out), np_conv_general(x, w, (1,), (1,), (1,), (1,), (1,)), rtol=1e-12, atol=1e-12
     )
@@ -415,13 +421,14 @@ def _fd_check(rng, f, x, w):
     """Checks mx.grad of sum(f(x, w) * r) w.r.t. both arguments against central differences."""
     x = x.astype(np.float64)
     w = w.astype(np.float64)
-    r = mx.array(rng.standard_normal(f(mx.array(x), mx.array(w)).shape))
+    r = A64(rng.standard_normal(f(A64(x), A64(w)).shape))
 
     def loss(a, b):
         return mx.sum(f(a, b) * r)
 
-    gx, gw = mx.grad(loss, argnums=(0, 1))(mx.array(x), mx.array(w))
+    gx, gw = mx.grad(loss, argnums=(0, 1))(A64(x), A64(w))
     assert gx.shape == x.shape and gw.shape == w.shape
+    assert gx.dtype == mx.float64 and gw.dtype == mx.float64
     eps = 1e-6
     for i, (g, arg) in enumerate([(gx, x), (gw, w)]):
         d = rng.standard_normal(arg.shape)
@@ -429,7 +436,7 @@ def _fd_check(rng, f, x, w):
         args_m = [x, w]
         args_p[i] = arg + eps * d
         args_m[i] = arg - eps * d
-        fd = (loss(*map(mx.array, args_p)).item() - loss(*map(mx.array, args_m)).item()) / (2 * eps)
+        fd = (loss(*map(A64, args_p)).item() - loss(*map(A64, args_m)).item()) / (2 * eps)
         an = float((np.array(g) * d).sum())
         assert abs(fd - an) <= 1e-6 * max(1.0, abs(fd)), (i, fd, an)
 
@@ -494,14 +501,14 @@ def test_jvp(rng):
     def f(a, b):
         return mx.conv_general(a, b, **kw)
 
-    _, (t,) = mx.jvp(f, [mx.array(x), mx.array(w)], [mx.array(tx), mx.array(tw)])
+    _, (t,) = mx.jvp(f, [A64(x), A64(w)], [A64(tx), A64(tw)])
     eps = 1e-6
-    fd = (np.array(f(mx.array(x + eps * tx), mx.array(w + eps * tw)))
-          - np.array(f(mx.array(x - eps * tx), mx.array(w - eps * tw)))) / (2 * eps)
+    fd = (np.array(f(A64(x + eps * tx), A64(w + eps * tw)))
+          - np.array(f(A64(x - eps * tx), A64(w - eps * tw)))) / (2 * eps)
     np.testing.assert_allclose(np.array(t), fd, rtol=1e-6, atol=1e-6)
     # Tangent for one argument only.
-    _, (t,) = mx.jvp(lambda a: f(a, mx.array(w)), [mx.array(x)], [mx.array(tx)])
-    np.testing.assert_allclose(np.array(t), np.array(f(mx.array(tx), mx.array(w))), atol=1e-10)
+    _, (t,) = mx.jvp(lambda a: f(a, A64(w)), [A64(x)], [A64(tx)])
+    np.testing.assert_allclose(np.array(t), np.array(f(A64(tx), A64(w))), atol=1e-10)
 
 
 VMAP_CASES = [

@@ -7,6 +7,7 @@
 #define cblas_dgemm MLX_BLAS(cblas_dgemm)
 #define cblas_cgemm MLX_BLAS(cblas_cgemm)
 #define openblas_set_num_threads MLX_BLAS(openblas_set_num_threads)
+#define openblas_get_num_threads MLX_BLAS(openblas_get_num_threads)
 
 // LAPACK's Fortran interface from the wheel's <lapack.h>: LAPACK_GLOBAL maps each routine to
 // its `scipy_`-prefixed symbol (LAPACK_sgetrf -> scipy_sgetrf_). Routines taking characters are

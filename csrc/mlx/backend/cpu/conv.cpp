@@ -2,11 +2,17 @@
 // each group's tile by its weights with one BLAS gemm. float16/bfloat16 run in float32.
 #include "mlx/backend/cpu/blas.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "mlx/backend/cpu/utils.h"
 #include "mlx/primitives/conv.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MLX_CONV_AVX2 1
+#endif
 
 namespace mlx::core {
 
@@ -102,38 +108,128 @@ struct Unfolder {
     }
   }
 
-  void fill(int d, const T* src, T* dst) const {
-    int64_t n = g.K[d], inner = g.inner[d];
+  void fill(int d, const T* src, T* dst, int64_t k0 = 0, int64_t k1 = -1) const {
+    int64_t n = k1 < 0 ? g.K[d] : k1, inner = g.inner[d];
     const auto& od = off[d];
     if (d == g.D - 1) {
       size_t bytes = sizeof(T) * g.cig;
-      for (int64_t k = 0; k < n; ++k, dst += inner) {
+      for (int64_t k = k0; k < n; ++k, dst += inner) {
         if (od[k] < 0) std::memset(static_cast<void*>(dst), 0, bytes);
         else std::memcpy(static_cast<void*>(dst), src + od[k], bytes);
       }
       return;
     }
-    for (int64_t k = 0; k < n; ++k, dst += inner) {
+    for (int64_t k = k0; k < n; ++k, dst += inner) {
       if (od[k] < 0) std::memset(static_cast<void*>(dst), 0, sizeof(T) * inner);
       else fill(d + 1, src + od[k], dst);
     }
   }
 
-  // Unfolds row r (set_row already called) for group grp.
-  void unfold(int64_t r, int64_t grp, T* dst) const {
+  // Unfolds row r (set_row already called) for group grp: the columns of kernel indices
+  // [k0, k1) along the first spatial dim (all of them by default).
+  void unfold(int64_t r, int64_t grp, T* dst, int64_t k0 = 0, int64_t k1 = -1) const {
     const T* src = x + (r / g.o_total) * g.xbatch + grp * g.cig;
-    fill(0, src, dst);
+    fill(0, src, dst, k0, k1);
   }
 };
 
+// C (M x N) = A (M x K) * B^T (B is N x K), plus beta * C.
 template <typename T>
-void gemm_nt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc) {
+void gemm_nt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc,
+             T beta = 0) {
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
   } else {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
   }
 }
+
+
+#ifdef MLX_CONV_AVX2
+// float32 register-blocked gemm for the unfolded tiles: C (MR rows x 8*NV cols) (+)= A * B
+// with B packed as [k][8*NV]; 6 x 16 keeps 12 accumulators in ymm registers.
+template <int MR, int NV>
+inline void micro_kernel(int64_t K, const float* A, int64_t lda, const float* B, float* C,
+                         int64_t ldc, bool accumulate) {
+  __m256 c[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v)
+      c[i][v] = accumulate ? _mm256_loadu_ps(C + i * ldc + 8 * v) : _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k, B += 8 * NV) {
+    __m256 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm256_loadu_ps(B + 8 * v);
+    for (int i = 0; i < MR; ++i) {
+      __m256 a = _mm256_broadcast_ss(A + i * lda + k);
+      for (int v = 0; v < NV; ++v) c[i][v] = _mm256_fmadd_ps(a, b[v], c[i][v]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(C + i * ldc + 8 * v, c[i][v]);
+}
+
+template <int NV>
+void micro_rows(int mr, int64_t K, const float* A, int64_t lda, const float* B, float* C,
+                int64_t ldc, bool acc) {
+  switch (mr) {
+    case 6: micro_kernel<6, NV>(K, A, lda, B, C, ldc, acc); break;
+    case 5: micro_kernel<5, NV>(K, A, lda, B, C, ldc, acc); break;
+    case 4: micro_kernel<4, NV>(K, A, lda, B, C, ldc, acc); break;
+    case 3: micro_kernel<3, NV>(K, A, lda, B, C, ldc, acc); break;
+    case 2: micro_kernel<2, NV>(K, A, lda, B, C, ldc, acc); break;
+    default: micro_kernel<1, NV>(K, A, lda, B, C, ldc, acc); break;
+  }
+}
+
+// Packs the weights (groups * cog rows of kc values) into panels of 16 output channels (the
+// last one 8 wide when cog % 16 == 8): panel j of group grp starts at (grp * cog + j) * kc
+// and holds [k][width].
+std::vector<float> pack_weights(const Geometry& g, const float* w) {
+  std::vector<float> p(static_cast<size_t>(g.c_out * g.kc));
+  int64_t panels = (g.cog + 15) / 16;
+  cpu::parallel_for(g.groups * panels, 1, [&](size_t a, size_t e) {
+    for (size_t t = a; t < e; ++t) {
+      int64_t grp = t / panels, j0 = (t % panels) * 16;
+      int64_t width = std::min<int64_t>(16, g.cog - j0);
+      float* dst = p.data() + (grp * g.cog + j0) * g.kc;
+      const float* src = w + (grp * g.cog + j0) * g.kc;
+      for (int64_t k = 0; k < g.kc; ++k)
+        for (int64_t c = 0; c < width; ++c) dst[k * width + c] = src[c * g.kc + k];
+    }
+  });
+  return p;
+}
+
+// C (nr x cog, ldc) (+)= A (nr x nc, lda) * columns [kofs, kofs + nc) of one group's packed
+// weights P.
+void packed_gemm(int64_t nr, int64_t cog, int64_t kc, int64_t nc, const float* A, int64_t lda,
+                 const float* P, int64_t kofs, float* C, int64_t ldc, bool acc) {
+  for (int64_t i0 = 0; i0 < nr; i0 += 6) {
+    int mr = static_cast<int>(std::min<int64_t>(6, nr - i0));
+    for (int64_t j0 = 0; j0 < cog; j0 += 16) {
+      int64_t width = std::min<int64_t>(16, cog - j0);
+      const float* B = P + j0 * kc + kofs * width;
+      float* c = C + i0 * ldc + j0;
+      if (width == 16) micro_rows<2>(mr, nc, A + i0 * lda, lda, B, c, ldc, acc);
+      else micro_rows<1>(mr, nc, A + i0 * lda, lda, B, c, ldc, acc);
+    }
+  }
+}
+#endif
+
+// Switches OpenBLAS to one thread for its lifetime (when `on`), so that pool threads can each
+// run their own gemm.
+struct BlasSingleThread {
+  int old = 0;
+  explicit BlasSingleThread(bool on) {
+    if (!on) return;
+    old = openblas_get_num_threads();
+    if (old > 1) openblas_set_num_threads(1);
+    else old = 0;
+  }
+  ~BlasSingleThread() {
+    if (old > 1) openblas_set_num_threads(old);
+  }
+};
 
 // Pointwise case: every kernel dim is 1 and the input maps 1:1 onto the output rows.
 bool is_pointwise(const Geometry& g, const Convolution& p) {
@@ -184,27 +280,59 @@ void conv_gemm(const Geometry& g, const Convolution& p, const T* x, const T* w, 
     conv_rowwise<T>(g, x, w, out);
     return;
   }
-  // Tiles of output rows whose unfolded block (all groups) stays within a few MB.
-  const int64_t width = g.kc * g.groups;
-  const int64_t budget = (int64_t(1) << 21) * 4 / int64_t(sizeof(T));  // ~8 MB
-  int64_t tile = std::max<int64_t>(64, budget / width);
-  tile = std::min(tile, g.rows);
-  std::vector<T> buf(static_cast<size_t>(tile * width));
-  for (int64_t r0 = 0; r0 < g.rows; r0 += tile) {
-    int64_t nr = std::min(tile, g.rows - r0);
-    T* b = buf.data();
-    cpu::parallel_for(nr, std::max<int64_t>(1, 16384 / width), [&](size_t a, size_t e) {
-      Unfolder<T> u(g, x);
-      for (size_t i = a; i < e; ++i) {
-        int64_t r = r0 + i;
-        u.set_row(r);
-        for (int64_t grp = 0; grp < g.groups; ++grp) u.unfold(r, grp, b + i * width + grp * g.kc);
-      }
-    });
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      gemm_nt<T>(nr, g.cog, g.kc, b + grp * g.kc, width, w + grp * g.cog * g.kc, g.kc,
-                 out + r0 * g.c_out + grp * g.cog, g.c_out);
+  // Each pool thread unfolds a tile of rows into its own cache-sized buffer and multiplies it
+  // with a single-threaded gemm (BLAS threads are switched off meanwhile). When one group's
+  // unfolded row is long (weight gradients: the reduction runs over batch and space), the
+  // columns are split into chunks along the first kernel dim and the products accumulate.
+  const int64_t budget = (int64_t(1) << 19) / int64_t(sizeof(T));  // 512 KB
+  const int64_t nt = cpu::num_threads();
+  const int64_t per_thread = (g.rows + nt - 1) / nt;
+  int64_t tile = std::clamp<int64_t>(budget / g.kc, 16, 1024);
+  int64_t kstep = g.K[0];  // first-dim kernel indices per chunk
+  if (tile * g.kc > 4 * budget) {
+    tile = std::min<int64_t>(per_thread, 256);
+    kstep = std::clamp<int64_t>(budget / (tile * g.inner[0]), 1, g.K[0]);
   }
+  tile = std::max<int64_t>(1, std::min(tile, per_thread));
+  const int64_t cols = kstep * g.inner[0];
+  const int64_t ntiles = (g.rows + tile - 1) / tile;
+#ifdef MLX_CONV_AVX2
+  std::vector<float> packed;
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.cog % 8 == 0) packed = pack_weights(g, w);
+  }
+#endif
+  BlasSingleThread guard(nt > 1 && ntiles > 1);
+  cpu::parallel_for(ntiles, 1, [&](size_t t0, size_t t1) {
+    std::vector<T> buf(static_cast<size_t>(tile * cols));
+    Unfolder<T> u(g, x);
+    T* b = buf.data();
+    for (size_t t = t0; t < t1; ++t) {
+      int64_t r0 = t * tile, nr = std::min(tile, g.rows - r0);
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        for (int64_t k0 = 0; k0 < g.K[0]; k0 += kstep) {
+          int64_t k1 = std::min(k0 + kstep, g.K[0]);
+          int64_t nc = (k1 - k0) * g.inner[0];
+          for (int64_t i = 0; i < nr; ++i) {
+            u.set_row(r0 + i);
+            u.unfold(r0 + i, grp, b + i * nc, k0, k1);
+          }
+          T* c = out + r0 * g.c_out + grp * g.cog;
+#ifdef MLX_CONV_AVX2
+          if constexpr (std::is_same_v<T, float>) {
+            if (!packed.empty()) {
+              packed_gemm(nr, g.cog, g.kc, nc, b, nc, packed.data() + grp * g.cog * g.kc,
+                          k0 * g.inner[0], c, g.c_out, k0 > 0);
+              continue;
+            }
+          }
+#endif
+          gemm_nt<T>(nr, g.cog, nc, b, nc, w + grp * g.cog * g.kc + k0 * g.inner[0], g.kc, c,
+                     g.c_out, k0 == 0 ? T(0) : T(1));
+        }
+      }
+    }
+  });
 }
 
 array to_contiguous(const array& a, Dtype t) {
