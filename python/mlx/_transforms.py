@@ -239,18 +239,31 @@ def enable_compile():
     _compile_enabled[0] = True
 
 
+_MISSING = object()
+
+
 def _fill(tree, leaves_iter):
-    """Writes leaves back into mutable containers (lists, dicts) in place."""
+    """Writes leaves back into mutable containers (lists, dicts) in place.
+
+    Stops quietly when the leaves run out: containers may have grown new entries (for
+    example optimizer state created during a trace) that have no value to restore.
+    """
+
+    def put(container, key):
+        v = next(leaves_iter, _MISSING)
+        if v is not _MISSING:
+            container[key] = v
+
     if isinstance(tree, list):
         for i, x in enumerate(tree):
             if isinstance(x, mx.array):
-                tree[i] = next(leaves_iter)
+                put(tree, i)
             else:
                 _fill(x, leaves_iter)
     elif isinstance(tree, dict):
-        for k, x in tree.items():
+        for k, x in list(tree.items()):
             if isinstance(x, mx.array):
-                tree[k] = next(leaves_iter)
+                put(tree, k)
             else:
                 _fill(x, leaves_iter)
     elif isinstance(tree, tuple):
