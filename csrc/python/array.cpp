@@ -6,18 +6,36 @@ using namespace nb::literals;
 namespace {
 
 template <typename F>
-auto bin(F f) {
-  return [f](const array& a, nb::handle b) {
-    auto [x, y] = to_arrays(nb::cast(a), b);
+auto bin(F f, const char* op) {
+  return [f, op](const array& a, nb::handle b) {
+    auto [x, y] = to_arrays(nb::cast(a), b, op);
     return f(x, y, StreamOrDevice{});
   };
 }
 template <typename F>
-auto rbin(F f) {
-  return [f](const array& a, nb::handle b) {
-    auto [y, x] = to_arrays(b, nb::cast(a));
+auto rbin(F f, const char* op) {
+  return [f, op](const array& a, nb::handle b) {
+    auto [y, x] = to_arrays(b, nb::cast(a), op);
     return f(y, x, StreamOrDevice{});
   };
+}
+
+// The bitwise operators reject inexact dtypes with ValueError (the functions raise
+// RuntimeError), as MLX.
+void check_bitwise_operands(const array& x, const array& y, const char* what) {
+  if (is_inexact(x.dtype()) || is_inexact(y.dtype()))
+    throw ValueError(msg("[", what, "] floating point and complex types are not allowed with bitwise operators; got dtypes ",
+                         x.dtype(), " and ", y.dtype(), "."));
+}
+
+// == and != against a list, str or other non-array object give a Python bool (MLX).
+bool comparable(nb::handle b) {
+  if (b.is_none()) return true;  // rejected with TypeError by to_arrays
+  if (nb::isinstance<array>(b) || is_scalar(b)) return true;
+  if (nb::isinstance<nb::list>(b) || nb::isinstance<nb::tuple>(b) || nb::isinstance<nb::str>(b) ||
+      nb::isinstance<nb::dict>(b) || nb::isinstance<nb::set>(b))
+    return false;
+  return nb::hasattr(b, "__mlx_array__") || nb::hasattr(b, "__array__") || nb::hasattr(b, "dtype");
 }
 
 nb::object scalar_item(array& a) {
@@ -56,7 +74,7 @@ const char* buffer_format(Dtype t) {
     case float32: return "f";
     case float64: return "d";
     case complex64: return "Zf";
-    case bfloat16: return "H";
+    case bfloat16: return "bfloat16";  // as MLX: not a PEP 3118 format, NumPy rejects it
   }
   return "B";
 }
@@ -93,7 +111,24 @@ void buffer_release(PyObject*, Py_buffer* view) { delete static_cast<BufferInfo*
 
 }  // namespace
 
+extern int g_print_precision;
+
+namespace {
+struct PrintOptions {
+  int precision = -1;
+};
+}  // namespace
+
 void init_array(nb::module_& m) {
+  nb::class_<PrintOptions>(m, "PrintOptions", "Options for printing arrays.")
+      .def(nb::init<int>(), "precision"_a = -1)
+      .def_rw("precision", &PrintOptions::precision)
+      .def("__repr__", [](const PrintOptions& p) { return msg("PrintOptions(precision=", p.precision, ")"); });
+  m.def("get_printoptions", []() { return PrintOptions{g_print_precision}; },
+        "The current print options.");
+  m.def("set_printoptions", [](int precision) { g_print_precision = precision < 0 ? -1 : precision; },
+        "precision"_a = -1, "Sets the number of decimals arrays print with (-1: the default, 6 significant digits).");
+
   nb::class_<array> cls(m, "array", nb::type_slots(array_slots), "An N-dimensional array.");
   cls.def("__init__", [](array* self, nb::handle val, std::optional<Dtype> dtype) {
         new (self) array(to_array(val, dtype));
@@ -115,7 +150,11 @@ void init_array(nb::module_& m) {
       .def("tolist", [](array& a) { return to_python(a); })
       .def("astype", [](const array& a, Dtype t, StreamArg s) { return astype(a, t, sd(s)); }, "dtype"_a,
            "stream"_a = nb::none())
-      .def("__array__", [](array& a, nb::handle dtype, nb::handle copy) { return to_numpy(a, dtype, copy); },
+      .def("__array__", [](array& a, nb::handle dtype, nb::handle copy) {
+        if (a.dtype() == bfloat16)
+          throw TypeError("[array] bfloat16 arrays cannot be converted to NumPy; got dtype=bfloat16.");
+        return to_numpy(a, dtype, copy);
+      },
            "dtype"_a = nb::none(), "copy"_a = nb::none())
       .def("__dlpack__", [](array& a, nb::kwargs) {
         array c = a;
@@ -141,7 +180,9 @@ void init_array(nb::module_& m) {
       .def("__int__", [](array& a) { return nb::int_(scalar_item(a)); })
       .def("__float__", [](array& a) { return nb::float_(scalar_item(a)); })
       .def("__index__", [](array& a) {
-        if (!is_integral(a.dtype())) throw TypeError(msg("[index] only integer arrays can be used as an index; got dtype=", a.dtype(), "."));
+        if (!is_integral(a.dtype()) || a.ndim() != 0)
+          throw TypeError(msg("[index] only 0-dimensional integer arrays can be converted to an index; got shape=",
+                              a.shape(), " and dtype=", a.dtype(), "."));
         return nb::int_(scalar_item(a));
       })
       .def("__complex__", [](array& a) {
@@ -151,80 +192,120 @@ void init_array(nb::module_& m) {
       .def("__hash__", [](const array& a) { return static_cast<Py_ssize_t>(a.id()); })
       .def("__copy__", [](const array& a) { return copy(a); })
       .def("__deepcopy__", [](const array& a, nb::handle) { return copy(a); }, "memo"_a)
-      .def("__getstate__", [](array& a) { return nb::make_tuple(to_numpy(a).attr("copy")(), a.dtype()); })
+      // (NumPy data, dtype number); bfloat16 travels as its uint16 bits.
+      .def("__getstate__", [](array& a) {
+        array c = a.dtype() == bfloat16 ? view(a, uint16) : a;
+        return nb::make_tuple(to_numpy(c).attr("copy")(), static_cast<int>(a.dtype()));
+      })
       .def("__setstate__", [](array& self, nb::tuple st) {
-        new (&self) array(to_array(st[0], nb::cast<Dtype>(st[1])));
+        int code = nb::cast<int>(st[1]);
+        if (code < 0 || code >= num_dtypes) throw ValueError(msg("[array] invalid pickled dtype; got ", code, "."));
+        Dtype t = static_cast<Dtype>(code);
+        array a = t == bfloat16 ? view(to_array(st[0], uint16), bfloat16) : to_array(st[0], t);
+        new (&self) array(a);
       })
       .def("__neg__", [](const array& a) { return negative(a); })
+      .def("__pos__", [](const array& a) { return a; })
       .def("__abs__", [](const array& a) { return abs(a); })
       .def("__invert__", [](const array& a) {
         if (a.dtype() == bool_) return logical_not(a);
+        if (is_inexact(a.dtype()))
+          throw ValueError(msg("[bitwise_invert] floating point and complex types are not allowed with bitwise inversion; got dtype=",
+                               a.dtype(), "."));
         return bitwise_invert(a);
       })
-      .def("__add__", bin([](const array& x, const array& y, SD s) { return add(x, y, s); }))
-      .def("__radd__", rbin([](const array& x, const array& y, SD s) { return add(x, y, s); }))
-      .def("__sub__", bin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }))
-      .def("__rsub__", rbin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }))
-      .def("__mul__", bin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }))
-      .def("__rmul__", rbin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }))
-      .def("__truediv__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
-      .def("__rtruediv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
-      .def("__div__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
-      .def("__rdiv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }))
-      .def("__floordiv__", bin([](const array& x, const array& y, SD s) { return floor_divide(x, y, s); }))
-      .def("__rfloordiv__", rbin([](const array& x, const array& y, SD s) { return floor_divide(x, y, s); }))
-      .def("__mod__", bin([](const array& x, const array& y, SD s) { return remainder(x, y, s); }))
-      .def("__rmod__", rbin([](const array& x, const array& y, SD s) { return remainder(x, y, s); }))
-      .def("__pow__", bin([](const array& x, const array& y, SD s) { return power(x, y, s); }))
-      .def("__rpow__", rbin([](const array& x, const array& y, SD s) { return power(x, y, s); }))
-      .def("__matmul__", [](const array& a, nb::handle b) { return matmul(a, to_array(b)); })
-      .def("__rmatmul__", [](const array& a, nb::handle b) { return matmul(to_array(b), a); })
-      .def("__eq__", bin([](const array& x, const array& y, SD s) { return equal(x, y, s); }))
-      .def("__ne__", bin([](const array& x, const array& y, SD s) { return not_equal(x, y, s); }))
-      .def("__lt__", bin([](const array& x, const array& y, SD s) { return less(x, y, s); }))
-      .def("__le__", bin([](const array& x, const array& y, SD s) { return less_equal(x, y, s); }))
-      .def("__gt__", bin([](const array& x, const array& y, SD s) { return greater(x, y, s); }))
-      .def("__ge__", bin([](const array& x, const array& y, SD s) { return greater_equal(x, y, s); }))
+      .def("__add__", bin([](const array& x, const array& y, SD s) { return add(x, y, s); }, "add"))
+      .def("__radd__", rbin([](const array& x, const array& y, SD s) { return add(x, y, s); }, "add"))
+      .def("__sub__", bin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }, "subtract"))
+      .def("__rsub__", rbin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }, "subtract"))
+      .def("__mul__", bin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }, "multiply"))
+      .def("__rmul__", rbin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }, "multiply"))
+      .def("__truediv__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
+      .def("__rtruediv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
+      .def("__div__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
+      .def("__rdiv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
+      .def("__floordiv__", bin([](const array& x, const array& y, SD s) { return floor_divide(x, y, s); }, "floor_divide"))
+      .def("__rfloordiv__", rbin([](const array& x, const array& y, SD s) { return floor_divide(x, y, s); }, "floor_divide"))
+      .def("__mod__", bin([](const array& x, const array& y, SD s) { return remainder(x, y, s); }, "remainder"))
+      .def("__rmod__", rbin([](const array& x, const array& y, SD s) { return remainder(x, y, s); }, "remainder"))
+      .def("__pow__", bin([](const array& x, const array& y, SD s) { return power(x, y, s); }, "power"))
+      .def("__rpow__", rbin([](const array& x, const array& y, SD s) { return power(x, y, s); }, "power"))
+      .def("__matmul__", [](const array& a, nb::handle b) { return matmul(a, to_array_arg(b, "matmul")); })
+      .def("__eq__", [](const array& a, nb::handle b) -> nb::object {
+        if (!comparable(b)) return nb::bool_(false);
+        auto [x, y] = to_arrays(nb::cast(a), b, "equal");
+        return nb::cast(equal(x, y));
+      })
+      .def("__ne__", [](const array& a, nb::handle b) -> nb::object {
+        if (!comparable(b)) return nb::bool_(true);
+        auto [x, y] = to_arrays(nb::cast(a), b, "not_equal");
+        return nb::cast(not_equal(x, y));
+      })
+      .def("__lt__", bin([](const array& x, const array& y, SD s) { return less(x, y, s); }, "less"))
+      .def("__le__", bin([](const array& x, const array& y, SD s) { return less_equal(x, y, s); }, "less_equal"))
+      .def("__gt__", bin([](const array& x, const array& y, SD s) { return greater(x, y, s); }, "greater"))
+      .def("__ge__", bin([](const array& x, const array& y, SD s) { return greater_equal(x, y, s); }, "greater_equal"))
       .def("__and__", bin([](const array& x, const array& y, SD s) {
+        check_bitwise_operands(x, y, "bitwise_and");
         if (x.dtype() == bool_ && y.dtype() == bool_) return logical_and(x, y, s);
         return bitwise_and(x, y, s);
-      }))
-      .def("__rand__", rbin([](const array& x, const array& y, SD s) { return bitwise_and(x, y, s); }))
+      }, "bitwise_and"))
       .def("__or__", bin([](const array& x, const array& y, SD s) {
+        check_bitwise_operands(x, y, "bitwise_or");
         if (x.dtype() == bool_ && y.dtype() == bool_) return logical_or(x, y, s);
         return bitwise_or(x, y, s);
-      }))
-      .def("__ror__", rbin([](const array& x, const array& y, SD s) { return bitwise_or(x, y, s); }))
-      .def("__xor__", bin([](const array& x, const array& y, SD s) { return bitwise_xor(x, y, s); }))
-      .def("__rxor__", rbin([](const array& x, const array& y, SD s) { return bitwise_xor(x, y, s); }))
-      .def("__lshift__", bin([](const array& x, const array& y, SD s) { return left_shift(x, y, s); }))
-      .def("__rlshift__", rbin([](const array& x, const array& y, SD s) { return left_shift(x, y, s); }))
-      .def("__rshift__", bin([](const array& x, const array& y, SD s) { return right_shift(x, y, s); }))
-      .def("__rrshift__", rbin([](const array& x, const array& y, SD s) { return right_shift(x, y, s); }))
+      }, "bitwise_or"))
+      .def("__xor__", bin([](const array& x, const array& y, SD s) {
+        check_bitwise_operands(x, y, "bitwise_xor");
+        return bitwise_xor(x, y, s);
+      }, "bitwise_xor"))
+      .def("__lshift__", bin([](const array& x, const array& y, SD s) {
+        check_bitwise_operands(x, y, "left_shift");
+        return left_shift(x, y, s);
+      }, "left_shift"))
+      .def("__rshift__", bin([](const array& x, const array& y, SD s) {
+        check_bitwise_operands(x, y, "right_shift");
+        return right_shift(x, y, s);
+      }, "right_shift"))
       .def("_overwrite", [](array& self, const array& other) { self = other; })
       .def("_id", [](const array& a) { return a.id(); });
   // In-place operators rebind the Python object to the new value, as arrays are immutable.
-#define INPLACE(NAME, FN)                                                 \
+#define INPLACE(NAME, OP, FN)                                             \
   cls.def(NAME, [](array& a, nb::handle b) -> array& {                    \
-    auto [x, y] = to_arrays(nb::cast(a), b);                              \
+    auto [x, y] = to_arrays(nb::cast(a), b, OP);                          \
     a = FN(x, y, StreamOrDevice{});                                       \
     return a;                                                             \
   }, nb::rv_policy::none);
-  INPLACE("__iadd__", add)
-  INPLACE("__isub__", subtract)
-  INPLACE("__imul__", multiply)
-  INPLACE("__itruediv__", divide)
-  INPLACE("__ifloordiv__", floor_divide)
-  INPLACE("__imod__", remainder)
-  INPLACE("__ipow__", power)
-  INPLACE("__iand__", bitwise_and)
-  INPLACE("__ior__", bitwise_or)
-  INPLACE("__ixor__", bitwise_xor)
-  INPLACE("__ilshift__", left_shift)
-  INPLACE("__irshift__", right_shift)
+#define INPLACE_BITWISE(NAME, OP, FN)                                     \
+  cls.def(NAME, [](array& a, nb::handle b) -> array& {                    \
+    auto [x, y] = to_arrays(nb::cast(a), b, OP);                          \
+    check_bitwise_operands(x, y, OP);                                     \
+    a = FN(x, y, StreamOrDevice{});                                       \
+    return a;                                                             \
+  }, nb::rv_policy::none);
+  INPLACE("__iadd__", "add", add)
+  INPLACE("__isub__", "subtract", subtract)
+  INPLACE("__imul__", "multiply", multiply)
+  INPLACE("__ifloordiv__", "floor_divide", floor_divide)
+  INPLACE("__imod__", "remainder", remainder)
+  INPLACE("__ipow__", "power", power)
+  INPLACE_BITWISE("__iand__", "bitwise_and", bitwise_and)
+  INPLACE_BITWISE("__ior__", "bitwise_or", bitwise_or)
+  INPLACE_BITWISE("__ixor__", "bitwise_xor", bitwise_xor)
+  INPLACE_BITWISE("__ilshift__", "left_shift", left_shift)
+  INPLACE_BITWISE("__irshift__", "right_shift", right_shift)
 #undef INPLACE
+#undef INPLACE_BITWISE
+  cls.def("__itruediv__", [](array& a, nb::handle b) -> array& {
+    auto [x, y] = to_arrays(nb::cast(a), b, "divide");
+    if (!is_inexact(x.dtype()))
+      throw ValueError(msg("[divide] in-place division cannot cast to a non-floating point type; got dtype=",
+                           x.dtype(), "."));
+    a = divide(x, y, StreamOrDevice{});
+    return a;
+  }, nb::rv_policy::none);
   cls.def("__imatmul__", [](array& a, nb::handle b) -> array& {
-    a = matmul(a, to_array(b));
+    a = matmul(a, to_array_arg(b, "matmul"));
     return a;
   }, nb::rv_policy::none);
 }

@@ -40,8 +40,11 @@ struct type_caster<Dtype> {
 array to_array(nb::handle obj, std::optional<Dtype> dtype = std::nullopt);
 // Converts an operand of a binary op; Python scalars are weak and take `other`'s dtype.
 array to_array_with(nb::handle obj, Dtype other);
-// Converts two operands with MLX's weak-scalar promotion.
-std::pair<array, array> to_arrays(nb::handle a, nb::handle b);
+// Converts two operands with MLX's weak-scalar promotion. With `op` (the op's Python
+// name), lists/str operands raise ValueError("[op] ...") and None TypeError, as MLX.
+std::pair<array, array> to_arrays(nb::handle a, nb::handle b, const char* op = nullptr);
+// Converts one op argument (scalar, array, buffer); with `op`, lists raise ValueError.
+array to_array_arg(nb::handle obj, const char* op = nullptr);
 bool is_scalar(nb::handle obj);
 // The Python value of a 0-d array or a nested list.
 nb::object to_python(array& a);

@@ -29,7 +29,7 @@ void init_ops(nb::module_& m) {
   auto st = "stream"_a = nb::none();
 
 #define UNARY(NAME)                                                                     \
-  m.def(#NAME, [](nb::handle a, StreamArg s) { return NAME(to_array(a), sd(s)); }, "a"_a, \
+  m.def(#NAME, [](nb::handle a, StreamArg s) { return NAME(to_array_arg(a, #NAME), sd(s)); }, "a"_a, \
         nb::kw_only(), "stream"_a = nb::none());
   UNARY(abs) UNARY(negative) UNARY(sign) UNARY(sqrt) UNARY(rsqrt) UNARY(square) UNARY(reciprocal)
   UNARY(exp) UNARY(expm1) UNARY(log) UNARY(log1p) UNARY(log2) UNARY(log10) UNARY(sin) UNARY(cos)
@@ -39,9 +39,9 @@ void init_ops(nb::module_& m) {
   UNARY(isnan) UNARY(isinf) UNARY(isposinf) UNARY(isneginf) UNARY(stop_gradient) UNARY(isfinite)
   UNARY(degrees) UNARY(radians)
 #undef UNARY
-  m.def("conj", [](nb::handle a, StreamArg s) { return conjugate(to_array(a), sd(s)); }, "a"_a, kw, st);
+  m.def("conj", [](nb::handle a, StreamArg s) { return conjugate(to_array_arg(a, "conj"), sd(s)); }, "a"_a, kw, st);
   m.def("round", [](nb::handle a_, int decimals, StreamArg s) {
-        array a = to_array(a_);
+        array a = to_array_arg(a_, "round");
         if (decimals == 0) return round(a, sd(s));
         Dtype t = a.dtype();
         if (!is_inexact(t)) {
@@ -55,7 +55,7 @@ void init_ops(nb::module_& m) {
 
 #define BINARY(NAME)                                                                           \
   m.def(#NAME, [](nb::handle a, nb::handle b, StreamArg s) {                                   \
-        auto [x, y] = to_arrays(a, b);                                                         \
+        auto [x, y] = to_arrays(a, b, #NAME);                                                  \
         return NAME(x, y, sd(s));                                                              \
       }, "a"_a, "b"_a, nb::kw_only(), "stream"_a = nb::none());
   BINARY(add) BINARY(subtract) BINARY(multiply) BINARY(divide) BINARY(floor_divide) BINARY(remainder)
@@ -65,7 +65,7 @@ void init_ops(nb::module_& m) {
   BINARY(arctan2) BINARY(logaddexp)
 #undef BINARY
   m.def("divmod", [](nb::handle a, nb::handle b, StreamArg s) {
-        auto [x, y] = to_arrays(a, b);
+        auto [x, y] = to_arrays(a, b, "divmod");
         auto r = divmod(x, y, sd(s));
         return nb::make_tuple(r[0], r[1]);
       }, "a"_a, "b"_a, kw, st);
@@ -99,29 +99,25 @@ void init_ops(nb::module_& m) {
 
   // ---- reductions ----
 #define REDUCE(NAME, FN)                                                                        \
-  m.def(#NAME, [](nb::handle a_, AxesArg axis, bool keepdims, StreamArg s) {                   \
-        array a = to_array(a_);                                                                \
+  m.def(#NAME, [](const array& a, AxesArg axis, bool keepdims, StreamArg s) {                  \
         return FN(a, axes_or_all(axis, a), keepdims, sd(s));                                   \
       }, "a"_a, "axis"_a = nb::none(), "keepdims"_a = false, nb::kw_only(), "stream"_a = nb::none());
   REDUCE(sum, sum) REDUCE(prod, prod) REDUCE(max, max) REDUCE(min, min) REDUCE(all, all)
   REDUCE(any, any) REDUCE(mean, mean) REDUCE(logsumexp, logsumexp) REDUCE(count_nonzero, count_nonzero)
 #undef REDUCE
-  m.def("var", [](nb::handle a_, AxesArg axis, bool keepdims, int ddof, StreamArg s) {
-        array a = to_array(a_);
+  m.def("var", [](const array& a, AxesArg axis, bool keepdims, int ddof, StreamArg s) {
         return var(a, axes_or_all(axis, a), keepdims, ddof, sd(s));
       }, "a"_a, "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, kw, st);
-  m.def("std", [](nb::handle a_, AxesArg axis, bool keepdims, int ddof, StreamArg s) {
-        array a = to_array(a_);
+  m.def("std", [](const array& a, AxesArg axis, bool keepdims, int ddof, StreamArg s) {
         return std_dev(a, axes_or_all(axis, a), keepdims, ddof, sd(s));
       }, "a"_a, "axis"_a = nb::none(), "keepdims"_a = false, "ddof"_a = 0, kw, st);
-  m.def("argmax", [](nb::handle a, std::optional<int> axis, bool keepdims, StreamArg s) {
-        return argmax(to_array(a), axis, keepdims, sd(s));
+  m.def("argmax", [](const array& a, std::optional<int> axis, bool keepdims, StreamArg s) {
+        return argmax(a, axis, keepdims, sd(s));
       }, "a"_a, "axis"_a = nb::none(), "keepdims"_a = false, kw, st);
-  m.def("argmin", [](nb::handle a, std::optional<int> axis, bool keepdims, StreamArg s) {
-        return argmin(to_array(a), axis, keepdims, sd(s));
+  m.def("argmin", [](const array& a, std::optional<int> axis, bool keepdims, StreamArg s) {
+        return argmin(a, axis, keepdims, sd(s));
       }, "a"_a, "axis"_a = nb::none(), "keepdims"_a = false, kw, st);
-  m.def("softmax", [](nb::handle a_, AxesArg axis, bool precise, StreamArg s) {
-        array a = to_array(a_);
+  m.def("softmax", [](const array& a, AxesArg axis, bool precise, StreamArg s) {
         return softmax(a, axes_or_all(axis, a), precise, sd(s));
       }, "a"_a, "axis"_a = nb::none(), kw, "precise"_a = false, st);
   m.def("matmul", [](nb::handle a, nb::handle b, StreamArg s) {

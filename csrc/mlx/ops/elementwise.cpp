@@ -10,16 +10,34 @@ namespace {
 
 enum class Rule { Same, Float, Bool, Int, RealOnly, ComplexToReal };
 
+// The Python name of an op (as in error messages: "[floor] ...").
+const char* op_name(UnaryOp op) {
+  switch (op) {
+#define MLX_UNARY(C, n) case UnaryOp::C: return #n;
+#include "mlx/primitives/elementwise.def"
+#undef MLX_UNARY
+  }
+  return "unary";
+}
+const char* op_name(BinaryOp op) {
+  switch (op) {
+#define MLX_BINARY(C, n) case BinaryOp::C: return #n;
+#include "mlx/primitives/elementwise.def"
+#undef MLX_BINARY
+  }
+  return "binary";
+}
+
 Rule unary_rule(UnaryOp op) {
   switch (op) {
-    case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Exp: case UnaryOp::Expm1:
+    case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Exp:
     case UnaryOp::Log: case UnaryOp::Log1p: case UnaryOp::Log2: case UnaryOp::Log10:
     case UnaryOp::Sin: case UnaryOp::Cos: case UnaryOp::Tan: case UnaryOp::ArcSin:
     case UnaryOp::ArcCos: case UnaryOp::ArcTan: case UnaryOp::Sinh: case UnaryOp::Cosh:
     case UnaryOp::Tanh: case UnaryOp::ArcSinh: case UnaryOp::ArcCosh: case UnaryOp::ArcTanh:
     case UnaryOp::Reciprocal:
       return Rule::Float;
-    case UnaryOp::Erf: case UnaryOp::ErfInv: case UnaryOp::Sigmoid:
+    case UnaryOp::Erf: case UnaryOp::ErfInv: case UnaryOp::Sigmoid: case UnaryOp::Expm1:
       return Rule::RealOnly;
     case UnaryOp::LogicalNot: case UnaryOp::IsNan: case UnaryOp::IsInf:
     case UnaryOp::IsPosInf: case UnaryOp::IsNegInf:
@@ -40,7 +58,7 @@ array make_unary(UnaryOp op, const array& a, Dtype out, SD s) {
 }  // namespace
 
 array unary(UnaryOp op, const array& a, SD s) {
-  const char* name = unary_name(op);
+  const char* name = op_name(op);
   Dtype t = a.dtype();
   switch (unary_rule(op)) {
     case Rule::Float: {
@@ -71,12 +89,13 @@ array unary(UnaryOp op, const array& a, SD s) {
     case Rule::Same:
       if (op == UnaryOp::Negative && t == bool_)
         throw ValueError("[negative] the negative op is not supported for boolean arrays; got dtype=bool.");
-      if ((op == UnaryOp::Floor || op == UnaryOp::Ceil || op == UnaryOp::Round) && is_complex(t))
+      if ((op == UnaryOp::Floor || op == UnaryOp::Ceil) && is_complex(t))
         throw ValueError(msg("[", name, "] complex inputs are not supported; got dtype=", t, "."));
       if ((op == UnaryOp::Floor || op == UnaryOp::Ceil || op == UnaryOp::Round) && !is_inexact(t))
         return a;
       if (op == UnaryOp::Conjugate && !is_complex(t)) return a;
       if (op == UnaryOp::Abs && (t == bool_ || is_unsigned(t))) return a;
+      if (op == UnaryOp::Abs && is_complex(t)) return make_unary(op, a, float32, s);
       return make_unary(op, a, t, s);
   }
   return a;
@@ -106,13 +125,13 @@ bool is_comparison(BinaryOp op) {
 }  // namespace
 
 array binary(BinaryOp op, const array& a_in, const array& b_in, SD s) {
-  const char* name = binary_name(op);
+  const char* name = op_name(op);
   Dtype t = promote_types(a_in.dtype(), b_in.dtype());
   Dtype out = t;
   switch (op) {
     case BinaryOp::Divide: case BinaryOp::ArcTan2: case BinaryOp::LogAddExp:
       t = out = float_of(t);
-      if ((op != BinaryOp::Divide) && is_complex(t))
+      if (op == BinaryOp::ArcTan2 && is_complex(t))
         throw ValueError(msg("[", name, "] complex inputs are not supported; got dtype=", t, "."));
       break;
     case BinaryOp::LogicalAnd: case BinaryOp::LogicalOr:
@@ -125,12 +144,8 @@ array binary(BinaryOp op, const array& a_in, const array& b_in, SD s) {
                              a_in.dtype(), " and ", b_in.dtype(), "."));
       if ((op == BinaryOp::LeftShift || op == BinaryOp::RightShift) && t == bool_) t = out = uint8;
       break;
-    case BinaryOp::Subtract:
-      if (t == bool_) throw ValueError("[subtract] boolean subtraction is not supported; got dtypes bool and bool.");
-      break;
-    case BinaryOp::Remainder: case BinaryOp::FloorDivide: case BinaryOp::Maximum:
-    case BinaryOp::Minimum:
-      if (is_complex(t) && op != BinaryOp::Maximum && op != BinaryOp::Minimum)
+    case BinaryOp::Remainder:
+      if (is_complex(t))
         throw ValueError(msg("[", name, "] complex inputs are not supported; got dtype=", t, "."));
       break;
     default:

@@ -27,7 +27,7 @@ inline A int_floordiv(A a, A b) {
 
 template <typename A>
 inline A int_mod(A a, A b) {
-  if (b == 0) return 0;
+  if (b == 0) return a;  // as MLX: x % 0 == x
   if constexpr (std::is_signed_v<A>) {
     if (b == -1) return 0;
     A r = a % b;
@@ -51,6 +51,12 @@ inline A int_pow(A base, A exp) {
   }
   return r;
 }
+
+// Lexicographic order of complex numbers (real part, then imaginary part), as NumPy.
+inline bool cplx_greater(complex64_t a, complex64_t b) {
+  return a.real() > b.real() || (a.real() == b.real() && a.imag() > b.imag());
+}
+inline bool cplx_isnan(complex64_t a) { return a.real() != a.real() || a.imag() != a.imag(); }
 
 template <BinaryOp op, typename A>
 inline auto apply(A a, A b) {
@@ -89,11 +95,11 @@ inline auto apply(A a, A b) {
     else if constexpr (std::is_same_v<A, bool>) return a || !b;
     else return int_pow(a, b);
   } else if constexpr (op == BinaryOp::Maximum) {
-    if constexpr (C) return std::abs(a) >= std::abs(b) ? a : b;
+    if constexpr (C) return (cplx_isnan(a) || (!cplx_isnan(b) && !cplx_greater(b, a))) ? a : b;
     else if constexpr (F) return (a != a || a > b) ? a : b;  // NaN propagates
     else return a > b ? a : b;
   } else if constexpr (op == BinaryOp::Minimum) {
-    if constexpr (C) return std::abs(a) <= std::abs(b) ? a : b;
+    if constexpr (C) return (cplx_isnan(a) || (!cplx_isnan(b) && !cplx_greater(a, b))) ? a : b;
     else if constexpr (F) return (a != a || a < b) ? a : b;
     else return a < b ? a : b;
   } else if constexpr (op == BinaryOp::Equal) {
@@ -121,14 +127,15 @@ inline auto apply(A a, A b) {
   } else if constexpr (op == BinaryOp::LogicalOr) {
     return static_cast<bool>(a) || static_cast<bool>(b);
   } else if constexpr (op == BinaryOp::BitwiseAnd) {
+    // Non-integral A only arises for bool inputs (computed in float).
     if constexpr (std::is_integral_v<A>) return static_cast<A>(a & b);
-    else return a;
+    else return static_cast<A>((a != A(0)) && (b != A(0)));
   } else if constexpr (op == BinaryOp::BitwiseOr) {
     if constexpr (std::is_integral_v<A>) return static_cast<A>(a | b);
-    else return a;
+    else return static_cast<A>((a != A(0)) || (b != A(0)));
   } else if constexpr (op == BinaryOp::BitwiseXor) {
     if constexpr (std::is_integral_v<A>) return static_cast<A>(a ^ b);
-    else return a;
+    else return static_cast<A>((a != A(0)) != (b != A(0)));
   } else if constexpr (op == BinaryOp::LeftShift) {
     if constexpr (std::is_integral_v<A> && !std::is_same_v<A, bool>) {
       if (b < 0 || b >= static_cast<A>(sizeof(A) * 8)) return A(0);
@@ -148,15 +155,18 @@ inline auto apply(A a, A b) {
     else return a;
   } else if constexpr (op == BinaryOp::LogAddExp) {
     if constexpr (F) {
+      // max + log1p(exp(-|a - b|)); equal infinities give that infinity, NaN propagates.
       A m = a > b ? a : b;
       A d = a > b ? b - a : a - b;
-      if constexpr (std::is_same_v<A, float>) {
-        A r = m + std::log1p(simd::exp(d));
-        return (a != a || b != b) ? a + b : (m == -std::numeric_limits<A>::infinity() ? m : r);
-      } else {
-        A r = m + std::log1p(std::exp(d));
-        return (a != a || b != b) ? a + b : (m == -std::numeric_limits<A>::infinity() ? m : r);
-      }
+      d = (a == b) ? A(0) : d;
+      A e;
+      if constexpr (std::is_same_v<A, float>) e = simd::exp(d);
+      else e = std::exp(d);
+      A r = m + std::log1p(e);
+      r = std::isinf(m) ? m : r;
+      return (a != a || b != b) ? a + b : r;
+    } else if constexpr (C) {
+      return std::log(std::exp(a) + std::exp(b));
     } else {
       return a;
     }
@@ -232,7 +242,7 @@ void dispatch(const array& a, const array& b, array& out) {
                            op == BinaryOp::GreaterEqual || op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr;
   constexpr bool ints_only = op == BinaryOp::BitwiseAnd || op == BinaryOp::BitwiseOr ||
                              op == BinaryOp::BitwiseXor || op == BinaryOp::LeftShift || op == BinaryOp::RightShift;
-  constexpr bool floats_only = op == BinaryOp::ArcTan2 || op == BinaryOp::LogAddExp;
+  constexpr bool floats_only = op == BinaryOp::ArcTan2;
   if constexpr (op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr) {
     run<op, bool, bool>(a, b, out);
   } else if constexpr (ints_only) {

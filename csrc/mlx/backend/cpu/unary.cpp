@@ -59,7 +59,7 @@ template <UnaryOp op, typename A>
 inline auto apply(A x) {
   constexpr bool C = is_cplx<A>::value;
   if constexpr (op == UnaryOp::Abs) {
-    if constexpr (C) return A(std::abs(x), 0.0f);
+    if constexpr (C) return std::abs(x);
     else if constexpr (std::is_unsigned_v<A>) return x;
     else return static_cast<A>(x < 0 ? -x : x);
   } else if constexpr (op == UnaryOp::Negative) {
@@ -143,7 +143,7 @@ inline auto apply(A x) {
     if constexpr (C) return x;
     else return std::ceil(x);
   } else if constexpr (op == UnaryOp::Round) {
-    if constexpr (C) return x;
+    if constexpr (C) return A(round_half_even(x.real()), round_half_even(x.imag()));
     else return round_half_even(x);
   } else if constexpr (op == UnaryOp::LogicalNot) {
     return !x;
@@ -176,10 +176,42 @@ inline auto apply(A x) {
   }
 }
 
+// The float32 sin/cos of simd_math.h reduce the argument with a 3-part pi/2 and are
+// accurate only for moderate |x|; beyond this (and for inf/nan) a scalar pass redoes
+// the affected elements with the C library.
+constexpr float kSinCosMaxArg = 8192.0f;
+
+template <UnaryOp op, typename A>
+constexpr bool needs_sincos_fixup() {
+  return (op == UnaryOp::Sin || op == UnaryOp::Cos) && is_f32<A>;
+}
+
+// True when some of the n values of in (stride is) are outside the fast path's range.
+// Checked before the output is written: out may share in's (donated) buffer.
+template <typename In>
+bool sincos_out_of_range(const In* in, int64_t is, size_t n) {
+  bool any = false;
+  for (size_t i = 0; i < n; ++i) any |= !(std::fabs(static_cast<float>(in[i * is])) <= kSinCosMaxArg);
+  return any;
+}
+
+template <UnaryOp op>
+inline float sincos_safe(float x) {
+  if (std::fabs(x) <= kSinCosMaxArg) return op == UnaryOp::Sin ? simd::sin(x) : simd::cos(x);
+  double d = static_cast<double>(x);
+  return static_cast<float>(op == UnaryOp::Sin ? std::sin(d) : std::cos(d));
+}
+
 template <UnaryOp op, typename In, typename Out>
 void run_linear(const In* in, Out* out, size_t n) {
   using A = acc_t<In>;
   cpu::parallel_for(n, cpu::kElemGrain, [&](size_t b, size_t e) {
+    if constexpr (needs_sincos_fixup<op, A>()) {
+      if (sincos_out_of_range(in + b, 1, e - b)) {
+        for (size_t i = b; i < e; ++i) out[i] = cast_to<Out>(sincos_safe<op>(static_cast<float>(in[i])));
+        return;
+      }
+    }
     for (size_t i = b; i < e; ++i) out[i] = cast_to<Out>(apply<op>(static_cast<A>(in[i])));
   });
 }
@@ -199,6 +231,12 @@ void run(const array& in, array& out) {
                        [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& is) {
                          const In* s = src + off[0];
                          Out* d = dst + off[1];
+                         if constexpr (needs_sincos_fixup<op, A>()) {
+                           if (sincos_out_of_range(s, is[0], n)) {
+                             for (int64_t i = 0; i < n; ++i) d[i] = cast_to<Out>(sincos_safe<op>(static_cast<float>(s[i * is[0]])));
+                             return;
+                           }
+                         }
                          for (int64_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(s[i * is[0]])));
                        });
 }
@@ -230,6 +268,12 @@ void dispatch(const array& in, array& out) {
       case float64: run<op, double, std::conditional_t<to_bool, bool, double>>(in, out); break;
       case complex64: run<op, complex64_t, std::conditional_t<to_bool, bool, complex64_t>>(in, out); break;
       default: throw std::runtime_error(msg("[", unary_name(op), "] unsupported dtype ", in.dtype(), "."));
+    }
+  } else if constexpr (op == UnaryOp::Abs) {
+    if (in.dtype() == complex64) {
+      run<op, complex64_t, float>(in, out);
+    } else {
+      MLX_DISPATCH_REAL(in.dtype(), { run<op, T, T>(in, out); });
     }
   } else {
     MLX_DISPATCH_ALL(in.dtype(), {
