@@ -1,5 +1,5 @@
-// CPU FFT (complex64): mixed-radix (2, 3, 4, 5) Stockham passes, Bluestein's chirp-z algorithm
-// for lengths with other prime factors, a four-step split for long single transforms, and the
+// CPU FFT (complex64): mixed-radix (2, 3, 4, 5, 7, 11, 13) Stockham passes, Bluestein's
+// chirp-z algorithm for lengths with other prime factors, a four-step split for long single transforms, and the
 // half-length trick for real transforms of even length.
 //
 // Every pass computes V transforms side by side in a split "lane" layout (element t of lane l
@@ -149,6 +149,61 @@ inline void butterfly<5>(vf* ar, vf* ai) {
   ai[3] = m2i + n2r;
 }
 
+// Odd prime radix by symmetric pairs: with t_r = a_r + a_{P-r}, d_r = a_r - a_{P-r},
+// y_q = m_q - i n_q and y_{P-q} = m_q + i n_q, m_q = a_0 + sum_r cos(2 pi q r / P) t_r,
+// n_q = sum_r sin(2 pi q r / P) d_r.
+template <int P>
+struct OddTables {
+  float c[P][P], s[P][P];
+  OddTables() {
+    for (int q = 0; q < P; ++q)
+      for (int r = 0; r < P; ++r) {
+        double ang = 2.0 * M_PI * ((q * r) % P) / P;
+        c[q][r] = static_cast<float>(std::cos(ang));
+        s[q][r] = static_cast<float>(std::sin(ang));
+      }
+  }
+};
+
+template <int P>
+inline void butterfly_odd(vf* ar, vf* ai) {
+  constexpr int H = (P - 1) / 2;
+  static const OddTables<P> tab;
+  vf tr[H + 1], ti[H + 1], dr[H + 1], di[H + 1];
+  vf y0r = ar[0], y0i = ai[0];
+  for (int r = 1; r <= H; ++r) {
+    tr[r] = ar[r] + ar[P - r];
+    ti[r] = ai[r] + ai[P - r];
+    dr[r] = ar[r] - ar[P - r];
+    di[r] = ai[r] - ai[P - r];
+    y0r += tr[r];
+    y0i += ti[r];
+  }
+  for (int q = 1; q <= H; ++q) {
+    vf mr = ar[0], mi = ai[0], nr = {}, ni = {};
+    for (int r = 1; r <= H; ++r) {
+      const float c = tab.c[q][r], s = tab.s[q][r];
+      mr += c * tr[r];
+      mi += c * ti[r];
+      nr += s * dr[r];
+      ni += s * di[r];
+    }
+    ar[q] = mr + ni;
+    ai[q] = mi - nr;
+    ar[P - q] = mr - ni;
+    ai[P - q] = mi + nr;
+  }
+  ar[0] = y0r;
+  ai[0] = y0i;
+}
+
+template <>
+inline void butterfly<7>(vf* ar, vf* ai) { butterfly_odd<7>(ar, ai); }
+template <>
+inline void butterfly<11>(vf* ar, vf* ai) { butterfly_odd<11>(ar, ai); }
+template <>
+inline void butterfly<13>(vf* ar, vf* ai) { butterfly_odd<13>(ar, ai); }
+
 // One Stockham pass (decimation in time): leg r of butterfly j = b ns + k reads x[j + r n/R],
 // is twiddled by exp(-2 pi i r k / (ns R)) and lands at y[b ns R + r ns + k].
 template <int R>
@@ -205,7 +260,10 @@ bool lanes_stockham(const Plan& p, float* xr, float* xi, float* yr, float* yi) {
       case 2: pass<2>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
       case 3: pass<3>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
       case 4: pass<4>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
-      default: pass<5>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
+      case 5: pass<5>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
+      case 7: pass<7>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
+      case 11: pass<11>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
+      default: pass<13>(p.n, st.ns, wr, wi, sr, si, dr, di); break;
     }
     in_y = !in_y;
   }
@@ -271,6 +329,8 @@ bool factor(int n, std::vector<int>& radices) {
   while (n % 2 == 0) radices.push_back(2), n /= 2;
   while (n % 3 == 0) radices.push_back(3), n /= 3;
   while (n % 5 == 0) radices.push_back(5), n /= 5;
+  for (int r : {7, 11, 13})
+    while (n % r == 0) radices.push_back(r), n /= r;
   return n == 1;
 }
 
@@ -517,6 +577,15 @@ Lines lines_of(const Shape& shape, int axis) {
   return {outer * inner, inner, shape[axis]};
 }
 
+constexpr int kTB = 32;  // elements per line moved at a time between lines and lanes
+
+// Clears the unused lanes w.. of a partial group.
+void zero_lanes(float* xr, float* xi, int n, int w) {
+  if (w == V) return;
+  for (int t = 0; t < n; ++t)
+    for (int l = w; l < V; ++l) xr[t * V + l] = xi[t * V + l] = 0.f;
+}
+
 bool use_lanes(const Plan& p, int64_t lines) { return p.eff() <= kSmallLine || (lines >= V && p.eff() <= kLanesMax); }
 
 // Runs body(L0, w, base[]) for groups of w <= V lines L0.., spread over the pool.
@@ -547,20 +616,30 @@ void c2c_axis(cf* data, const Shape& shape, int axis, bool inverse, float scale)
       size_t len = size_t(n) * V;
       float* xr = scratch(0, 2 * len + lanes_scratch(p));
       float *xi = xr + len, *scr = xi + len;
-      for (int t = 0; t < n; ++t) {
+      // Blocks of t keep the lines' cache lines in L1 (lines often lie 2^k bytes apart).
+      for (int t0 = 0; t0 < n; t0 += kTB) {
+        const int t1 = std::min(n, t0 + kTB);
         for (int l = 0; l < w; ++l) {
-          cf v = data[base[l] + t * in];
-          xr[t * V + l] = inverse ? v.imag() : v.real();
-          xi[t * V + l] = inverse ? v.real() : v.imag();
+          const cf* src = data + base[l];
+          for (int t = t0; t < t1; ++t) {
+            cf v = src[t * in];
+            xr[t * V + l] = inverse ? v.imag() : v.real();
+            xi[t * V + l] = inverse ? v.real() : v.imag();
+          }
         }
-        for (int l = w; l < V; ++l) xr[t * V + l] = xi[t * V + l] = 0.f;
       }
+      zero_lanes(xr, xi, n, w);
       lanes_fft(p, xr, xi, scr);
-      for (int t = 0; t < n; ++t)
+      for (int t0 = 0; t0 < n; t0 += kTB) {
+        const int t1 = std::min(n, t0 + kTB);
         for (int l = 0; l < w; ++l) {
-          float a = xr[t * V + l] * scale, b = xi[t * V + l] * scale;
-          data[base[l] + t * in] = inverse ? cf(b, a) : cf(a, b);
+          cf* dst = data + base[l];
+          for (int t = t0; t < t1; ++t) {
+            float a = xr[t * V + l] * scale, b = xi[t * V + l] * scale;
+            dst[t * in] = inverse ? cf(b, a) : cf(a, b);
+          }
         }
+      }
     });
     return;
   }
@@ -602,14 +681,17 @@ void r2c_axis(const float* x, cf* out, const Shape& shape, int axis, float scale
       size_t L = size_t(len) * V;
       float* zr = scratch(0, 2 * L + lanes_scratch(p));
       float *zi = zr + L, *scr = zi + L;
-      for (int t = 0; t < len; ++t) {
+      for (int t0 = 0; t0 < len; t0 += kTB) {
+        const int t1 = std::min(len, t0 + kTB);
         for (int l = 0; l < w; ++l) {
           const float* src = x + base[l];
-          zr[t * V + l] = even ? src[(2 * t) * in] : src[t * in];
-          zi[t * V + l] = even ? src[(2 * t + 1) * in] : 0.f;
+          for (int t = t0; t < t1; ++t) {
+            zr[t * V + l] = even ? src[(2 * t) * in] : src[t * in];
+            zi[t * V + l] = even ? src[(2 * t + 1) * in] : 0.f;
+          }
         }
-        for (int l = w; l < V; ++l) zr[t * V + l] = zi[t * V + l] = 0.f;
       }
+      zero_lanes(zr, zi, len, w);
       lanes_fft(p, zr, zi, scr);
       for (int l = 0; l < w; ++l) {
         cf* dst = out + lo.base(L0 + l);
@@ -689,8 +771,7 @@ void c2r_axis(const cf* X, float* out, const Shape& shape, int axis, float scale
           zi[t * V + l] = v.real();
         }
       }
-      for (int t = 0; t < len; ++t)
-        for (int l = w; l < V; ++l) zr[t * V + l] = zi[t * V + l] = 0.f;
+      zero_lanes(zr, zi, len, w);
       lanes_fft(p, zr, zi, scr);
       for (int l = 0; l < w; ++l) {
         float* dst = out + base[l];
