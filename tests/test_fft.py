@@ -29,8 +29,8 @@ def crandn(rng, shape):
     return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
 
 
-LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 25, 30, 64, 97, 100, 125, 128, 243, 256, 257, 360,
-           500, 1000, 1024, 2310, 4096, 4097, 10007, 2**16]
+LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 16, 17, 25, 30, 49, 64, 97, 100, 125, 128, 143, 243, 256, 257, 360,
+           500, 1000, 1024, 2310, 4096, 4097, 7429, 10007, 2**16]
 
 
 @pytest.mark.parametrize("n", LENGTHS)
