@@ -2,10 +2,9 @@
 through Bluestein, long single lines), n/s/axes/norm, dtypes, layouts, errors, gradients
 (the transforms are linear, so central differences are exact) and vmap."""
 
+import mlx.core as mx
 import numpy as np
 import pytest
-
-import mlx.core as mx
 
 F = mx.fft
 
@@ -26,11 +25,49 @@ def close(got, exp, tol=2e-5):
 
 
 def crandn(rng, shape):
-    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(
+        np.complex64
+    )
 
 
-LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 16, 17, 25, 30, 49, 64, 97, 100, 125, 128, 143, 243, 256, 257, 360,
-           500, 1000, 1024, 2310, 4096, 4097, 7429, 10007, 2**16]
+LENGTHS = [
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    11,
+    12,
+    13,
+    16,
+    17,
+    25,
+    30,
+    49,
+    64,
+    97,
+    100,
+    125,
+    128,
+    143,
+    243,
+    256,
+    257,
+    360,
+    500,
+    1000,
+    1024,
+    2310,
+    4096,
+    4097,
+    7429,
+    10007,
+    2**16,
+]
 
 
 @pytest.mark.parametrize("n", LENGTHS)
@@ -48,7 +85,11 @@ def test_long_lines(rng, n):
     x = crandn(rng, n)
     close(F.fft(mx.array(x)), np.fft.fft(x), 5e-5)
     close(F.rfft(mx.array(x.real)), np.fft.rfft(x.real), 5e-5)
-    close(F.irfft(mx.array(x[: n // 2 + 1]), n=n), np.fft.irfft(x[: n // 2 + 1], n=n), 5e-5)
+    close(
+        F.irfft(mx.array(x[: n // 2 + 1]), n=n),
+        np.fft.irfft(x[: n // 2 + 1], n=n),
+        5e-5,
+    )
 
 
 def test_long_prime_line(rng):
@@ -58,8 +99,19 @@ def test_long_prime_line(rng):
     close(F.ifft(mx.array(x)), np.fft.ifft(x), 5e-5)
 
 
-@pytest.mark.parametrize("shape,axis", [((40, 30), 0), ((40, 30), 1), ((3, 100, 7), 1), ((5, 3, 1000), -1),
-                                        ((2000, 3), 0), ((33, 17), -1), ((20, 4097), -1), ((2, 8), 0)])
+@pytest.mark.parametrize(
+    "shape,axis",
+    [
+        ((40, 30), 0),
+        ((40, 30), 1),
+        ((3, 100, 7), 1),
+        ((5, 3, 1000), -1),
+        ((2000, 3), 0),
+        ((33, 17), -1),
+        ((20, 4097), -1),
+        ((2, 8), 0),
+    ],
+)
 def test_batched_axes(rng, shape, axis):
     x = crandn(rng, shape)
     close(F.fft(mx.array(x), axis=axis), np.fft.fft(x, axis=axis))
@@ -94,11 +146,20 @@ def test_n_crop_and_pad(rng, n):
 def test_norms(rng, norm):
     x = crandn(rng, (6, 10))
     for name in ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn"]:
-        close(getattr(F, name)(mx.array(x), norm=norm), getattr(np.fft, name)(x, norm=norm))
+        close(
+            getattr(F, name)(mx.array(x), norm=norm),
+            getattr(np.fft, name)(x, norm=norm),
+        )
     for name in ["rfft", "rfft2", "rfftn"]:
-        close(getattr(F, name)(mx.array(x.real), norm=norm), getattr(np.fft, name)(x.real, norm=norm))
+        close(
+            getattr(F, name)(mx.array(x.real), norm=norm),
+            getattr(np.fft, name)(x.real, norm=norm),
+        )
     for name in ["irfft", "irfft2", "irfftn"]:
-        close(getattr(F, name)(mx.array(x), norm=norm), getattr(np.fft, name)(x, norm=norm))
+        close(
+            getattr(F, name)(mx.array(x), norm=norm),
+            getattr(np.fft, name)(x, norm=norm),
+        )
 
 
 def test_nd(rng):
@@ -109,21 +170,33 @@ def test_nd(rng):
     close(F.fft2(mx.array(c)), np.fft.fft2(c))
     close(F.ifft2(mx.array(c), axes=(0, 2)), np.fft.ifft2(c, axes=(0, 2)))
     close(F.fft2(mx.array(c), s=(4, 12)), np.fft.fft2(c, s=(4, 12)))
-    close(F.fftn(mx.array(c), s=(3, 7), axes=(2, 0)), np.fft.fftn(c, s=(3, 7), axes=(2, 0)))
+    close(
+        F.fftn(mx.array(c), s=(3, 7), axes=(2, 0)),
+        np.fft.fftn(c, s=(3, 7), axes=(2, 0)),
+    )
     close(F.fftn(mx.array(c), axes=[1]), np.fft.fftn(c, axes=[1]))
     close(F.rfftn(mx.array(x)), np.fft.rfftn(x))
     close(F.rfft2(mx.array(x)), np.fft.rfft2(x))
-    close(F.rfftn(mx.array(x), s=(5, 8), axes=(2, 1)), np.fft.rfftn(x, s=(5, 8), axes=(2, 1)))
+    close(
+        F.rfftn(mx.array(x), s=(5, 8), axes=(2, 1)),
+        np.fft.rfftn(x, s=(5, 8), axes=(2, 1)),
+    )
     close(F.irfftn(mx.array(c)), np.fft.irfftn(c))
     close(F.irfft2(mx.array(c)), np.fft.irfft2(c))
-    close(F.irfftn(mx.array(c), s=(4, 7), axes=(0, 1)), np.fft.irfftn(c, s=(4, 7), axes=(0, 1)))
+    close(
+        F.irfftn(mx.array(c), s=(4, 7), axes=(0, 1)),
+        np.fft.irfftn(c, s=(4, 7), axes=(0, 1)),
+    )
     spec = np.fft.rfftn(x)
     close(F.irfftn(mx.array(spec), s=x.shape, axes=(0, 1, 2)), x, 1e-5)
     # axes=() leaves the (complex) input as is.
     close(F.fftn(mx.array(c), axes=[]), c)
 
 
-@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16, mx.float32, mx.float64, mx.int32, mx.uint8, mx.bool_])
+@pytest.mark.parametrize(
+    "dtype",
+    [mx.float16, mx.bfloat16, mx.float32, mx.float64, mx.int32, mx.uint8, mx.bool_],
+)
 def test_input_dtypes(dtype):
     x = mx.array([1, 0, 3, 1, 2, 0]).astype(dtype)
     ref = np.array(x.astype(mx.float32))
@@ -141,7 +214,9 @@ def test_input_dtypes(dtype):
 def test_complex_input_to_rfft_uses_real_part(rng):
     x = crandn(rng, 8)
     close(F.rfft(mx.array(x)), np.fft.rfft(x.real))
-    close(F.irfft(mx.array(x.real)), np.fft.irfft(x.real))  # real input to irfft is promoted
+    close(
+        F.irfft(mx.array(x.real)), np.fft.irfft(x.real)
+    )  # real input to irfft is promoted
 
 
 def test_irfft_ignores_imag_of_dc_and_nyquist(rng):
@@ -157,7 +232,9 @@ def test_shift_and_freq():
         np.testing.assert_array_equal(npa(f(mx.array(x))), g(x))
         np.testing.assert_array_equal(npa(f(mx.array(x), axes=1)), g(x, axes=1))
         np.testing.assert_array_equal(npa(f(mx.array(x), axes=[0])), g(x, axes=[0]))
-        np.testing.assert_array_equal(npa(f(mx.array(x), axes=(-1, 0))), g(x, axes=(-1, 0)))
+        np.testing.assert_array_equal(
+            npa(f(mx.array(x), axes=(-1, 0))), g(x, axes=(-1, 0))
+        )
         np.testing.assert_array_equal(npa(f(mx.arange(7))), g(np.arange(7)))
     assert F.fftshift(mx.array(3)).item() == 3
     for n in [1, 2, 7, 8]:
@@ -230,7 +307,11 @@ def check_linear_grads(f, x, rng, tol=2e-4):
         t = mx.array(rng.standard_normal(x.shape).astype(np.float32))
     g = mx.grad(loss)(x)
     assert g.dtype == x.dtype and g.shape == x.shape
-    vjp_dir = float(mx.real(mx.conj(g) * t).sum()) if mx.issubdtype(g.dtype, mx.complexfloating) else float((g * t).sum())
+    vjp_dir = (
+        float(mx.real(mx.conj(g) * t).sum())
+        if mx.issubdtype(g.dtype, mx.complexfloating)
+        else float((g * t).sum())
+    )
     fd = (float(loss(x + t)) - float(loss(x - t))) / 2  # exact for a linear f
     scale = max(1.0, abs(fd))
     assert abs(vjp_dir - fd) < tol * scale, (vjp_dir, fd)
@@ -251,7 +332,11 @@ def test_grads_c2c(rng, norm):
     check_linear_grads(lambda z: F.ifft(z, n=16, axis=0, norm=norm), x, rng)
     check_linear_grads(lambda z: F.fftn(z, norm=norm), x, rng)
     check_linear_grads(lambda z: F.ifft2(z, s=(5, 9), norm=norm), x, rng)
-    check_linear_grads(lambda z: F.fft(z, norm=norm), mx.array(rng.standard_normal((3, 11)).astype(np.float32)), rng)
+    check_linear_grads(
+        lambda z: F.fft(z, norm=norm),
+        mx.array(rng.standard_normal((3, 11)).astype(np.float32)),
+        rng,
+    )
 
 
 @pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
@@ -273,7 +358,11 @@ def test_grad_matches_mlx_convention(rng):
     g = mx.array(crandn(rng, 6))
     _, (v,) = mx.vjp(lambda z: [F.fft(z)], [x], [g])
     close(v, 6 * np.fft.ifft(npa(g)))
-    _, (v,) = mx.vjp(lambda z: [F.irfft(z)], [mx.array(crandn(rng, 5))], [mx.array(np.arange(8.0, dtype=np.float32))])
+    _, (v,) = mx.vjp(
+        lambda z: [F.irfft(z)],
+        [mx.array(crandn(rng, 5))],
+        [mx.array(np.arange(8.0, dtype=np.float32))],
+    )
     ref = np.fft.rfft(np.arange(8.0)) / 8 * np.array([1, 2, 2, 2, 1])
     close(v, ref)
 
@@ -281,7 +370,11 @@ def test_grad_matches_mlx_convention(rng):
 def test_grad_composite(rng):
     # A spectral filter: irfft(rfft(x) * h), differentiated through both transforms.
     h = mx.array(rng.standard_normal(9).astype(np.float32))
-    check_linear_grads(lambda z: F.irfft(F.rfft(z) * h, n=16), mx.array(rng.standard_normal(16).astype(np.float32)), rng)
+    check_linear_grads(
+        lambda z: F.irfft(F.rfft(z) * h, n=16),
+        mx.array(rng.standard_normal(16).astype(np.float32)),
+        rng,
+    )
 
 
 # ---------------------------------------------------------------- vmap
@@ -294,7 +387,14 @@ def test_vmap(rng):
     def loop(f, a, axis=0):
         return mx.stack([f(mx.take(a, i, axis=axis)) for i in range(a.shape[axis])])
 
-    for f in [F.fft, F.ifft, lambda z: F.fft(z, axis=0), F.fft2, F.fftn, lambda z: F.irfft(z, n=9)]:
+    for f in [
+        F.fft,
+        F.ifft,
+        lambda z: F.fft(z, axis=0),
+        F.fft2,
+        F.fftn,
+        lambda z: F.irfft(z, n=9),
+    ]:
         close(mx.vmap(f)(x), loop(f, x))
         close(mx.vmap(f, in_axes=2)(x), loop(f, x, axis=2))
     for f in [F.rfft, F.rfft2, lambda z: F.rfft(z, axis=0)]:

@@ -3,11 +3,10 @@ gradients (central differences along a random direction, float64) and vmap."""
 
 import math
 
+import mlx.core as mx
 import numpy as np
 import pytest
 import scipy.linalg as sla
-
-import mlx.core as mx
 
 la = mx.linalg
 
@@ -128,7 +127,11 @@ def test_cholesky(rng, upper):
     ref = np.swapaxes(ref, -1, -2) if upper else ref
     close(la.cholesky(arr(a), upper=upper), ref, 1e-4)
     # Only one triangle is read.
-    junk = a + (np.triu(np.ones((5, 5)), 1) * 7 if not upper else np.tril(np.ones((5, 5)), -1) * 7)
+    junk = a + (
+        np.triu(np.ones((5, 5)), 1) * 7
+        if not upper
+        else np.tril(np.ones((5, 5)), -1) * 7
+    )
     close(la.cholesky(arr(junk), upper=upper), ref, 1e-4)
     close(la.cholesky(arr(a.astype(np.float64)), upper=upper), ref, 1e-6)
 
@@ -163,7 +166,11 @@ def test_qr(rng, shape, dtype):
     if a.size == 0:
         return
     close(q @ r, a, 1e-4)
-    close(np.swapaxes(npa(q), -1, -2) @ npa(q), np.broadcast_to(np.eye(k), shape[:-2] + (k, k)), 1e-4)
+    close(
+        np.swapaxes(npa(q), -1, -2) @ npa(q),
+        np.broadcast_to(np.eye(k), shape[:-2] + (k, k)),
+        1e-4,
+    )
     assert np.allclose(np.tril(npa(r), -1), 0)
     _, rn = np.linalg.qr(a)
     close(np.abs(npa(r)), np.abs(rn), 1e-4)
@@ -224,7 +231,7 @@ def test_eigh(rng, uplo, dtype):
     if dtype == np.complex64:
         a = a + 1j * rng.standard_normal(a.shape)
     a = (a + np.conj(np.swapaxes(a, -1, -2))).astype(dtype)
-    wn, vn = np.linalg.eigh(a, UPLO=uplo)
+    wn = np.linalg.eigvalsh(a, UPLO=uplo)
     # Garbage in the unread triangle must not matter.
     junk = np.triu(a, 1) * 3 if uplo == "L" else np.tril(a, -1) * 3
     w, v = la.eigh(arr(a + junk), UPLO=uplo)
@@ -246,7 +253,9 @@ def test_lu(rng):
         lu_ = npa(l @ u)
         rec = np.take_along_axis(lu_, npa(p).astype(np.int64)[..., None], axis=-2)
         close(rec, a, 1e-4)
-        assert np.allclose(np.triu(npa(l), 1), 0) and np.allclose(np.tril(npa(u), -1), 0)
+        assert np.allclose(np.triu(npa(l), 1), 0) and np.allclose(
+            np.tril(npa(u), -1), 0
+        )
     a = rng.standard_normal((5, 5))
     lu_, piv = la.lu_factor(arr(a))
     lun, pivn = sla.lu_factor(a)
@@ -280,7 +289,14 @@ def test_det_slogdet(rng):
 
 @pytest.mark.parametrize(
     "ashape,bshape",
-    [((4, 4), (4,)), ((4, 4), (4, 3)), ((2, 4, 4), (2, 4, 3)), ((2, 4, 4), (4,)), ((4, 4), (3, 4, 2)), ((3, 1, 4, 4), (2, 4, 1))],
+    [
+        ((4, 4), (4,)),
+        ((4, 4), (4, 3)),
+        ((2, 4, 4), (2, 4, 3)),
+        ((2, 4, 4), (4,)),
+        ((4, 4), (3, 4, 2)),
+        ((3, 1, 4, 4), (2, 4, 1)),
+    ],
 )
 def test_solve(rng, ashape, bshape):
     a = well_conditioned(rng, ashape)
@@ -296,11 +312,16 @@ def test_solve(rng, ashape, bshape):
 def test_solve_triangular(rng, upper):
     a = well_conditioned(rng, (3, 4, 4))
     b = rng.standard_normal((3, 4, 2)).astype(np.float32)
-    ref = np.stack([sla.solve_triangular(a[i], b[i], lower=not upper) for i in range(3)])
+    ref = np.stack(
+        [sla.solve_triangular(a[i], b[i], lower=not upper) for i in range(3)]
+    )
     close(la.solve_triangular(arr(a), arr(b), upper=upper), ref, 1e-4)
     v = b[0, :, 0]
-    close(la.solve_triangular(arr(a[0]), arr(v), upper=upper),
-          sla.solve_triangular(a[0], v, lower=not upper), 1e-4)
+    close(
+        la.solve_triangular(arr(a[0]), arr(v), upper=upper),
+        sla.solve_triangular(a[0], v, lower=not upper),
+        1e-4,
+    )
 
 
 def test_solve_dtypes(rng):
@@ -323,7 +344,9 @@ def test_cross(rng):
     close(la.cross(arr(a.T), arr(b.T), axis=0), np.cross(a.T, b.T, axis=0))
     close(la.cross(arr(a), arr(b[0])), np.cross(a, b[0]))  # broadcast
     close(la.cross(arr([1.0, 2.0]), arr([3.0, 4.0])), [0, 0, -2])
-    close(la.cross(arr([1.0, 2.0]), arr([3.0, 4.0, 5.0])), np.cross([1, 2, 0], [3, 4, 5]))
+    close(
+        la.cross(arr([1.0, 2.0]), arr([3.0, 4.0, 5.0])), np.cross([1, 2, 0], [3, 4, 5])
+    )
     r = la.cross(arr([1, 2, 3]), arr([4, 5, 6]))
     assert r.dtype == mx.int32
     np.testing.assert_array_equal(npa(r), np.cross([1, 2, 3], [4, 5, 6]))
@@ -342,8 +365,11 @@ def test_norm_vector(rng, ord):
     x = rng.standard_normal((3, 7)).astype(np.float32)
     close(la.norm(arr(x[0]), ord=ord), np.linalg.norm(x[0], ord=ord), 1e-4)
     close(la.norm(arr(x), ord=ord, axis=1), np.linalg.norm(x, ord=ord, axis=1), 1e-4)
-    close(la.norm(arr(x), ord=ord, axis=0, keepdims=True),
-          np.linalg.norm(x, ord=ord, axis=0, keepdims=True), 1e-4)
+    close(
+        la.norm(arr(x), ord=ord, axis=0, keepdims=True),
+        np.linalg.norm(x, ord=ord, axis=0, keepdims=True),
+        1e-4,
+    )
     c = (x + 1j * rng.standard_normal(x.shape)).astype(np.complex64)
     got = la.norm(arr(c), ord=ord, axis=-1)
     assert got.dtype == mx.float32
@@ -357,7 +383,11 @@ def test_norm_matrix(rng, ord):
     for axis in [(1, 2), (2, 1), (0, 2), (-1, 0)]:
         exp = np.linalg.norm(x, ord=ord, axis=axis, keepdims=True)
         close(la.norm(arr(x), ord=ord, axis=axis, keepdims=True), exp, 1e-4)
-        close(la.norm(arr(x), ord=ord, axis=list(axis)), np.linalg.norm(x, ord=ord, axis=axis), 1e-4)
+        close(
+            la.norm(arr(x), ord=ord, axis=list(axis)),
+            np.linalg.norm(x, ord=ord, axis=axis),
+            1e-4,
+        )
     c = (x[0] + 1j * rng.standard_normal(x[0].shape)).astype(np.complex64)
     close(la.norm(arr(c), ord=ord), np.linalg.norm(c, ord=ord), 1e-4)
 
@@ -405,7 +435,18 @@ def test_norm_errors():
 
 @pytest.mark.parametrize(
     "fn",
-    [la.inv, la.tri_inv, la.cholesky, la.cholesky_inv, la.qr, la.lu, la.lu_factor, la.pinv, la.det, la.slogdet],
+    [
+        la.inv,
+        la.tri_inv,
+        la.cholesky,
+        la.cholesky_inv,
+        la.qr,
+        la.lu,
+        la.lu_factor,
+        la.pinv,
+        la.det,
+        la.slogdet,
+    ],
 )
 def test_real_float_only(fn):
     with pytest.raises(ValueError):
@@ -414,7 +455,10 @@ def test_real_float_only(fn):
         fn(mx.ones((3,)))  # 1-d
 
 
-@pytest.mark.parametrize("fn", [la.inv, la.tri_inv, la.cholesky, la.eig, la.eigvals, la.eigh, la.eigvalsh, la.det])
+@pytest.mark.parametrize(
+    "fn",
+    [la.inv, la.tri_inv, la.cholesky, la.eig, la.eigvals, la.eigh, la.eigvalsh, la.det],
+)
 def test_square_only(fn):
     with pytest.raises(ValueError):
         fn(mx.ones((2, 3)))
@@ -443,7 +487,9 @@ def test_shape_errors():
     with pytest.raises(ValueError):
         la.solve(mx.eye(2), arr(1.0))
     with pytest.raises(ValueError):
-        la.solve(mx.ones((3, 2, 2)), mx.ones((3, 2)))  # 2-d b is a matrix: (3, 2) rows != 2
+        la.solve(
+            mx.ones((3, 2, 2)), mx.ones((3, 2))
+        )  # 2-d b is a matrix: (3, 2) rows != 2
     with pytest.raises(ValueError):
         la.solve_triangular(mx.eye(2), mx.ones((3,)))
     with pytest.raises(ValueError):
@@ -481,14 +527,21 @@ def test_grad_inverses(rng):
     check_grads(la.inv, [a], rng)
     check_grads(la.tri_inv, [a], rng)
     check_grads(lambda x: la.tri_inv(x, upper=True), [a], rng)
-    check_grads(la.cholesky_inv, [np.linalg.cholesky(spd(rng, 4, dtype=np.float64))], rng)
+    check_grads(
+        la.cholesky_inv, [np.linalg.cholesky(spd(rng, 4, dtype=np.float64))], rng
+    )
     check_grads(la.pinv, [rng.standard_normal((3, 5))], rng)
     check_grads(la.pinv, [rng.standard_normal((5, 3))], rng)
 
 
 @pytest.mark.parametrize("upper", [False, True])
 def test_grad_cholesky(rng, upper):
-    check_grads(lambda x: la.cholesky(x, upper=upper), [spd(rng, 4, (2,), np.float64)], rng, sym=[True])
+    check_grads(
+        lambda x: la.cholesky(x, upper=upper),
+        [spd(rng, 4, (2,), np.float64)],
+        rng,
+        sym=[True],
+    )
 
 
 def test_grad_solves(rng):
@@ -512,7 +565,12 @@ def test_grad_svd(rng, shape):
     k = min(shape)
     check_grads(lambda x: la.svd(x, compute_uv=False), [a], rng)
     # The columns of U (rows of Vt) past min(M, N) are not determined by A: test the rest.
-    check_grads(lambda x: (lambda u, s, vt: (u[:, :k], s, vt[:k]))(*la.svd(x)), [a], rng)
+
+    def reduced(x):
+        u, s, vt = la.svd(x)
+        return u[:, :k], s, vt[:k]
+
+    check_grads(reduced, [a], rng)
 
 
 def test_grad_eigh(rng):
@@ -534,16 +592,24 @@ def test_grad_lu_det(rng):
 
 @pytest.mark.parametrize("ord", [None, "fro", "nuc", 2, -2, 1, math.inf])
 def test_grad_norm_matrix(rng, ord):
-    check_grads(lambda x: la.norm(x, ord=ord, axis=(-2, -1)), [rng.standard_normal((2, 4, 3))], rng)
+    check_grads(
+        lambda x: la.norm(x, ord=ord, axis=(-2, -1)),
+        [rng.standard_normal((2, 4, 3))],
+        rng,
+    )
 
 
 @pytest.mark.parametrize("ord", [None, 1, 3, 0.5, math.inf])
 def test_grad_norm_vector(rng, ord):
-    check_grads(lambda x: la.norm(x, ord=ord, axis=-1), [rng.standard_normal((3, 5)) + 0.1], rng)
+    check_grads(
+        lambda x: la.norm(x, ord=ord, axis=-1), [rng.standard_normal((3, 5)) + 0.1], rng
+    )
 
 
 def test_grad_cross(rng):
-    check_grads(la.cross, [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))], rng)
+    check_grads(
+        la.cross, [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))], rng
+    )
 
 
 def test_grad_composite_least_squares(rng):
