@@ -20,6 +20,10 @@ def N(a):
     return np.array(a).astype(np.float64)
 
 
+def D64(x):
+    return mx.array(np.asarray(x, dtype=np.float64), dtype=mx.float64)
+
+
 def A(x, dtype=mx.float32):
     return mx.array(np.asarray(x, dtype=np.float32)).astype(dtype)
 
@@ -108,9 +112,9 @@ def np_sdpa(q, k, v, scale, mask=None, sinks=None):
 def check_grads(fun, args, argnums, rng, h=1e-6, rtol=1e-6):
     """Compares mx.grad/mx.jvp of sum(fun(*args) * cot) with central differences along a
     random direction, in float64 on the CPU."""
-    args = [mx.array(np.asarray(a, np.float64)) if isinstance(a, np.ndarray) else a for a in args]
+    args = [D64(a) if isinstance(a, np.ndarray) else a for a in args]
     out = fun(*args)
-    cot = mx.array(rng.standard_normal(out.shape))
+    cot = D64(rng.standard_normal(out.shape))
 
     def loss(*xs):
         return (fun(*xs) * cot).sum()
@@ -123,14 +127,14 @@ def check_grads(fun, args, argnums, rng, h=1e-6, rtol=1e-6):
         d = rng.standard_normal(x.shape)
         xp = list(args)
         xm = list(args)
-        xp[i] = x + h * mx.array(d)
-        xm[i] = x - h * mx.array(d)
+        xp[i] = x + h * D64(d)
+        xm[i] = x - h * D64(d)
         fd = (loss(*xp).item() - loss(*xm).item()) / (2 * h)
         an = float((N(g) * d).sum())
         assert abs(fd - an) <= rtol * max(1.0, abs(fd)) + 1e-7, (i, fd, an)
         # jvp along the same direction, with zero tangents elsewhere
         tangents = [mx.zeros_like(a) for a in args]
-        tangents[i] = mx.array(d)
+        tangents[i] = D64(d)
         _, (t,) = mx.jvp(lambda *xs: [loss(*xs)], args, tangents)
         assert abs(t.item() - fd) <= rtol * max(1.0, abs(fd)) + 1e-7, (i, fd, t.item())
 
@@ -164,7 +168,7 @@ def test_rms_norm_values(rng, dtype, shape, with_weight):
 def test_rms_norm_float64_and_promotion(rng):
     x = rng.standard_normal((4, 10))
     w = rng.standard_normal(10)
-    got = F.rms_norm(mx.array(x), mx.array(w), 1e-6)
+    got = F.rms_norm(D64(x), D64(w), 1e-6)
     assert got.dtype == mx.float64
     np.testing.assert_allclose(np.array(got), np_rms(x, w, 1e-6), rtol=1e-12)
     # half x with float32 weight promotes to float32; int x with float weight too
@@ -230,7 +234,7 @@ def test_layer_norm_values(rng, dtype, shape, affine):
 
 def test_layer_norm_float64_promotion_and_large_mean(rng):
     x = rng.standard_normal((3, 50))
-    got = F.layer_norm(mx.array(x), mx.array(np.ones(50)), None, 1e-5)
+    got = F.layer_norm(D64(x), D64(np.ones(50)), None, 1e-5)
     assert got.dtype == mx.float64
     np.testing.assert_allclose(np.array(got), np_ln(x, None, None, 1e-5), rtol=1e-10, atol=1e-12)
     # the bias does not take part in the type promotion; the weight does
@@ -344,7 +348,7 @@ def test_rope_values(rng, dtype, dims, traditional, base, scale, offset):
 
 def test_rope_float64_freqs_and_array_offsets(rng):
     x = rng.standard_normal((2, 3, 6, 10))
-    got = F.rope(mx.array(x), 8, traditional=False, base=10000.0, scale=1.0, offset=2)
+    got = F.rope(D64(x), 8, traditional=False, base=10000.0, scale=1.0, offset=2)
     assert got.dtype == mx.float64
     np.testing.assert_allclose(np.array(got), np_rope(x, 8, False, 10000.0, 1.0, 2), rtol=1e-9, atol=1e-9)
     freqs = rng.uniform(0.5, 4.0, 4)
@@ -496,7 +500,7 @@ def test_sdpa_sinks(rng):
 def test_sdpa_dtypes_layouts_and_sizes(rng):
     q, k, v = qkv(rng)
     # float64 and mixed-precision promotion
-    got = F.scaled_dot_product_attention(mx.array(q), mx.array(k), mx.array(v), scale=0.3)
+    got = F.scaled_dot_product_attention(D64(q), D64(k), D64(v), scale=0.3)
     assert got.dtype == mx.float64
     np.testing.assert_allclose(np.array(got), np_sdpa(q, k, v, float(np.float32(0.3))), rtol=1e-10, atol=1e-12)
     assert F.scaled_dot_product_attention(A(q, mx.float16), A(k), A(v), scale=0.3).dtype == mx.float32

@@ -27,6 +27,8 @@ class RMSNorm : public FastPrimitive {
   RMSNorm(Stream s, Fallback f, float eps, bool has_weight)
       : FastPrimitive(s, std::move(f)), eps_(eps), has_weight_(has_weight) {}
   MLX_PRIM_COMMON("RMSNorm")
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
                                                        const std::vector<int>& axes) override;
   bool is_equivalent(const Primitive& o) const override;
@@ -47,6 +49,21 @@ class LayerNorm : public FastPrimitive {
   bool is_equivalent(const Primitive& o) const override;
   float eps_;
   bool has_weight_, has_bias_;
+};
+
+// Gradients of RMSNorm (layer = false) or LayerNorm: inputs x, [weight], [bias], cotangent;
+// one output per entry of argnums (0: x, then weight, then bias, as in the forward inputs).
+class NormVJP : public FastPrimitive {
+ public:
+  NormVJP(Stream s, Fallback f, bool layer, float eps, bool has_weight, bool has_bias, std::vector<int> argnums)
+      : FastPrimitive(s, std::move(f)), layer_(layer), eps_(eps), has_weight_(has_weight), has_bias_(has_bias),
+        argnums_(std::move(argnums)) {}
+  MLX_PRIM_COMMON("NormVJP")
+  bool is_equivalent(const Primitive& o) const override;
+  bool layer_;
+  float eps_;
+  bool has_weight_, has_bias_;
+  std::vector<int> argnums_;
 };
 
 // inputs: x (ndim >= 3), offset (int32, scalar or (B,)), [freqs (float32, (dims/2,))].
@@ -73,10 +90,28 @@ class ScaledDotProductAttention : public FastPrimitive {
   ScaledDotProductAttention(Stream s, Fallback f, float scale, MaskMode mode, bool has_sinks)
       : FastPrimitive(s, std::move(f)), scale_(scale), mode_(mode), has_sinks_(has_sinks) {}
   MLX_PRIM_COMMON("ScaledDotProductAttention")
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& o) const override;
   float scale_;
   MaskMode mode_;
   bool has_sinks_;
+};
+
+// Gradients of ScaledDotProductAttention: inputs as the forward's plus the cotangent of the
+// output; one output per entry of argnums (q, k, v, additive mask, sinks by input index).
+class ScaledDotProductAttentionVJP : public FastPrimitive {
+ public:
+  ScaledDotProductAttentionVJP(Stream s, Fallback f, float scale, MaskMode mode, bool has_sinks,
+                               std::vector<int> argnums)
+      : FastPrimitive(s, std::move(f)), scale_(scale), mode_(mode), has_sinks_(has_sinks),
+        argnums_(std::move(argnums)) {}
+  MLX_PRIM_COMMON("ScaledDotProductAttentionVJP")
+  bool is_equivalent(const Primitive& o) const override;
+  float scale_;
+  MaskMode mode_;
+  bool has_sinks_;
+  std::vector<int> argnums_;
 };
 
 }  // namespace mlx::core::fast

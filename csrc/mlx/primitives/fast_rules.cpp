@@ -13,8 +13,6 @@ namespace {
 using Arrs = std::vector<array>;
 using VmapOut = std::pair<std::vector<array>, std::vector<int>>;
 
-Dtype acc_type(Dtype t) { return t == float64 ? float64 : float32; }
-
 // The fallback as a function of the inputs named by argnums (the others held fixed).
 VecFn partial_fn(const Fallback& fb, const Arrs& primals, const std::vector<int>& argnums) {
   return [&fb, &primals, &argnums](const Arrs& xs) {
@@ -28,13 +26,6 @@ Arrs pick(const Arrs& xs, const std::vector<int>& argnums) {
   Arrs r;
   for (int i : argnums) r.push_back(xs[i]);
   return r;
-}
-
-// All axes but the last.
-std::vector<int> leading_axes(const array& x) {
-  std::vector<int> ax(x.ndim() - 1);
-  std::iota(ax.begin(), ax.end(), 0);
-  return ax;
 }
 
 }  // namespace
@@ -113,33 +104,59 @@ VmapOut LayerNorm::vmap(const Arrs& inputs, const std::vector<int>& axes) {
           {ax}};
 }
 
-// ---------- layer norm: closed-form vjp ----------
-// xhat = (x - mean) * rstd, y = xhat * w + b:
-//   dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = g * w
-//   dw = sum_rows(g * xhat),  db = sum_rows(g)
-std::vector<array> LayerNorm::vjp(const Arrs& p, const Arrs& ct, const std::vector<int>& argnums, const Arrs&) {
-  Stream s = stream();
-  Dtype a = acc_type(p[0].dtype());
-  array x = astype(p[0], a, s);
-  array g = astype(ct[0], a, s);
-  array xc = subtract(x, mean(x, {-1}, true, s), s);
-  array rstd = rsqrt(add(mean(square(xc, s), {-1}, true, s), astype(array(eps_), a), s), s);
-  array xhat = multiply(xc, rstd, s);
-  auto rows = leading_axes(p[0]);
-  Arrs res;
-  for (int arg : argnums) {
-    if (arg == 0) {
-      array gw = has_weight_ ? multiply(g, astype(p[1], a, s), s) : g;
-      array inner = subtract(subtract(gw, mean(gw, {-1}, true, s), s),
-                             multiply(xhat, mean(multiply(gw, xhat, s), {-1}, true, s), s), s);
-      res.push_back(astype(multiply(rstd, inner, s), p[0].dtype(), s));
-    } else if (arg == 1 && has_weight_) {
-      res.push_back(astype(sum(multiply(g, xhat, s), rows, false, s), p[1].dtype(), s));
-    } else {
-      res.push_back(astype(sum(g, rows, false, s), p[arg].dtype(), s));
-    }
+// ---------- fused backward primitives ----------
+namespace {
+// The generic vjp of `fb` for `argnums`, as a fallback over (primals..., cotangent).
+Fallback vjp_fallback(Fallback fb, std::vector<int> argnums) {
+  return [fb = std::move(fb), argnums = std::move(argnums)](const Arrs& in) -> Arrs {
+    Arrs primals(in.begin(), in.end() - 1);
+    auto f = partial_fn(fb, primals, argnums);
+    return mlx::core::vjp(f, pick(primals, argnums), {in.back()}).second;
+  };
+}
+
+// One output per argnum, shaped and typed like its primal.
+Arrs vjp_outputs(const Arrs& primals, const array& cotangent, const std::vector<int>& argnums,
+                 std::shared_ptr<Primitive> prim) {
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (int a : argnums) {
+    shapes.push_back(primals[a].shape());
+    dtypes.push_back(primals[a].dtype());
   }
-  return res;
+  Arrs in = primals;
+  in.push_back(astype(cotangent, primals[0].dtype()));
+  return array::make_arrays(shapes, dtypes, prim, in);
+}
+}  // namespace
+
+std::vector<array> RMSNorm::vjp(const Arrs& p, const Arrs& ct, const std::vector<int>& argnums, const Arrs&) {
+  auto prim = std::make_shared<NormVJP>(stream(), vjp_fallback(fallback_, argnums), false, eps_, has_weight_, false,
+                                        argnums);
+  return vjp_outputs(p, ct[0], argnums, prim);
+}
+
+std::vector<array> LayerNorm::vjp(const Arrs& p, const Arrs& ct, const std::vector<int>& argnums, const Arrs&) {
+  auto prim = std::make_shared<NormVJP>(stream(), vjp_fallback(fallback_, argnums), true, eps_, has_weight_,
+                                        has_bias_, argnums);
+  return vjp_outputs(p, ct[0], argnums, prim);
+}
+
+std::vector<array> ScaledDotProductAttention::vjp(const Arrs& p, const Arrs& ct, const std::vector<int>& argnums,
+                                                  const Arrs&) {
+  auto prim = std::make_shared<ScaledDotProductAttentionVJP>(stream(), vjp_fallback(fallback_, argnums), scale_,
+                                                             mode_, has_sinks_, argnums);
+  return vjp_outputs(p, ct[0], argnums, prim);
+}
+
+bool NormVJP::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const NormVJP*>(&o);
+  return p && p->layer_ == layer_ && p->eps_ == eps_ && p->has_weight_ == has_weight_ &&
+         p->has_bias_ == has_bias_ && p->argnums_ == argnums_;
+}
+bool ScaledDotProductAttentionVJP::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const ScaledDotProductAttentionVJP*>(&o);
+  return p && p->scale_ == scale_ && p->mode_ == mode_ && p->has_sinks_ == has_sinks_ && p->argnums_ == argnums_;
 }
 
 }  // namespace mlx::core::fast
