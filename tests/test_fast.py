@@ -577,6 +577,133 @@ def test_sdpa_gradients(rng):
     check_grads(lambda q, k, v, s: S(q, k, v, scale=0.7, sinks=s), [q, k, v, sk], [0, 1, 2, 3], rng)
 
 
+def comp_sdpa(q, k, v, scale, mask=None, sinks=None):
+    """Attention written with ordinary mx ops (the gradient reference)."""
+    G = q.shape[1] // k.shape[1]
+    k, v = mx.repeat(k, G, axis=1), mx.repeat(v, G, axis=1)
+    s = (q * scale) @ mx.swapaxes(k, -1, -2)
+    Tq, Tkv = s.shape[-2:]
+    neg = -np.finfo(np.float32).max
+    if isinstance(mask, str):
+        mask = mx.arange(Tq)[:, None] + (Tkv - Tq) >= mx.arange(Tkv)[None]
+    if mask is not None:
+        s = mx.where(mask, s, neg) if mask.dtype == mx.bool_ else s + mask
+    if sinks is not None:
+        sk = mx.broadcast_to(sinks[None, :, None, None], s.shape[:-1] + (1,))
+        p = mx.softmax(mx.concatenate([s, sk], -1), axis=-1)[..., :Tkv]
+    else:
+        p = mx.softmax(s, axis=-1)
+    return p @ v
+
+
+@pytest.mark.parametrize(
+    "Nq, Nkv, Tq, Tkv, D, mask_kind, sinks",
+    [
+        (4, 2, 5, 7, 8, None, False),
+        (4, 1, 9, 6, 8, "causal", True),  # T_q > T_kv: fully masked rows
+        (2, 2, 6, 11, 4, "causal", False),
+        (3, 3, 4, 6, 8, "bool", True),
+        (2, 1, 4, 6, 8, "additive", True),
+        (2, 1, 12, 2200, 32, "causal", True),  # one head at a time, threaded gemms
+        (2, 2, 10, 1500, 32, "additive", False),
+    ],
+)
+def test_sdpa_backward_kernel_vs_composite(rng, Nq, Nkv, Tq, Tkv, D, mask_kind, sinks):
+    q, k, v = (A(a) for a in qkv(rng, B=2, Nq=Nq, Nkv=Nkv, Tq=Tq, Tkv=Tkv, D=D, Dv=D + 1))
+    mask = mask_kind
+    if mask_kind == "bool":
+        m = rng.random((2, Nq, Tq, Tkv)) > 0.4
+        m[..., 0] = True
+        mask = mx.array(m)
+    elif mask_kind == "additive":
+        mask = A(rng.standard_normal((Tq, Tkv)))
+    sk = A(rng.standard_normal(Nq)) if sinks else None
+    cot = A(rng.standard_normal((2, Nq, Tq, D + 1)))
+    args = [q, k, v] + ([mask] if mask_kind == "additive" else []) + ([sk] if sinks else [])
+    nums = tuple(range(len(args)))
+
+    def unpack(xs):
+        xs = list(xs)
+        q, k, v = xs[:3]
+        m = xs[3] if mask_kind == "additive" else mask
+        s = xs[-1] if sinks else None
+        return q, k, v, m, s
+
+    def loss_fast(*xs):
+        q, k, v, m, s = unpack(xs)
+        return (F.scaled_dot_product_attention(q, k, v, scale=0.35, mask=m, sinks=s) * cot).sum()
+
+    def loss_comp(*xs):
+        q, k, v, m, s = unpack(xs)
+        return (comp_sdpa(q, k, v, 0.35, m, s) * cot).sum()
+
+    got = mx.grad(loss_fast, argnums=nums)(*args)
+    want = mx.grad(loss_comp, argnums=nums)(*args)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(N(g), N(w), rtol=2e-4, atol=2e-4 * max(1.0, np.abs(N(w)).max()))
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_sdpa_backward_half_types(rng, dtype):
+    q, k, v = qkv(rng, Nq=4, Nkv=2, Tq=6, Tkv=6)
+    cot = rng.standard_normal((2, 4, 6, 6))
+
+    def grads(dt):
+        def loss(q, k, v):
+            o = F.scaled_dot_product_attention(q, k, v, scale=0.4, mask="causal")
+            return (o.astype(mx.float32) * A(cot)).sum()
+
+        return mx.grad(loss, argnums=(0, 1, 2))(A(q, dt), A(k, dt), A(v, dt))
+
+    for g, w in zip(grads(dtype), grads(mx.float32)):
+        assert g.dtype == dtype
+        np.testing.assert_allclose(N(g), N(w), rtol=0.05, atol=0.05 * np.abs(N(w)).max())
+
+
+def test_norm_backward_many_rows(rng):
+    # enough rows for several threads to sum weight/bias gradients
+    x = rng.standard_normal((2000, 33)) * 2 + 1
+    w, b, g = rng.standard_normal(33), rng.standard_normal(33), rng.standard_normal((2000, 33))
+    dx, dw, db = mx.vjp(lambda x, w, b: F.layer_norm(x, w, b, 1e-5), [A(x), A(w), A(b)], [A(g)])[1]
+    xhat = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(N(dw), (g * xhat).sum(0), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(N(db), g.sum(0), rtol=1e-4, atol=1e-3)
+    gw = g * w
+    want_dx = (gw - gw.mean(-1, keepdims=True) - xhat * (gw * xhat).mean(-1, keepdims=True)) / np.sqrt(
+        x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(N(dx), want_dx, rtol=1e-4, atol=1e-4)
+    dx, dw = mx.vjp(lambda x, w: F.rms_norm(x, w, 1e-5), [A(x), A(w)], [A(g)])[1]
+    r = 1 / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(N(dw), (g * x * r).sum(0), rtol=1e-4, atol=1e-3)
+    want_dx = r * (gw - x * r * (gw * x * r).mean(-1, keepdims=True))
+    np.testing.assert_allclose(N(dx), want_dx, rtol=1e-4, atol=1e-4)
+    # non-contiguous x and cotangent
+    xt = A(x[:40].T)  # (33, 40) viewed transposed below
+    got = mx.grad(lambda x: (F.layer_norm(x, None, None, 1e-5) * A(g[:40])).sum())(xt.T)
+    want = mx.grad(lambda x: (F.layer_norm(x, None, None, 1e-5) * A(g[:40])).sum())(A(x[:40]))
+    np.testing.assert_allclose(N(got), N(want), rtol=1e-5, atol=1e-5)
+
+
+def test_second_order_gradients(rng):
+    """Gradients of the fused backward kernels go through their composite fallbacks."""
+    x = D64(rng.standard_normal((3, 6)))
+    w, b = D64(rng.standard_normal(6)), D64(rng.standard_normal(6))
+    d = D64(rng.standard_normal((3, 6)))
+    h = 1e-6
+    for f in [lambda x: F.layer_norm(x, w, b, 1e-5), lambda x: F.rms_norm(x, w, 1e-5)]:
+        g = mx.grad(lambda x: (f(x) ** 3).sum())
+        hvp = mx.grad(lambda x: (g(x) * d).sum())(x)
+        fd = (g(x + h * d) - g(x - h * d)) / (2 * h)
+        np.testing.assert_allclose(np.array(hvp), np.array(fd), rtol=1e-5, atol=1e-6)
+    q, k, v = (D64(a) for a in qkv(rng, Tq=3, Tkv=4, D=3, Dv=2))
+    dq = D64(rng.standard_normal(q.shape))
+    g = mx.grad(lambda q: (F.scaled_dot_product_attention(q, k, v, scale=0.5, mask="causal") ** 2).sum())
+    hvp = mx.grad(lambda q: (g(q) * dq).sum())(q)
+    fd = (g(q + h * dq) - g(q - h * dq)) / (2 * h)
+    np.testing.assert_allclose(np.array(hvp), np.array(fd), rtol=1e-5, atol=1e-6)
+
+
 def test_sdpa_vmap(rng):
     q, k, v = (A(a) for a in qkv(rng))
     qs = A(rng.standard_normal((3,) + q.shape))
