@@ -5,6 +5,7 @@
 
 void init_compile(nb::module_& m);
 void init_custom(nb::module_& m);
+void init_graph(nb::module_& m);
 
 using namespace nb::literals;
 
@@ -56,6 +57,7 @@ void init_transforms(nb::module_& m) {
   });
   init_compile(m);
   init_custom(m);
+  init_graph(m);
   m.def("_compile_depth", [](int delta) {
     detail::compile_trace_depth() += delta;
     return detail::compile_trace_depth();
@@ -100,4 +102,32 @@ void init_custom(nb::module_& m) {
       };
     return custom_transforms(primals, outputs, vjp, jvp, vm);
   }, "primals"_a, "outputs"_a, "vjp"_a.none(), "jvp"_a.none(), "vmap"_a.none());
+}
+
+#include <unordered_set>
+
+void init_graph(nb::module_& m) {
+  // Nodes of the graphs that produce `outputs`: (id, name, input ids, shape, dtype, is_evaluated).
+  m.def("_graph_nodes", [](std::vector<array> outputs) {
+    nb::list nodes;
+    std::unordered_set<uintptr_t> seen;
+    std::vector<array> stack(outputs.begin(), outputs.end());
+    while (!stack.empty()) {
+      array a = stack.back();
+      stack.pop_back();
+      if (!seen.insert(a.id()).second) continue;
+      nb::list ins;
+      if (a.has_primitive()) {
+        for (auto& in : a.inputs()) {
+          ins.append(in.id());
+          stack.push_back(in);
+        }
+      }
+      nb::list shape;
+      for (auto d : a.shape()) shape.append(d);
+      nodes.append(nb::make_tuple(a.id(), a.has_primitive() ? a.primitive().name() : "", ins, nb::tuple(shape),
+                                  a.dtype(), a.is_available()));
+    }
+    return nodes;
+  });
 }

@@ -244,3 +244,4 @@ def install(mx):
     __import__("mlx._io", fromlist=["install"]).install(mx)  # savez, savez_compressed (npz)
     __import__("mlx._more_ops", fromlist=["install"]).install(mx)  # einsum, median, tensordot, ... (sort_scan)
     __import__("mlx._random", fromlist=["install"]).install(mx)  # categorical, permutation, multivariate_normal
+    __import__("mlx._misc", fromlist=["install"]).install(mx)  # distributed, printoptions, export_to_dot
