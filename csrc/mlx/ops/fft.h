@@ -33,19 +33,21 @@ array irfftn(const array& a, const std::optional<Shape>& s = std::nullopt,
              StreamOrDevice st = {});
 
 // One-dimensional transforms along `axis` with optional length n.
-array fft(const array& a, std::optional<int> n = std::nullopt, int axis = -1, FFTNorm norm = FFTNorm::Backward,
-          StreamOrDevice st = {});
-array ifft(const array& a, std::optional<int> n = std::nullopt, int axis = -1, FFTNorm norm = FFTNorm::Backward,
-           StreamOrDevice st = {});
-array rfft(const array& a, std::optional<int> n = std::nullopt, int axis = -1, FFTNorm norm = FFTNorm::Backward,
-           StreamOrDevice st = {});
-array irfft(const array& a, std::optional<int> n = std::nullopt, int axis = -1, FFTNorm norm = FFTNorm::Backward,
-            StreamOrDevice st = {});
+array fft(const array& a, std::optional<int> n = std::nullopt, int axis = -1,
+          FFTNorm norm = FFTNorm::Backward, StreamOrDevice st = {});
+array ifft(const array& a, std::optional<int> n = std::nullopt, int axis = -1,
+           FFTNorm norm = FFTNorm::Backward, StreamOrDevice st = {});
+array rfft(const array& a, std::optional<int> n = std::nullopt, int axis = -1,
+           FFTNorm norm = FFTNorm::Backward, StreamOrDevice st = {});
+array irfft(const array& a, std::optional<int> n = std::nullopt, int axis = -1,
+            FFTNorm norm = FFTNorm::Backward, StreamOrDevice st = {});
 
 // Rolls the zero-frequency bin to the center (fftshift) or back (ifftshift) along `axes`
 // (default: all).
-array fftshift(const array& a, const std::optional<std::vector<int>>& axes = std::nullopt, StreamOrDevice st = {});
-array ifftshift(const array& a, const std::optional<std::vector<int>>& axes = std::nullopt, StreamOrDevice st = {});
+array fftshift(const array& a, const std::optional<std::vector<int>>& axes = std::nullopt,
+               StreamOrDevice st = {});
+array ifftshift(const array& a, const std::optional<std::vector<int>>& axes = std::nullopt,
+                StreamOrDevice st = {});
 
 // Sample frequencies of fft (n bins) and rfft (n/2+1 bins) for sample spacing d, float32.
 array fftfreq(int n, double d = 1.0, StreamOrDevice st = {});

@@ -1,6 +1,6 @@
 // CPU FFT (complex64): mixed-radix (2, 3, 4, 5, 7, 11, 13) Stockham passes, Bluestein's
-// chirp-z algorithm for lengths with other prime factors, a four-step split for long single transforms, and the
-// half-length trick for real transforms of even length.
+// chirp-z algorithm for lengths with other prime factors, a four-step split for long single
+// transforms, and the half-length trick for real transforms of even length.
 //
 // Every pass computes V transforms side by side in a split "lane" layout (element t of lane l
 // at re[t*V + l], im[t*V + l]), so each butterfly is one SIMD operation over lanes whatever the
@@ -586,7 +586,9 @@ void zero_lanes(float* xr, float* xi, int n, int w) {
     for (int l = w; l < V; ++l) xr[t * V + l] = xi[t * V + l] = 0.f;
 }
 
-bool use_lanes(const Plan& p, int64_t lines) { return p.eff() <= kSmallLine || (lines >= V && p.eff() <= kLanesMax); }
+bool use_lanes(const Plan& p, int64_t lines) {
+  return p.eff() <= kSmallLine || (lines >= V && p.eff() <= kLanesMax);
+}
 
 // Runs body(L0, w, base[]) for groups of w <= V lines L0.., spread over the pool.
 template <typename F>
@@ -713,7 +715,8 @@ void r2c_axis(const float* x, cf* out, const Shape& shape, int axis, float scale
   std::vector<cf> work(len), z(len);
   for (int64_t Lx = 0; Lx < ln.count; ++Lx) {
     const float* src = x + ln.base(Lx);
-    for (int t = 0; t < len; ++t) work[t] = even ? cf(src[2 * t * in], src[(2 * t + 1) * in]) : cf(src[t * in], 0.f);
+    for (int t = 0; t < len; ++t)
+      work[t] = even ? cf(src[2 * t * in], src[(2 * t + 1) * in]) : cf(src[t * in], 0.f);
     fft_line(p, work.data(), z.data(), false, 1.0f);
     cf* dst = out + lo.base(Lx);
     for (int k = 0; k < nb; ++k) {
