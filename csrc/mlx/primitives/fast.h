@@ -74,6 +74,8 @@ class RoPE : public FastPrimitive {
       : FastPrimitive(s, std::move(f)), dims_(dims), traditional_(traditional), base_(base),
         scale_(scale), has_freqs_(has_freqs) {}
   MLX_PRIM_COMMON("RoPE")
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) override;
   bool is_equivalent(const Primitive& o) const override;
   int dims_;
   bool traditional_;

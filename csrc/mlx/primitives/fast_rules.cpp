@@ -104,6 +104,26 @@ VmapOut LayerNorm::vmap(const Arrs& inputs, const std::vector<int>& axes) {
           {ax}};
 }
 
+// ---------- rope: vmap keeps the kernel when only x is mapped ----------
+// The mapped axis must avoid the last two axes (positions, features) and, for a per-batch
+// offset vector, axis 0 (the batch); it is moved to 0 (scalar offset) or 1 (vector offset).
+VmapOut RoPE::vmap(const Arrs& inputs, const std::vector<int>& axes) {
+  for (size_t i = 1; i < axes.size(); ++i)
+    if (axes[i] >= 0) return FastPrimitive::vmap(inputs, axes);
+  array x = inputs[0];
+  int ax = axes[0], nd = static_cast<int>(x.ndim());
+  bool vec = inputs[1].ndim() == 1;
+  if (vec ? (ax == 0 || ax >= nd - 2) : ax >= nd - 2) {
+    int to = vec ? 1 : 0;
+    x = moveaxis(x, ax, to);
+    ax = to;
+  }
+  Arrs in = inputs;
+  in[0] = x;
+  auto prim = std::make_shared<RoPE>(stream(), fallback_, dims_, traditional_, base_, scale_, has_freqs_);
+  return {{array(x.shape(), x.dtype(), prim, in)}, {ax}};
+}
+
 // ---------- fused backward primitives ----------
 namespace {
 // The generic vjp of `fb` for `argnums`, as a fallback over (primals..., cotangent).
