@@ -49,8 +49,8 @@ def check_grad(f, x, rng, eps=1e-6, rtol=1e-6, atol=1e-8):
     """Directional derivative of sum(f(x) * w) along v vs the gradient from mx.grad (float64)."""
     x = x.astype(mx.float64)
     y = f(x)
-    w = mx.array(rng.standard_normal(y.shape))
-    v = mx.array(rng.standard_normal(x.shape))
+    w = mx.array(rng.standard_normal(y.shape), mx.float64)
+    v = mx.array(rng.standard_normal(x.shape), mx.float64)
 
     def loss(z):
         return mx.sum(f(z) * w)
@@ -223,11 +223,11 @@ def test_cumprod_grad_with_zeros(rng):
     for x in ([3.0, 0, 4, 1], [3.0, 0, 4, 0], [0.0, 2, 3], [2.0, 3, 0], [0.0, 0, 1]):
         g = rng.standard_normal(len(x))
         xa = mx.array(x, mx.float64)
-        got = mx.grad(lambda z: mx.sum(mx.cumprod(z) * mx.array(g)))(xa)
+        got = mx.grad(lambda z: mx.sum(mx.cumprod(z) * mx.array(g, mx.float64)))(xa)
         close(got, _cumprod_grad_exact(np.array(x), g), rtol=1e-10, atol=1e-12)
         # jvp: J v with J[j, i] = d y_j / d x_i.
         v = rng.standard_normal(len(x))
-        _, (t,) = mx.jvp(mx.cumprod, [xa], [mx.array(v)])
+        _, (t,) = mx.jvp(mx.cumprod, [xa], [mx.array(v, mx.float64)])
         J = np.stack([_cumprod_grad_exact(np.array(x), np.eye(len(x))[j]) for j in range(len(x))])
         close(t, J @ v, rtol=1e-10, atol=1e-12)
     # MLX's values for these cases.

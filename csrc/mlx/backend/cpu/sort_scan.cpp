@@ -9,6 +9,7 @@
 #include <memory>
 #include <numeric>
 
+#include "mlx/backend/cpu/simd_math.h"
 #include "mlx/backend/cpu/utils.h"
 #include "mlx/dtype_dispatch.h"
 #include "mlx/primitives/sort_scan.h"
@@ -97,15 +98,24 @@ struct ScanOp {
         if (acc == x) return acc + static_cast<A>(M_LN2);
         A hi = acc > x ? acc : x;
         A d = acc > x ? x - acc : acc - x;
-        return hi + std::log1p(std::exp(d));
+        if constexpr (std::is_same_v<A, float>) {
+          float e = simd::exp(d);
+          // log1p(e): log(1 + e) corrected for the rounding of 1 + e.
+          float u = 1.0f + e;
+          float l = simd::log(u);
+          return hi + (u == 1.0f ? e : l * (e / (u - 1.0f)));
+        } else {
+          return hi + std::log1p(std::exp(d));
+        }
       }
     }
   }
 };
 
-// Scans `w` interleaved lanes: element j of step i is at x[i * stride + j].
+// Scans `w` independent lanes: element i of lane j is at x[i * stride + j * lane].
 template <ScanType R, typename T>
-void scan_lanes(const T* x, T* o, size_t n, size_t stride, size_t w, bool reverse, bool inclusive, scan_acc_t<T>* acc) {
+void scan_lanes(const T* x, T* o, size_t n, size_t stride, size_t lane, size_t w, bool reverse, bool inclusive,
+                scan_acc_t<T>* acc) {
   using A = scan_acc_t<T>;
   using Op = ScanOp<R, A>;
   for (size_t j = 0; j < w; ++j) acc[j] = Op::init();
@@ -115,13 +125,13 @@ void scan_lanes(const T* x, T* o, size_t n, size_t stride, size_t w, bool revers
     T* orow = o + i * stride;
     if (inclusive) {
       for (size_t j = 0; j < w; ++j) {
-        acc[j] = Op::combine(acc[j], static_cast<A>(xr[j]));
-        orow[j] = cast_to<T>(acc[j]);
+        acc[j] = Op::combine(acc[j], static_cast<A>(xr[j * lane]));
+        orow[j * lane] = cast_to<T>(acc[j]);
       }
     } else {
       for (size_t j = 0; j < w; ++j) {
-        orow[j] = cast_to<T>(acc[j]);
-        acc[j] = Op::combine(acc[j], static_cast<A>(xr[j]));
+        orow[j * lane] = cast_to<T>(acc[j]);
+        acc[j] = Op::combine(acc[j], static_cast<A>(xr[j * lane]));
       }
     }
   }
@@ -135,9 +145,16 @@ void scan_impl(const array& in, array& out, int axis, bool reverse, bool inclusi
   T* o = out.data<T>();
   if (d.inner == 1) {
     size_t grain = std::max<size_t>(1, cpu::kElemGrain / std::max<size_t>(d.n, 1));
-    cpu::parallel_for(d.outer, grain, [&](size_t b, size_t e) {
-      A acc[1];
-      for (size_t r = b; r < e; ++r) scan_lanes<R, T>(x + r * d.n, o + r * d.n, d.n, 1, 1, reverse, inclusive, acc);
+    // log-add-exp rows are scanned 8 at a time so that their (long) dependency chains overlap.
+    constexpr size_t L = R == ScanType::LogAddExp ? 8 : 1;
+    size_t nb = (d.outer + L - 1) / L;
+    grain = std::max<size_t>(1, grain / L);
+    cpu::parallel_for(nb, grain, [&](size_t b, size_t e) {
+      A acc[L];
+      for (size_t t = b; t < e; ++t) {
+        size_t r = t * L, w = std::min(L, d.outer - r);
+        scan_lanes<R, T>(x + r * d.n, o + r * d.n, d.n, 1, d.n, w, reverse, inclusive, acc);
+      }
     });
     return;
   }
@@ -150,7 +167,7 @@ void scan_impl(const array& in, array& out, int axis, bool reverse, bool inclusi
       size_t ob = t / nblk, ib = (t % nblk) * blk;
       size_t w = std::min(blk, d.inner - ib);
       size_t base = ob * d.n * d.inner + ib;
-      scan_lanes<R, T>(x + base, o + base, d.n, d.inner, w, reverse, inclusive, acc.get());
+      scan_lanes<R, T>(x + base, o + base, d.n, d.inner, 1, w, reverse, inclusive, acc.get());
     }
   });
 }
