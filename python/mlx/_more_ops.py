@@ -25,7 +25,7 @@ def install(mx):
         norm = []
         for ax in axes:
             if not -nd <= ax < nd:
-                raise IndexError(f"[median] axis {ax} is out of bounds for an array with {nd} dimensions; "
+                raise mx._AxisError(f"[median] axis {ax} is out of bounds for an array with {nd} dimensions; "
                                  f"got axis={ax}.")
             norm.append(ax % nd)
         if len(set(norm)) != len(norm):
@@ -178,7 +178,7 @@ def install(mx):
             raise ValueError(f"[vecdot] inputs must be at least 1-D; got a.ndim={a.ndim}, b.ndim={b.ndim}.")
         nd = max(a.ndim, b.ndim)
         if not -nd <= axis < nd:
-            raise IndexError(f"[vecdot] axis {axis} is out of bounds for arrays with {nd} dimensions; "
+            raise mx._AxisError(f"[vecdot] axis {axis} is out of bounds for arrays with {nd} dimensions; "
                              f"got axis={axis}.")
         ax = axis % nd
         sa = [1] * (nd - a.ndim) + list(a.shape)
@@ -197,7 +197,7 @@ def install(mx):
         if n < 0:
             raise ValueError(f"[diff] the order n must be non-negative; got n={n}.")
         if not -a.ndim <= axis < a.ndim or a.ndim == 0:
-            raise IndexError(f"[diff] axis {axis} is out of bounds for an array with {a.ndim} dimensions; "
+            raise mx._AxisError(f"[diff] axis {axis} is out of bounds for an array with {a.ndim} dimensions; "
                              f"got axis={axis}.")
         ax = axis % a.ndim
         for _ in range(n):
@@ -534,11 +534,20 @@ def install(mx):
             tr = "".join(ch for i, ch in enumerate(tr) if i not in drop)
         return r, tr
 
+    _plans = {}
+
     def einsum(subscripts, *operands, stream=None):
         """Einstein summation over the operands."""
         ops = [_arr(x) for x in operands]
-        terms, out, sizes = _parse_einsum(subscripts, ops)
-        path, _ = _path_info(subscripts, terms, out, sizes)
+        key = (subscripts, tuple(tuple(x.shape) for x in ops))
+        plan = _plans.get(key)
+        if plan is None:
+            terms, out, sizes = _parse_einsum(subscripts, ops)
+            path, _ = _path_info(subscripts, terms, out, sizes)
+            if len(_plans) > 512:
+                _plans.clear()
+            plan = _plans[key] = (terms, out, sizes, path)
+        terms, out, sizes, path = plan
         xs = list(ops)
         ts = list(terms)
 
