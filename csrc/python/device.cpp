@@ -42,12 +42,19 @@ void init_device(nb::module_& m) {
       if (nb::try_cast<PyDtype*>(h, p) && p) { d = p->val; return true; }
       return false;
     };
+    auto as_cat = [](nb::handle h, const char* which) {
+      DtypeCategory c;
+      if (!nb::try_cast<DtypeCategory>(h, c))
+        throw ValueError(msg("[issubdtype] the ", which, " input must be a Dtype or a DtypeCategory; got ",
+                             nb::cast<std::string>(nb::str(h.type().attr("__name__"))), "."));
+      return c;
+    };
     Dtype da, db;
     bool ia = as_dt(a, da), ib = as_dt(b, db);
     if (ia && ib) return issubdtype(da, db);
-    if (ia) return issubdtype(da, nb::cast<DtypeCategory>(b));
-    if (ib) return issubdtype(nb::cast<DtypeCategory>(a), db);
-    return issubdtype(nb::cast<DtypeCategory>(a), nb::cast<DtypeCategory>(b));
+    if (ia) return issubdtype(da, as_cat(b, "second"));
+    if (ib) return issubdtype(as_cat(a, "first"), db);
+    return issubdtype(as_cat(a, "first"), as_cat(b, "second"));
   }, "arg1"_a, "arg2"_a);
   m.def("_promote_types", [](Dtype a, Dtype b) { return promote_types(a, b); });
 
@@ -92,7 +99,9 @@ void init_device(nb::module_& m) {
   m.def("device_count", [](const Device& d) { return is_available(d) ? 1 : 0; }, "device"_a);
   m.def("device_info", [](std::optional<Device> d) {
     nb::dict out;
-    for (auto& [k, v] : device_info(d.value_or(default_device()))) {
+    Device dev = d.value_or(default_device());
+    if (!is_available(dev)) return out;  // as MLX: an unavailable device has no info
+    for (auto& [k, v] : device_info(dev)) {
       if (std::holds_alternative<std::string>(v)) out[k.c_str()] = std::get<std::string>(v);
       else out[k.c_str()] = std::get<size_t>(v);
     }

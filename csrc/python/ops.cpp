@@ -12,11 +12,26 @@ std::optional<Dtype> opt_dtype(nb::handle h) {
   return nb::cast<Dtype>(h);
 }
 
+int32_t to_dim(nb::handle v, const char* op) {
+  if (!PyLong_Check(v.ptr()) && !(nb::hasattr(v, "__index__") && !PyFloat_Check(v.ptr())))
+    throw TypeError(msg("[", op, "] shape entries must be integers; got ",
+                        nb::cast<std::string>(nb::str(v.type().attr("__name__"))), "."));
+  nb::object i = nb::steal(PyNumber_Index(v.ptr()));
+  if (!i.is_valid()) throw nb::python_error();
+  int overflow = 0;
+  long long d = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow != 0 || d > INT32_MAX || d < INT32_MIN)
+    throw ValueError(msg("[", op, "] dimensions must fit in int32; got ", nb::cast<std::string>(nb::repr(v)), "."));
+  return static_cast<int32_t>(d);
+}
+
 Shape to_shape(nb::handle h, const char* op) {
-  if (nb::isinstance<nb::int_>(h)) return {nb::cast<int32_t>(h)};
+  if (PyLong_Check(h.ptr())) return {to_dim(h, op)};
+  if (!nb::isinstance<nb::list>(h) && !nb::isinstance<nb::tuple>(h))
+    throw TypeError(msg("[", op, "] the shape must be an int or a sequence of ints; got ",
+                        nb::cast<std::string>(nb::str(h.type().attr("__name__"))), "."));
   Shape s;
-  for (auto v : h) s.push_back(nb::cast<int32_t>(v));
-  (void)op;
+  for (auto v : h) s.push_back(to_dim(v, op));
   return s;
 }
 
@@ -135,29 +150,56 @@ void init_ops(nb::module_& m) {
         array v = to_array(vals, dtype);
         return full(to_shape(shape, "full"), v, v.dtype(), sd(s));
       }, "shape"_a, "vals"_a, "dtype"_a = nb::none(), kw, st);
-  m.def("zeros_like", [](const array& a, StreamArg s) { return zeros_like(a, sd(s)); }, "a"_a, kw, st);
-  m.def("ones_like", [](const array& a, StreamArg s) { return ones_like(a, sd(s)); }, "a"_a, kw, st);
+  m.def("zeros_like", [](const array& a, std::optional<Dtype> dtype, StreamArg s) {
+        return zeros(a.shape(), dtype.value_or(a.dtype()), sd(s));
+      }, "a"_a, "dtype"_a = nb::none(), kw, st);
+  m.def("ones_like", [](const array& a, std::optional<Dtype> dtype, StreamArg s) {
+        return ones(a.shape(), dtype.value_or(a.dtype()), sd(s));
+      }, "a"_a, "dtype"_a = nb::none(), kw, st);
   m.def("full_like", [](const array& a, nb::handle vals, std::optional<Dtype> dtype, StreamArg s) {
         Dtype t = dtype.value_or(a.dtype());
         return full(a.shape(), to_array(vals, t), t, sd(s));
       }, "a"_a, "fill_value"_a, "dtype"_a = nb::none(), kw, st);
   m.def("arange", [](nb::handle a, nb::handle b, nb::handle c, std::optional<Dtype> dtype, StreamArg s) {
-        // arange(stop) | arange(start, stop[, step])
-        bool any_float = nb::isinstance<nb::float_>(a) || nb::isinstance<nb::float_>(b) || nb::isinstance<nb::float_>(c);
+        // arange(stop) | arange(start, stop[, step]), any of them by keyword.
+        auto num = [](nb::handle h, const char* what) -> double {
+          if (!(PyLong_Check(h.ptr()) || PyFloat_Check(h.ptr())))
+            throw TypeError(msg("[arange] ", what, " must be an int or a float; got ",
+                                nb::cast<std::string>(nb::str(h.type().attr("__name__"))), "."));
+          return nb::cast<double>(h);
+        };
+        if (a.is_none() && b.is_none())
+          throw TypeError("[arange] stop must be given; got neither start nor stop.");
+        bool any_float = false, wide = false;
+        for (nb::handle h : {a, b, c}) {
+          if (h.is_none()) continue;
+          if (PyFloat_Check(h.ptr())) any_float = true;
+          if (PyLong_Check(h.ptr())) {
+            double v = nb::cast<double>(h);
+            if (v > 2147483647.0 || v < -2147483648.0) wide = true;
+          }
+        }
         double start = 0, stop, step = 1;
         if (b.is_none()) {
-          stop = nb::cast<double>(a);
+          stop = num(a, "stop");
         } else {
-          start = nb::cast<double>(a);
-          stop = nb::cast<double>(b);
+          if (!a.is_none()) start = num(a, "start");
+          stop = num(b, "stop");
         }
-        if (!c.is_none()) step = nb::cast<double>(c);
-        Dtype t = dtype.value_or(any_float ? float32 : int32);
+        if (!c.is_none()) step = num(c, "step");
+        Dtype t = dtype.value_or(any_float ? float32 : (wide ? int64 : int32));
         return arange(start, stop, step, t, sd(s));
-      }, "start"_a, "stop"_a = nb::none(), "step"_a = nb::none(), kw, "dtype"_a = nb::none(), st);
-  m.def("linspace", [](double start, double stop, int num, std::optional<Dtype> dtype, StreamArg s) {
+      }, "start"_a = nb::none(), "stop"_a = nb::none(), "step"_a = nb::none(), kw, "dtype"_a = nb::none(), st);
+  m.def("linspace", [](double start, double stop, int num, bool endpoint, std::optional<Dtype> dtype, StreamArg s) {
+        if (!endpoint) {
+          // num points of linspace(start, stop, num + 1) without the last one.
+          if (num < 0) throw ValueError(msg("[linspace] num must be non-negative; got num=", num, "."));
+          array r = linspace(start, stop, num + 1, float64, sd(s));
+          r = slice(r, {0}, {num}, {1}, sd(s));
+          return astype(r, dtype.value_or(float32), sd(s));
+        }
         return linspace(start, stop, num, dtype.value_or(float32), sd(s));
-      }, "start"_a, "stop"_a, "num"_a = 50, "dtype"_a = nb::none(), st);
+      }, "start"_a, "stop"_a, "num"_a = 50, "endpoint"_a = true, "dtype"_a = nb::none(), st);
   m.def("eye", [](int n, std::optional<int> mm, int k, std::optional<Dtype> dtype, StreamArg s) {
         return eye(n, mm.value_or(n), k, dtype.value_or(float32), sd(s));
       }, "n"_a, "m"_a = nb::none(), "k"_a = 0, "dtype"_a = nb::none(), kw, st);

@@ -9,6 +9,9 @@ import types
 def install(mx):
     from mlx import _indexing, _transforms
 
+    # Print options are bound in C++ (the array repr reads them).
+    _print_api = (mx.PrintOptions, mx.get_printoptions, mx.set_printoptions)
+
     A = mx.array
 
     # ---- indexing and iteration ----
@@ -61,7 +64,14 @@ def install(mx):
     for name in ["cummax", "cummin", "cumprod", "cumsum", "logcumsumexp", "diag", "diagonal"]:
         if hasattr(mx, name):
             setattr(A, name, _fwd(name))
-    A.__format__ = lambda self, spec: format(self.item(), spec) if self.size == 1 and spec else repr(self)
+    def __format__(self, spec):
+        if not spec:
+            return repr(self)
+        if self.ndim != 0:
+            raise TypeError("unsupported format string passed to mx.array.__format__")
+        return format(self.item(), spec)
+
+    A.__format__ = __format__
     A.__array_namespace__ = lambda self, api_version=None: mx
 
     # ---- transforms ----
@@ -70,50 +80,51 @@ def install(mx):
         setattr(mx, name, getattr(_transforms, name))
 
     # ---- dtype info ----
+    def _dtype_name(dtype):
+        return str(dtype).rsplit(".", 1)[-1]
+
     class finfo:
         """Machine limits for floating point types."""
 
-        _table = {}
-
         def __init__(self, dtype):
-            if dtype not in (mx.float16, mx.bfloat16, mx.float32, mx.float64, mx.complex64):
-                raise ValueError(f"[finfo] dtype {dtype} is not inexact; got {dtype}.")
+            if not isinstance(dtype, mx.Dtype) or not mx.issubdtype(dtype, mx.inexact):
+                raise ValueError(f"[finfo] dtype {_dtype_name(dtype)} is not inexact; got {dtype}.")
             if dtype == mx.complex64:
                 dtype = mx.float32
-            bits, mn, mx_, eps, tiny = {
-                mx.float16: (16, -65504.0, 65504.0, 0.0009765625, 6.103515625e-05),
-                mx.bfloat16: (16, -3.3895313892515355e38, 3.3895313892515355e38, 0.0078125, 1.1754943508222875e-38),
-                mx.float32: (32, -3.4028234663852886e38, 3.4028234663852886e38, 1.1920928955078125e-07, 1.1754943508222875e-38),
-                mx.float64: (64, -1.7976931348623157e308, 1.7976931348623157e308, 2.220446049250313e-16, 2.2250738585072014e-308),
+            bits, mx_, eps, normal = {
+                mx.float16: (16, 65504.0, 2.0**-10, 2.0**-14),
+                mx.bfloat16: (16, 3.3895313892515355e38, 2.0**-7, 2.0**-126),
+                mx.float32: (32, 3.4028234663852886e38, 2.0**-23, 2.0**-126),
+                mx.float64: (64, 1.7976931348623157e308, 2.0**-52, 2.0**-1022),
             }[dtype]
             self.dtype = dtype
             self.bits = bits
-            self.min = mn
+            self.min = -mx_
             self.max = mx_
             self.eps = eps
-            self.smallest_normal = tiny
-            self.tiny = tiny
+            self.smallest_normal = normal
 
         def __repr__(self):
-            return f"finfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+            return f"finfo(min={self.min:g}, max={self.max:g}, dtype={_dtype_name(self.dtype)})"
 
     class iinfo:
         """Machine limits for integer types."""
 
         def __init__(self, dtype):
             table = {
-                mx.bool_: (8, 0, 1),
-                mx.uint8: (8, 0, 255), mx.uint16: (16, 0, 65535), mx.uint32: (32, 0, 2**32 - 1),
-                mx.uint64: (64, 0, 2**64 - 1), mx.int8: (8, -128, 127), mx.int16: (16, -32768, 32767),
-                mx.int32: (32, -(2**31), 2**31 - 1), mx.int64: (64, -(2**63), 2**63 - 1),
+                mx.uint8: (0, 255), mx.uint16: (0, 65535), mx.uint32: (0, 2**32 - 1),
+                mx.uint64: (0, 2**64 - 1), mx.int8: (-128, 127), mx.int16: (-32768, 32767),
+                mx.int32: (-(2**31), 2**31 - 1), mx.int64: (-(2**63), 2**63 - 1),
             }
-            if dtype not in table or dtype == mx.bool_:
-                raise ValueError(f"[iinfo] dtype {dtype} is not an integer type; got {dtype}.")
+            if not isinstance(dtype, mx.Dtype) or dtype not in table:
+                raise ValueError(
+                    f"[iinfo] only integer types are supported; got {_dtype_name(dtype)}."
+                )
             self.dtype = dtype
-            self.bits, self.min, self.max = table[dtype]
+            self.min, self.max = table[dtype]
 
         def __repr__(self):
-            return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+            return f"iinfo(min={self.min}, max={self.max}, dtype={_dtype_name(self.dtype)})"
 
     mx.finfo = finfo
     mx.iinfo = iinfo
@@ -153,6 +164,19 @@ def install(mx):
             return False
 
     mx.StreamContext = StreamContext
+
+    # ---- print options ----
+    @contextlib.contextmanager
+    def printoptions(precision=-1):
+        """Sets the print precision within a `with` block."""
+        old = mx.get_printoptions().precision
+        mx.set_printoptions(precision=precision)
+        try:
+            yield mx.get_printoptions()
+        finally:
+            mx.set_printoptions(precision=old)
+
+    mx.printoptions = printoptions
     mx.stream = lambda s: StreamContext(s)
 
     # ---- backend namespaces ----
@@ -191,6 +215,8 @@ def install(mx):
 
     def trunc(a, *, stream=None):
         a = asarray(a)
+        if a.dtype == mx.complex64:
+            raise ValueError("[trunc] complex inputs are not supported; got dtype=complex64.")
         if not mx.issubdtype(a.dtype, mx.inexact):
             return a
         return mx.where(a < 0, mx.ceil(a), mx.floor(a), stream=stream)
@@ -220,15 +246,28 @@ def install(mx):
     def empty_like(a, *, stream=None):
         return mx.zeros_like(a, stream=stream)
 
+    def _dtype_of(x, op):
+        if isinstance(x, mx.array):
+            return x.dtype
+        if isinstance(x, mx.Dtype):
+            return x
+        raise ValueError(f"[{op}] inputs must be arrays or dtypes; got {type(x).__name__}.")
+
     def result_type(*args):
+        """The dtype that arrays and dtypes promote to."""
+        if not args:
+            raise ValueError("[result_type] at least one array or dtype is required; got none.")
         t = None
         for x in args:
-            d = x.dtype if isinstance(x, mx.array) else (x if isinstance(x, mx.Dtype) else mx.array(x).dtype)
+            d = _dtype_of(x, "result_type")
             t = d if t is None else mx._promote_types(t, d)
         return t
 
     def can_cast(from_, to):
-        return mx._promote_types(from_, to) == to
+        """True when promoting `from_` (an array or dtype) with `to` gives `to`."""
+        if not isinstance(to, mx.Dtype):
+            raise ValueError(f"[can_cast] `to` must be a dtype; got {type(to).__name__}.")
+        return mx._promote_types(_dtype_of(from_, "can_cast"), to) == to
 
     for f in [asarray, slice_update, trunc, logical_xor, positive, flip, unstack, matrix_transpose,
               empty, empty_like, result_type, can_cast]:
@@ -245,3 +284,6 @@ def install(mx):
     __import__("mlx._more_ops", fromlist=["install"]).install(mx)  # einsum, median, tensordot, ... (sort_scan)
     __import__("mlx._random", fromlist=["install"]).install(mx)  # categorical, permutation, multivariate_normal
     __import__("mlx._misc", fromlist=["install"]).install(mx)  # distributed, printoptions, export_to_dot
+    # The C++ print options (which the array repr honours) win over mlx._misc's.
+    mx.PrintOptions, mx.get_printoptions, mx.set_printoptions = _print_api
+    mx.printoptions = printoptions

@@ -258,7 +258,14 @@ def math_prod(xs):
 def setitem(a, idx, value):
     if idx is Ellipsis:
         # MLX rebinds `a` to the value broadcast to a.shape, keeping the value's dtype.
-        v = value if isinstance(value, mx.array) else mx.array(value)
+        # A Python scalar goes through weak promotion with the array (int8 and 2 give
+        # int8, int32 and 2.5 float32); other values keep their own dtype.
+        if isinstance(value, mx.array):
+            v = value
+        elif isinstance(value, (bool, int, float, complex)):
+            v = mx.array(value, (mx.zeros((1,), a.dtype) + value).dtype)
+        else:
+            v = mx.array(value)
         a._overwrite(mx.broadcast_to(v, a.shape))
         return
     a._overwrite(_update(a, idx, value, _SCATTER_NONE))

@@ -16,6 +16,13 @@ array arange(double start, double stop, double step, Dtype dtype, SD s) {
   if (n > 2147483647.0)
     throw ValueError(msg("[arange] the number of elements must fit in int32; got ", n, "."));
   int size = n > 0 ? static_cast<int>(n) : 0;
+  if (is_integral(dtype)) {
+    // As NumPy and MLX: the length comes from the float arguments, the values from
+    // the truncated start and the integer step trunc(start + step) - trunc(start).
+    double st = std::trunc(start);
+    step = std::trunc(start + step) - st;
+    start = st;
+  }
   return array({size}, dtype, std::make_shared<Arange>(to_stream(s), start, stop, step), {});
 }
 

@@ -61,7 +61,8 @@ array mean(const array& a, const std::vector<int>& axes, bool keepdims, SD s) {
 }
 
 array var(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, SD s) {
-  auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "var");
+  // As MLX, axis errors name the inner mean.
+  auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "mean");
   Dtype t = float_of(a.dtype());
   array x = astype(a, t, s);
   double n = 1;

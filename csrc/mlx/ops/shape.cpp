@@ -39,7 +39,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     if (da == db || db == 1) out[i] = da;
     else if (da == 1) out[i] = db;
     else
-      throw ValueError(msg("[", op, "] shapes ", a, " and ", b, " cannot be broadcast; got ", a,
+      // As MLX, the message names broadcast_shapes whichever op broadcasts (`op` is kept
+      // for callers' context only).
+      throw ValueError(msg("[broadcast_shapes] shapes ", a, " and ", b, " cannot be broadcast; got ", a,
                            " and ", b, "."));
   }
   return out;
@@ -213,7 +215,7 @@ array squeeze(const array& a, SD s) {
 array concatenate(std::vector<array> arrays, int axis, SD s) {
   if (arrays.empty()) throw ValueError("[concatenate] no arrays to concatenate; got an empty list.");
   int nd = static_cast<int>(arrays[0].ndim());
-  if (nd == 0) throw ValueError("[concatenate] zero-dimensional arrays cannot be concatenated; got shape=().");
+  if (nd == 0) throw AxisError("[concatenate] zero-dimensional arrays cannot be concatenated; got shape=().");
   axis = normalize_axis(axis, nd, "concatenate");
   Dtype t = arrays[0].dtype();
   for (auto& a : arrays) t = promote_types(t, a.dtype());
