@@ -128,6 +128,11 @@ GENERAL = [
     ((1, 4, 4, 4), (6, 1, 1, 2), dict(groups=2)),  # grouped pointwise
     ((1, 4, 5, 3, 2), (3, 2, 2, 2, 2), dict(padding=1, stride=[1, 2, 1])),
     ((1, 3, 4, 4, 2), (2, 2, 3, 1, 2), dict(kernel_dilation=[1, 1, 2], input_dilation=2, flip=True)),
+    # Output channels per group a multiple of 8 (the vectorized kernel on AVX2 machines).
+    ((2, 9, 3), (16, 3, 3), dict(stride=2, padding=([2], [-1]), input_dilation=2, flip=True)),
+    ((1, 7, 6, 4), (16, 3, 2, 2), dict(padding=([1, 2], [0, 1]), kernel_dilation=[2, 1], groups=2)),
+    ((2, 5, 6, 3), (24, 2, 3, 3), dict(stride=[2, 1], padding=1, input_dilation=[1, 2])),
+    ((1, 4, 3, 5, 2), (8, 2, 2, 3, 2), dict(padding=([1, 0, 2], [0, 1, -1]), flip=True)),
 ]
 
 

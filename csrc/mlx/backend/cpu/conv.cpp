@@ -1,5 +1,7 @@
-// Convolution on the CPU: unfold (im2col) tiles of output rows into a buffer and multiply
-// each group's tile by its weights with one BLAS gemm. float16/bfloat16 run in float32.
+// Convolution on the CPU. float32 with C_out/groups a multiple of 8 (on AVX2 machines) runs an
+// indirect register-blocked kernel: no unfolding, one pointer per output row and kernel
+// position. Otherwise tiles of output rows are unfolded (im2col) into per-thread buffers and
+// multiplied by the weights with BLAS gemm. float16/bfloat16 run in float32.
 #include "mlx/backend/cpu/blas.h"
 
 #include <algorithm>
@@ -111,7 +113,7 @@ struct Unfolder {
   void fill(int d, const T* src, T* dst, int64_t k0 = 0, int64_t k1 = -1) const {
     int64_t n = k1 < 0 ? g.K[d] : k1, inner = g.inner[d];
     const auto& od = off[d];
-    if (d == g.D - 1) {
+    if (d >= g.D - 1 || d >= kMaxDims - 1) {
       size_t bytes = sizeof(T) * g.cig;
       for (int64_t k = k0; k < n; ++k, dst += inner) {
         if (od[k] < 0) std::memset(static_cast<void*>(dst), 0, bytes);
@@ -123,6 +125,28 @@ struct Unfolder {
       if (od[k] < 0) std::memset(static_cast<void*>(dst), 0, sizeof(T) * inner);
       else fill(d + 1, src + od[k], dst);
     }
+  }
+
+  // Indirection: for every kernel position of row r (set_row already called), a pointer to
+  // the input pixel's channels, or `zeros` where the kernel reads padding.
+  void pointers(int64_t r, const T* zeros, const T** dst) const {
+    point(0, x + (r / g.o_total) * g.xbatch, zeros, dst);
+  }
+  const T** point(int d, const T* src, const T* zeros, const T** dst) const {
+    const auto& od = off[d];
+    if (d >= g.D - 1 || d >= kMaxDims - 1) {
+      for (int64_t k = 0; k < g.K[d]; ++k) *dst++ = od[k] < 0 ? zeros : src + od[k];
+      return dst;
+    }
+    int64_t span = g.inner[d] / g.cig;  // kernel positions under one index of dim d
+    for (int64_t k = 0; k < g.K[d]; ++k) {
+      if (od[k] < 0) {
+        for (int64_t j = 0; j < span; ++j) *dst++ = zeros;
+      } else {
+        dst = point(d + 1, src + od[k], zeros, dst);
+      }
+    }
+    return dst;
   }
 
   // Unfolds row r (set_row already called) for group grp: the columns of kernel indices
@@ -146,21 +170,28 @@ void gemm_nt(int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C
 
 
 #ifdef MLX_CONV_AVX2
-// float32 register-blocked gemm for the unfolded tiles: C (MR rows x 8*NV cols) (+)= A * B
-// with B packed as [k][8*NV]; 6 x 16 keeps 12 accumulators in ymm registers.
+// float32 register-blocked kernel over an indirection buffer: C (MR rows x 8*NV cols) (+)=
+// sum over kernel positions m and channels c of x[row i, m][c] * B[m, c][:], where
+// P[i * kpos + m] + goff points at the channels of row i's input pixel for position m and
+// B is packed as [m][c][8*NV]. 6 x 16 keeps 12 accumulators in ymm registers.
 template <int MR, int NV>
-inline void micro_kernel(int64_t K, const float* A, int64_t lda, const float* B, float* C,
-                         int64_t ldc, bool accumulate) {
+inline void indirect_kernel(int64_t m0, int64_t m1, int64_t kpos, int64_t cig,
+                            const float* const* P, int64_t goff, const float* B, float* C,
+                            int64_t ldc, bool accumulate) {
   __m256 c[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v)
       c[i][v] = accumulate ? _mm256_loadu_ps(C + i * ldc + 8 * v) : _mm256_setzero_ps();
-  for (int64_t k = 0; k < K; ++k, B += 8 * NV) {
-    __m256 b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm256_loadu_ps(B + 8 * v);
-    for (int i = 0; i < MR; ++i) {
-      __m256 a = _mm256_broadcast_ss(A + i * lda + k);
-      for (int v = 0; v < NV; ++v) c[i][v] = _mm256_fmadd_ps(a, b[v], c[i][v]);
+  for (int64_t m = m0; m < m1; ++m) {
+    const float* a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = P[i * kpos + m] + goff;
+    for (int64_t ch = 0; ch < cig; ++ch, B += 8 * NV) {
+      __m256 b[NV];
+      for (int v = 0; v < NV; ++v) b[v] = _mm256_loadu_ps(B + 8 * v);
+      for (int i = 0; i < MR; ++i) {
+        __m256 av = _mm256_broadcast_ss(a[i] + ch);
+        for (int v = 0; v < NV; ++v) c[i][v] = _mm256_fmadd_ps(av, b[v], c[i][v]);
+      }
     }
   }
   for (int i = 0; i < MR; ++i)
@@ -168,20 +199,21 @@ inline void micro_kernel(int64_t K, const float* A, int64_t lda, const float* B,
 }
 
 template <int NV>
-void micro_rows(int mr, int64_t K, const float* A, int64_t lda, const float* B, float* C,
-                int64_t ldc, bool acc) {
+void indirect_rows(int mr, int64_t m0, int64_t m1, int64_t kpos, int64_t cig,
+                   const float* const* P, int64_t goff, const float* B, float* C, int64_t ldc,
+                   bool acc) {
   switch (mr) {
-    case 6: micro_kernel<6, NV>(K, A, lda, B, C, ldc, acc); break;
-    case 5: micro_kernel<5, NV>(K, A, lda, B, C, ldc, acc); break;
-    case 4: micro_kernel<4, NV>(K, A, lda, B, C, ldc, acc); break;
-    case 3: micro_kernel<3, NV>(K, A, lda, B, C, ldc, acc); break;
-    case 2: micro_kernel<2, NV>(K, A, lda, B, C, ldc, acc); break;
-    default: micro_kernel<1, NV>(K, A, lda, B, C, ldc, acc); break;
+    case 6: indirect_kernel<6, NV>(m0, m1, kpos, cig, P, goff, B, C, ldc, acc); break;
+    case 5: indirect_kernel<5, NV>(m0, m1, kpos, cig, P, goff, B, C, ldc, acc); break;
+    case 4: indirect_kernel<4, NV>(m0, m1, kpos, cig, P, goff, B, C, ldc, acc); break;
+    case 3: indirect_kernel<3, NV>(m0, m1, kpos, cig, P, goff, B, C, ldc, acc); break;
+    case 2: indirect_kernel<2, NV>(m0, m1, kpos, cig, P, goff, B, C, ldc, acc); break;
+    default: indirect_kernel<1, NV>(m0, m1, kpos, cig, P, goff, B, C, ldc, acc); break;
   }
 }
 
 // Packs the weights (groups * cog rows of kc values) into panels of 16 output channels (the
-// last one 8 wide when cog % 16 == 8): panel j of group grp starts at (grp * cog + j) * kc
+// last one 8 wide when cog % 16 == 8): panel j0 of group grp starts at (grp * cog + j0) * kc
 // and holds [k][width].
 std::vector<float> pack_weights(const Geometry& g, const float* w) {
   std::vector<float> p(static_cast<size_t>(g.c_out * g.kc));
@@ -199,20 +231,53 @@ std::vector<float> pack_weights(const Geometry& g, const float* w) {
   return p;
 }
 
-// C (nr x cog, ldc) (+)= A (nr x nc, lda) * columns [kofs, kofs + nc) of one group's packed
-// weights P.
-void packed_gemm(int64_t nr, int64_t cog, int64_t kc, int64_t nc, const float* A, int64_t lda,
-                 const float* P, int64_t kofs, float* C, int64_t ldc, bool acc) {
-  for (int64_t i0 = 0; i0 < nr; i0 += 6) {
-    int mr = static_cast<int>(std::min<int64_t>(6, nr - i0));
-    for (int64_t j0 = 0; j0 < cog; j0 += 16) {
-      int64_t width = std::min<int64_t>(16, cog - j0);
-      const float* B = P + j0 * kc + kofs * width;
-      float* c = C + i0 * ldc + j0;
-      if (width == 16) micro_rows<2>(mr, nc, A + i0 * lda, lda, B, c, ldc, acc);
-      else micro_rows<1>(mr, nc, A + i0 * lda, lda, B, c, ldc, acc);
+// float32 convolution without unfolding: tiles of output rows get an indirection buffer
+// (one pointer per row and kernel position) and run the register-blocked kernel, in
+// parallel over tiles. Needs cog % 8 == 0.
+void conv_indirect(const Geometry& g, const float* x, const float* w, float* out) {
+  std::vector<float> packed = pack_weights(g, w);
+  std::vector<float> zeros(static_cast<size_t>(std::max<int64_t>(g.c_in, 1)), 0.0f);
+  const int64_t nt = cpu::num_threads();
+  const int64_t per_thread = (g.rows + nt - 1) / nt;
+  // Tiles of whole 6-row blocks with pointer tables of up to ~2 MB.
+  int64_t tile = std::clamp<int64_t>((int64_t(1) << 18) / g.k_total, 6, 240);
+  tile = std::min(tile, (per_thread + 5) / 6 * 6) / 6 * 6;
+  tile = std::max<int64_t>(tile, 6);
+  const int64_t ntiles = (g.rows + tile - 1) / tile;
+  // Long reductions (weight gradients) run in chunks of kernel positions whose packed
+  // weights (per 16-wide panel) stay within ~64 KB, accumulating into the output.
+  const int64_t nchunks = std::max<int64_t>(1, (g.kc * 16 + (1 << 14) - 1) >> 14);
+  const int64_t mstep = (g.k_total + nchunks - 1) / nchunks;
+  cpu::parallel_for(ntiles, 1, [&](size_t t0, size_t t1) {
+    std::vector<const float*> ptrs(static_cast<size_t>(tile * g.k_total));
+    Unfolder<float> u(g, x);
+    for (size_t t = t0; t < t1; ++t) {
+      int64_t r0 = t * tile, nr = std::min(tile, g.rows - r0);
+      for (int64_t i = 0; i < nr; ++i) {
+        u.set_row(r0 + i);
+        u.pointers(r0 + i, zeros.data(), ptrs.data() + i * g.k_total);
+      }
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const float* pg = packed.data() + grp * g.cog * g.kc;
+        for (int64_t m0 = 0; m0 < g.k_total; m0 += mstep) {
+          int64_t m1 = std::min(m0 + mstep, g.k_total);
+          for (int64_t i0 = 0; i0 < nr; i0 += 6) {
+            int mr = static_cast<int>(std::min<int64_t>(6, nr - i0));
+            const float* const* P = ptrs.data() + i0 * g.k_total;
+            float* c = out + (r0 + i0) * g.c_out + grp * g.cog;
+            for (int64_t j0 = 0; j0 < g.cog; j0 += 16) {
+              if (g.cog - j0 >= 16)
+                indirect_rows<2>(mr, m0, m1, g.k_total, g.cig, P, grp * g.cig,
+                                 pg + j0 * g.kc + m0 * g.cig * 16, c + j0, g.c_out, m0 > 0);
+              else
+                indirect_rows<1>(mr, m0, m1, g.k_total, g.cig, P, grp * g.cig,
+                                 pg + j0 * g.kc + m0 * g.cig * 8, c + j0, g.c_out, m0 > 0);
+            }
+          }
+        }
+      }
     }
-  }
+  });
 }
 #endif
 
@@ -276,6 +341,14 @@ void conv_gemm(const Geometry& g, const Convolution& p, const T* x, const T* w, 
                  out + grp * g.cog, g.c_out);
     return;
   }
+#ifdef MLX_CONV_AVX2
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.cog % 8 == 0) {
+      conv_indirect(g, x, w, out);
+      return;
+    }
+  }
+#endif
   if (g.groups > 1 && g.cog * g.kc <= 512) {
     conv_rowwise<T>(g, x, w, out);
     return;
@@ -296,12 +369,6 @@ void conv_gemm(const Geometry& g, const Convolution& p, const T* x, const T* w, 
   tile = std::max<int64_t>(1, std::min(tile, per_thread));
   const int64_t cols = kstep * g.inner[0];
   const int64_t ntiles = (g.rows + tile - 1) / tile;
-#ifdef MLX_CONV_AVX2
-  std::vector<float> packed;
-  if constexpr (std::is_same_v<T, float>) {
-    if (g.cog % 8 == 0) packed = pack_weights(g, w);
-  }
-#endif
   BlasSingleThread guard(nt > 1 && ntiles > 1);
   cpu::parallel_for(ntiles, 1, [&](size_t t0, size_t t1) {
     std::vector<T> buf(static_cast<size_t>(tile * cols));
@@ -318,15 +385,6 @@ void conv_gemm(const Geometry& g, const Convolution& p, const T* x, const T* w, 
             u.unfold(r0 + i, grp, b + i * nc, k0, k1);
           }
           T* c = out + r0 * g.c_out + grp * g.cog;
-#ifdef MLX_CONV_AVX2
-          if constexpr (std::is_same_v<T, float>) {
-            if (!packed.empty()) {
-              packed_gemm(nr, g.cog, g.kc, nc, b, nc, packed.data() + grp * g.cog * g.kc,
-                          k0 * g.inner[0], c, g.c_out, k0 > 0);
-              continue;
-            }
-          }
-#endif
           gemm_nt<T>(nr, g.cog, nc, b, nc, w + grp * g.cog * g.kc + k0 * g.inner[0], g.kc, c,
                      g.c_out, k0 == 0 ? T(0) : T(1));
         }
