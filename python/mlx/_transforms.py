@@ -7,43 +7,49 @@ from mlx import core as mx
 
 
 # ---- tiny tree helpers (lists, tuples, dicts; arrays are leaves) ----
-def _flatten(tree, is_leaf=lambda x: isinstance(x, mx.array)):
+def _is_array(x):
+    return isinstance(x, mx.array)
+
+
+def _flatten_rec(t, leaves, is_leaf):
+    if is_leaf(t):
+        leaves.append(t)
+        return ("L",)
+    if isinstance(t, (list, tuple)):
+        return (type(t), [_flatten_rec(x, leaves, is_leaf) for x in t])
+    if isinstance(t, dict):
+        return (dict, {k: _flatten_rec(v, leaves, is_leaf) for k, v in t.items()})
+    return ("C", t)
+
+
+def _flatten(tree, is_leaf=_is_array):
+    """Returns (leaves, spec) for a tree of lists, tuples and dicts."""
+    # Plain recursive functions (no self-referencing closures) so that no reference
+    # cycle keeps arrays alive until the garbage collector runs.
     leaves = []
-
-    def rec(t):
-        if is_leaf(t):
-            leaves.append(t)
-            return ("L",)
-        if isinstance(t, (list, tuple)):
-            return (type(t), [rec(x) for x in t])
-        if isinstance(t, dict):
-            return (dict, {k: rec(v) for k, v in t.items()})
-        return ("C", t)
-
-    spec = rec(tree)
+    spec = _flatten_rec(tree, leaves, is_leaf)
     return leaves, spec
 
 
+def _unflatten_rec(s, it):
+    if s[0] == "L":
+        return next(it)
+    if s[0] == "C":
+        return s[1]
+    if s[0] is dict:
+        return {k: _unflatten_rec(v, it) for k, v in s[1].items()}
+    typ = s[0]
+    vals = [_unflatten_rec(x, it) for x in s[1]]
+    if typ is tuple or typ is list:
+        return typ(vals)
+    try:
+        return typ(*vals)  # namedtuple
+    except TypeError:
+        return typ(vals)
+
+
 def _unflatten(spec, leaves):
-    it = iter(leaves)
-
-    def rec(s):
-        if s[0] == "L":
-            return next(it)
-        if s[0] == "C":
-            return s[1]
-        if s[0] is dict:
-            return {k: rec(v) for k, v in s[1].items()}
-        typ = s[0]
-        vals = [rec(x) for x in s[1]]
-        if typ is tuple or typ is list:
-            return typ(vals)
-        try:
-            return typ(*vals)  # namedtuple
-        except TypeError:
-            return typ(vals)
-
-    return rec(spec)
+    return _unflatten_rec(spec, iter(leaves))
 
 
 def _check_float(x, name):
