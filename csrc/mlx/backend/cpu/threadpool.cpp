@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,9 +37,9 @@ class Pool {
     if (chunks <= 1 || busy_.exchange(true)) {
       // Nested or tiny work runs inline.
       f(0, n);
-      if (chunks > 1) return;
       return;
     }
+    error_ = nullptr;
     {
       std::lock_guard lk(mu_);
       fn_ = &f;
@@ -52,12 +53,17 @@ class Pool {
     do_chunk(0);
     // Help with remaining chunks, then wait for workers.
     for (size_t c; (c = next_.fetch_add(1)) < nchunks_;) do_chunk_and_count(c);
+    std::exception_ptr err;
     {
       std::unique_lock lk(mu_);
       done_cv_.wait(lk, [this] { return pending_ == 0; });
       fn_ = nullptr;
+      err = error_;
+      error_ = nullptr;
     }
     busy_.store(false);
+    // An exception in any chunk surfaces in the caller once every chunk has finished.
+    if (err) std::rethrow_exception(err);
   }
 
   int nthreads_;
@@ -65,7 +71,13 @@ class Pool {
  private:
   void do_chunk(size_t c) {
     size_t b = n_ * c / nchunks_, e = n_ * (c + 1) / nchunks_;
-    if (b < e) (*fn_)(b, e);
+    if (b >= e) return;
+    try {
+      (*fn_)(b, e);
+    } catch (...) {
+      std::lock_guard lk(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
   }
   void do_chunk_and_count(size_t c) {
     do_chunk(c);
@@ -93,6 +105,7 @@ class Pool {
   size_t n_ = 0, nchunks_ = 0, gen_ = 0;
   std::atomic<size_t> next_{0};
   int pending_ = 0;
+  std::exception_ptr error_;
   bool stop_ = false;
   std::atomic<bool> busy_{false};
 };
