@@ -5,6 +5,7 @@
 #include "mlx/backend/cpu/blas.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -248,10 +249,12 @@ void conv_indirect(const Geometry& g, const float* x, const float* w, float* out
   // weights (per 16-wide panel) stay within ~64 KB, accumulating into the output.
   const int64_t nchunks = std::max<int64_t>(1, (g.kc * 16 + (1 << 14) - 1) >> 14);
   const int64_t mstep = (g.k_total + nchunks - 1) / nchunks;
-  cpu::parallel_for(ntiles, 1, [&](size_t t0, size_t t1) {
+  // Threads pull tiles from a shared counter, which balances the load when cores are busy.
+  std::atomic<int64_t> next{0};
+  cpu::parallel_for(std::min<int64_t>(nt, ntiles), 1, [&](size_t, size_t) {
     std::vector<const float*> ptrs(static_cast<size_t>(tile * g.k_total));
     Unfolder<float> u(g, x);
-    for (size_t t = t0; t < t1; ++t) {
+    for (int64_t t; (t = next.fetch_add(1)) < ntiles;) {
       int64_t r0 = t * tile, nr = std::min(tile, g.rows - r0);
       for (int64_t i = 0; i < nr; ++i) {
         u.set_row(r0 + i);
