@@ -304,40 +304,46 @@ void rope_impl(const array& x, const array& offset, const array* freqs, array& o
   const int32_t* off = offset.data<int32_t>();
   bool vec_off = offset.ndim() == 1;
   int64_t off_st = vec_off ? offset.strides(0) : 0;
-  const T* xp = x.data<T>();
-  T* op = out.data<T>();
-  size_t grain = std::max<size_t>(1, cpu::kElemGrain / std::max<size_t>(H * D, 1));
-  cpu::parallel_for(B * L, grain, [&](size_t p0, size_t p1) {
-    std::vector<C> cs(half), sn(half);
+  // cos/sin table per distinct position: (L, half) for a scalar offset, (B, L, half) else.
+  size_t Bt = vec_off ? B : 1;
+  std::vector<C> cs(Bt * L * half), sn(Bt * L * half);
+  cpu::parallel_for(Bt * L, std::max<size_t>(1, 1024 / std::max<size_t>(half, 1)), [&](size_t p0, size_t p1) {
     for (size_t p = p0; p < p1; ++p) {
       size_t b = p / L, l = p % L;
-      double pos = (static_cast<double>(off[vec_off ? static_cast<int64_t>(b) * off_st : 0]) + static_cast<double>(l)) *
+      double pos = (static_cast<double>(off[static_cast<int64_t>(b) * off_st]) + static_cast<double>(l)) *
                    static_cast<double>(scale);
       for (size_t i = 0; i < half; ++i) {
         double th = pos * inv_freq[i];
-        cs[i] = static_cast<C>(std::cos(th));
-        sn[i] = static_cast<C>(std::sin(th));
+        cs[p * half + i] = static_cast<C>(std::cos(th));
+        sn[p * half + i] = static_cast<C>(std::sin(th));
       }
-      for (size_t h = 0; h < H; ++h) {
-        size_t row = (b * H + h) * L + l;
-        const T* xr = xp + row * D;
-        T* orow = op + row * D;
-        if (traditional) {
-          for (size_t i = 0; i < half; ++i) {
-            C x1 = static_cast<C>(xr[2 * i]), x2 = static_cast<C>(xr[2 * i + 1]);
-            orow[2 * i] = static_cast<T>(x1 * cs[i] - x2 * sn[i]);
-            orow[2 * i + 1] = static_cast<T>(x1 * sn[i] + x2 * cs[i]);
-          }
-        } else {
-          for (size_t i = 0; i < half; ++i) {
-            C x1 = static_cast<C>(xr[i]), x2 = static_cast<C>(xr[i + half]);
-            orow[i] = static_cast<T>(x1 * cs[i] - x2 * sn[i]);
-            orow[i + half] = static_cast<T>(x1 * sn[i] + x2 * cs[i]);
-          }
+    }
+  });
+  const T* xp = x.data<T>();
+  T* op = out.data<T>();
+  size_t rows = B * H * L;
+  cpu::parallel_for(rows, row_grain(D), [&](size_t r0, size_t r1) {
+    for (size_t row = r0; row < r1; ++row) {
+      size_t l = row % L, b = row / (H * L);
+      const C* c = cs.data() + ((vec_off ? b : 0) * L + l) * half;
+      const C* s = sn.data() + ((vec_off ? b : 0) * L + l) * half;
+      const T* xr = xp + row * D;
+      T* orow = op + row * D;
+      if (traditional) {
+        for (size_t i = 0; i < half; ++i) {
+          C x1 = static_cast<C>(xr[2 * i]), x2 = static_cast<C>(xr[2 * i + 1]);
+          orow[2 * i] = static_cast<T>(x1 * c[i] - x2 * s[i]);
+          orow[2 * i + 1] = static_cast<T>(x1 * s[i] + x2 * c[i]);
         }
-        if (orow != xr)
-          for (size_t i = dims; i < D; ++i) orow[i] = xr[i];
+      } else {
+        for (size_t i = 0; i < half; ++i) {
+          C x1 = static_cast<C>(xr[i]), x2 = static_cast<C>(xr[i + half]);
+          orow[i] = static_cast<T>(x1 * c[i] - x2 * s[i]);
+          orow[i + half] = static_cast<T>(x1 * s[i] + x2 * c[i]);
+        }
       }
+      if (orow != xr)
+        for (size_t i = dims; i < D; ++i) orow[i] = xr[i];
     }
   });
 }
