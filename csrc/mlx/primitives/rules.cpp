@@ -144,7 +144,7 @@ std::vector<array> Unary::vjp(const Arrs& p, const Arrs& ct, const std::vector<i
   if (op_ == UnaryOp::Imag) return {multiply(astype(g, complex64), array(complex64_t(0, 1)))};
   array d = unary_derivative(op_, p[0], out[0]);
   if (!d.is_valid()) return {zeros_like(p[0])};
-  if (is_complex(d.dtype())) d = conjugate(d);
+  if (is_complex(d.dtype()) && op_ != UnaryOp::Abs) d = conjugate(d);
   return {multiply(g, d)};
 }
 std::vector<array> Unary::jvp(const Arrs& p, const Arrs& t, const std::vector<int>&) {
@@ -176,9 +176,11 @@ std::vector<array> Binary::vjp(const Arrs& p, const Arrs& ct, const std::vector<
     switch (op_) {
       case BinaryOp::Add: res.push_back(g); break;
       case BinaryOp::Subtract: res.push_back(first ? g : negative(g)); break;
-      case BinaryOp::Multiply: res.push_back(multiply(g, first ? b : a)); break;
+      // Complex inputs use the conjugate convention: d(a*b)/da applied to g is g * conj(b).
+      case BinaryOp::Multiply: res.push_back(multiply(g, conjugate(first ? b : a))); break;
       case BinaryOp::Divide:
-        res.push_back(first ? divide(g, b) : negative(divide(multiply(g, out[0]), b)));
+        res.push_back(first ? divide(g, conjugate(b))
+                            : negative(divide(multiply(g, conjugate(out[0])), conjugate(b))));
         break;
       case BinaryOp::Maximum:
       case BinaryOp::Minimum: {
@@ -356,8 +358,8 @@ VmapOut ArgReduce::vmap(const Arrs& in, const std::vector<int>& axes) {
 std::vector<array> Matmul::vjp(const Arrs& p, const Arrs& ct, const std::vector<int>& argnums, const Arrs&) {
   Arrs res;
   for (int arg : argnums) {
-    if (arg == 0) res.push_back(matmul(ct[0], swapaxes(p[1], -1, -2)));
-    else res.push_back(matmul(swapaxes(p[0], -1, -2), ct[0]));
+    if (arg == 0) res.push_back(matmul(ct[0], conjugate(swapaxes(p[1], -1, -2))));
+    else res.push_back(matmul(conjugate(swapaxes(p[0], -1, -2)), ct[0]));
   }
   return res;
 }
