@@ -15,3 +15,4 @@
 #include "mlx/ops/random.h"
 #include "mlx/ops/linalg.h"
 #include "mlx/ops/fft.h"
+#include "mlx/ops/quantized.h"

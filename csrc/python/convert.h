@@ -75,3 +75,4 @@ void init_conv(nb::module_& m);
 void init_sort_scan(nb::module_& m);
 void init_io(nb::module_& m);
 void init_fast(nb::module_& m);
+void init_quantized(nb::module_& m);

@@ -32,4 +32,5 @@ NB_MODULE(core, m) {
   init_sort_scan(m);
   init_io(m);
   init_fast(m);
+  init_quantized(m);
 }

@@ -1,0 +1,831 @@
+// CPU kernels of the quantization family.
+//
+// quantized_matmul never materializes the dequantized matrix: each thread decodes a small
+// tile of W (a few rows x a K-chunk, or a K-chunk x 32 columns) into an L1-resident buffer
+// and multiplies it with all rows of x in register-blocked micro-kernels. For many rows of x
+// (M >= kBlasRows) tiles of a few hundred rows are decoded and handed to BLAS instead.
+#include "mlx/backend/cpu/blas.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "mlx/backend/cpu/utils.h"
+#include "mlx/dtype_dispatch.h"
+#include "mlx/primitives/quantized.h"
+#include "mlx/types/cast.h"
+
+namespace mlx::core {
+
+namespace {
+
+using QM = QuantizationMode;
+
+constexpr int kBlasRows = 64;    // rows of x from which the tile + BLAS path is used
+constexpr int kKC = 512;         // K-chunk of the transposed micro-kernel (multiple of 128)
+constexpr int kNR = 4;           // rows of W per transposed micro-kernel tile
+constexpr int kKT = 128;         // K-chunk of the non-transposed micro-kernel
+constexpr int kNB = 32;          // columns per non-transposed tile
+
+// ---------------------------------------------------------------- number formats
+struct Tables {
+  float e4m3[256];
+  float fp4[16];
+  Tables() {
+    for (int b = 0; b < 256; ++b) {
+      int e = (b >> 3) & 15, m = b & 7;
+      float v = (e == 15 && m == 7) ? NAN : (e == 0 ? std::ldexp(float(m), -9) : std::ldexp(float(8 + m), e - 10));
+      e4m3[b] = (b & 0x80) ? -v : v;
+    }
+    const float mag[8] = {0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f};
+    for (int c = 0; c < 16; ++c) fp4[c] = (c & 8) ? -mag[c & 7] : mag[c & 7];
+  }
+};
+const Tables& tables() {
+  static const Tables t;
+  return t;
+}
+
+// e4m3 code of x: round to nearest even, saturating at 448 (also for inf and NaN), sign kept.
+inline uint8_t e4m3_code(float x) {
+  uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  float a = std::fabs(x);
+  if (!(a < 448.0f)) return sign | 0x7e;
+  int c;
+  if (a < 0.015625f) {
+    c = static_cast<int>(std::nearbyint(a * 512.0f));  // subnormals: multiples of 2^-9
+  } else {
+    uint32_t u;
+    std::memcpy(&u, &a, 4);
+    u += 0x7FFFFu + ((u >> 20) & 1u);  // round the mantissa to 3 bits, ties to even
+    int e = static_cast<int>(u >> 23) - 127;
+    c = ((e + 7) << 3) | static_cast<int>((u >> 20) & 7u);
+    c = std::min(c, 0x7e);
+  }
+  return static_cast<uint8_t>(sign | c);
+}
+
+// e2m1 code of x: nearest value, ties toward the smaller magnitude, saturating at 6; zero unsigned.
+inline uint8_t fp4_code(float x) {
+  float a = std::fabs(x);
+  int c = (a > 0.25f) + (a > 0.75f) + (a > 1.25f) + (a > 1.75f) + (a > 2.5f) + (a > 3.5f) + (a > 5.0f);
+  return static_cast<uint8_t>(c && x < 0 ? (c | 8) : c);
+}
+
+// The e8m0 code of the smallest power of two s with r / s <= 1 (r >= 0).
+inline uint8_t e8m0_ceil_code(float r) {
+  if (std::isnan(r)) return 255;
+  if (std::isinf(r)) return 254;
+  if (r == 0) return 127;
+  int e;
+  float m = std::frexp(r, &e);
+  int ex = m == 0.5f ? e - 1 : e;
+  return static_cast<uint8_t>(std::clamp(ex + 127, 0, 254));
+}
+
+// 448 * 6 / global_scale, the factor nvfp4 block scales carry when a global scale is given.
+inline float nv_global_factor(float gs) { return 448.0f * 6.0f / gs; }
+
+// Decoded scale of one group (mx: 2^(e-127); nvfp4: e4m3 value, divided by the global factor
+// when quantizing, times its reciprocal when dequantizing, as MLX rounds them).
+inline float fp_scale_value(uint8_t code, QM mode, float gfac, bool dequant = false) {
+  if (mode == QM::Nvfp4) {
+    float v = tables().e4m3[code];
+    if (gfac == 0) return v;
+    return dequant ? v * (1.0f / gfac) : v / gfac;
+  }
+  if (code == 255) return NAN;
+  return std::ldexp(1.0f, static_cast<int>(code) - 127);
+}
+
+// ---------------------------------------------------------------- bit packing
+// Unpacks the 32 `bits`-bit codes of one 32-element block (`bits` words, LSB first).
+template <int Bits>
+inline void unpack32_t(const uint32_t* blk, uint8_t* codes) {
+  if constexpr (32 % Bits == 0) {
+    constexpr int per = 32 / Bits;
+    for (int i = 0; i < Bits; ++i)
+      for (int j = 0; j < per; ++j) codes[i * per + j] = (blk[i] >> (j * Bits)) & ((1u << Bits) - 1);
+  } else {
+    uint64_t acc = 0;
+    int have = 0, wi = 0;
+    for (int j = 0; j < 32; ++j) {
+      if (have < Bits) {
+        acc |= uint64_t(blk[wi++]) << have;
+        have += 32;
+      }
+      codes[j] = static_cast<uint8_t>(acc & ((1u << Bits) - 1));
+      acc >>= Bits;
+      have -= Bits;
+    }
+  }
+}
+inline void unpack32(const uint32_t* blk, int bits, uint8_t* codes) {
+  switch (bits) {
+    case 1: unpack32_t<1>(blk, codes); break;
+    case 2: unpack32_t<2>(blk, codes); break;
+    case 3: unpack32_t<3>(blk, codes); break;
+    case 4: unpack32_t<4>(blk, codes); break;
+    case 5: unpack32_t<5>(blk, codes); break;
+    case 6: unpack32_t<6>(blk, codes); break;
+    default: unpack32_t<8>(blk, codes); break;
+  }
+}
+// Packs 32 codes into `bits` words.
+inline void pack32(const uint8_t* codes, int bits, uint32_t* blk) {
+  std::memset(blk, 0, sizeof(uint32_t) * bits);
+  for (int j = 0; j < 32; ++j) {
+    int pos = j * bits, w = pos >> 5, off = pos & 31;
+    blk[w] |= uint32_t(codes[j]) << off;
+    if (off + bits > 32) blk[w + 1] |= uint32_t(codes[j]) >> (32 - off);
+  }
+}
+
+// Keeps the compiler from fusing a product into a following addition (dequantize must round
+// q * s before adding the bias, as MLX does).
+template <typename T>
+inline T no_fuse(T v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+x"(v));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(v));
+#else
+  volatile T t = v;
+  v = t;
+#endif
+  return v;
+}
+
+// ---------------------------------------------------------------- vectors
+template <typename A>
+struct VecT {
+  typedef A type __attribute__((vector_size(32)));
+};
+template <typename V, typename A>
+inline V vload(const A* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <typename V, typename A>
+inline void vstore(A* p, V v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+template <typename V, typename A>
+inline A hsum(V v) {
+  constexpr int L = sizeof(V) / sizeof(A);
+  A s = 0;
+  for (int i = 0; i < L; ++i) s += v[i];
+  return s;
+}
+
+// ---------------------------------------------------------------- a quantized matrix
+struct QSpec {
+  int gs, bits;
+  QM mode;
+};
+
+// Row-major 2-D view of one quantized matrix with scales (and biases) decoded to A.
+template <typename A>
+struct QMat {
+  const uint32_t* w = nullptr;
+  const A* s = nullptr;
+  const A* b = nullptr;  // affine only
+  int64_t wpr = 0, G = 0;  // words and groups per row
+};
+
+// Affine decode of 32 elements of one row with compile-time bits, vectorized for A = float.
+template <int Bits, typename A, bool Exact>
+inline void decode32_affine(const uint32_t* blk, A s, A b, A* out) {
+  if constexpr (std::is_same_v<A, float> && 32 % Bits == 0) {
+    typedef int32_t v8i __attribute__((vector_size(32)));
+    typedef float v8f __attribute__((vector_size(32)));
+    constexpr int per = 32 / Bits;
+    v8f vs = v8f{} + s, vb = v8f{} + b;
+    for (int j0 = 0; j0 < 32; j0 += 8) {
+      v8i wv, sh;
+      for (int l = 0; l < 8; ++l) {
+        wv[l] = static_cast<int32_t>(blk[(j0 + l) / per]);
+        sh[l] = ((j0 + l) % per) * Bits;
+      }
+      v8i q = (wv >> sh) & ((1 << Bits) - 1);
+      v8f f = __builtin_convertvector(q, v8f);
+      v8f o;
+      if constexpr (Exact) o = no_fuse(f * vs) + vb;
+      else o = f * vs + vb;
+      vstore(out + j0, o);
+    }
+  } else {
+    uint8_t codes[32];
+    unpack32_t<Bits>(blk, codes);
+    for (int j = 0; j < 32; ++j) {
+      if constexpr (Exact) out[j] = no_fuse(A(codes[j]) * s) + b;
+      else out[j] = A(codes[j]) * s + b;
+    }
+  }
+}
+
+// Decodes one 32-element block; s1 is the scale of its second half (equal to s unless the
+// group size is 16).
+template <typename A, bool Exact>
+inline void decode32(const uint32_t* blk, const QSpec& q, A s, A s1, A b, A* out) {
+  if (q.mode == QM::Affine) {
+    switch (q.bits) {
+      case 1: decode32_affine<1, A, Exact>(blk, s, b, out); break;
+      case 2: decode32_affine<2, A, Exact>(blk, s, b, out); break;
+      case 3: decode32_affine<3, A, Exact>(blk, s, b, out); break;
+      case 4: decode32_affine<4, A, Exact>(blk, s, b, out); break;
+      case 5: decode32_affine<5, A, Exact>(blk, s, b, out); break;
+      case 6: decode32_affine<6, A, Exact>(blk, s, b, out); break;
+      default: decode32_affine<8, A, Exact>(blk, s, b, out); break;
+    }
+    return;
+  }
+  const Tables& t = tables();
+  if (q.mode == QM::Mxfp8) {
+    for (int i = 0; i < 8; ++i)
+      for (int j = 0; j < 4; ++j) out[i * 4 + j] = A(t.e4m3[(blk[i] >> (8 * j)) & 255]) * (i < 4 ? s : s1);
+  } else {
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 8; ++j) out[i * 8 + j] = A(t.fp4[(blk[i] >> (4 * j)) & 15]) * (i < 2 ? s : s1);
+  }
+}
+
+// Decodes columns [c0, c0 + nc) (multiples of 32) of row r into out.
+template <typename A, bool Exact>
+inline void decode_row(const QMat<A>& W, const QSpec& q, int64_t r, int64_t c0, int64_t nc, A* out) {
+  const uint32_t* wr = W.w + r * W.wpr;
+  const A* sr = W.s + r * W.G;
+  const A* br = W.b ? W.b + r * W.G : nullptr;
+  for (int64_t c = c0; c < c0 + nc; c += 32) {
+    int64_t g = c / q.gs;
+    A s1 = q.gs < 32 ? sr[g + 1] : sr[g];
+    decode32<A, Exact>(wr + (c / 32) * q.bits, q, sr[g], s1, br ? br[g] : A(0), out + (c - c0));
+  }
+}
+
+// ---------------------------------------------------------------- helpers on arrays
+int64_t batch_offset(const array& x, int64_t b) {
+  int64_t off = 0;
+  for (int i = static_cast<int>(x.ndim()) - 3; i >= 0; --i) {
+    off += (b % x.shape(i)) * x.strides(i);
+    b /= x.shape(i);
+  }
+  return off;
+}
+
+// Whether the last two dims are dense row-major (batch dims may have any strides).
+bool mats_contiguous(const array& a) {
+  int nd = static_cast<int>(a.ndim());
+  if (nd < 2) return a.flags().row_contiguous;
+  bool last = a.shape(-1) <= 1 || a.strides(nd - 1) == 1;
+  bool rows = a.shape(-2) <= 1 || a.strides(nd - 2) == int64_t(a.shape(-1));
+  return last && rows;
+}
+array mats_ready(const array& a) { return mats_contiguous(a) ? a : cpu::ensure_row_contiguous(a); }
+
+// A row-contiguous copy of `a` converted to dtype t (or `a` itself when it already is one).
+array as_contiguous(const array& a, Dtype t) {
+  if (a.dtype() == t && a.flags().row_contiguous) return a;
+  array c(a.shape(), t, nullptr, {});
+  cpu::alloc_out(c);
+  cpu::copy_to_contiguous(a, c);
+  return c;
+}
+
+template <typename A>
+constexpr Dtype dtype_of() {
+  return std::is_same_v<A, double> ? float64 : float32;
+}
+
+// Scales (and biases) of a quantized operand converted to A, row-contiguous over everything.
+template <typename A>
+struct QParamsBuf {
+  array s, b;
+  std::vector<A> fp;  // decoded fp-mode scales
+  const A* sp = nullptr;
+  const A* bp = nullptr;
+};
+template <typename A>
+void prepare_params(const array& scales, const array* biases, QM mode, float gfac, QParamsBuf<A>& out) {
+  if (mode == QM::Affine) {
+    out.s = as_contiguous(scales, dtype_of<A>());
+    out.b = as_contiguous(*biases, dtype_of<A>());
+    out.sp = out.s.template data<A>();
+    out.bp = out.b.template data<A>();
+    return;
+  }
+  array s = cpu::ensure_row_contiguous(scales);
+  const uint8_t* p = s.data<uint8_t>();
+  out.fp.resize(s.size());
+  A* o = out.fp.data();
+  cpu::parallel_for(s.size(), 1 << 14, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) o[i] = A(fp_scale_value(p[i], mode, gfac, true));
+  });
+  out.sp = out.fp.data();
+}
+
+// ---------------------------------------------------------------- matmul kernels
+// out[m, n] = sum_k X[m, k] W[n, k]; X (M, K) with row stride ldx, out (M, N) with row stride ldo.
+template <typename A>
+void qmm_t_fused(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, int N, int K, A* out,
+                 int64_t ldo) {
+  using V = typename VecT<A>::type;
+  constexpr int L = 32 / sizeof(A);
+  int nblocks = (N + kNR - 1) / kNR;
+  size_t grain = std::max<size_t>(1, size_t(16384) / std::max<size_t>(1, size_t(K) / 32 * std::max(M, 1)));
+  cpu::parallel_for(nblocks, std::max<size_t>(grain, 4), [&](size_t b0, size_t b1) {
+    std::vector<A> wbuf(size_t(kNR) * kKC);
+    std::vector<A> acc(size_t(M) * kNR);
+    for (size_t blk = b0; blk < b1; ++blk) {
+      int n0 = static_cast<int>(blk) * kNR;
+      int nr = std::min(kNR, N - n0);
+      std::fill(acc.begin(), acc.end(), A(0));
+      for (int k0 = 0; k0 < K; k0 += kKC) {
+        int kc = std::min(kKC, K - k0);
+        for (int j = 0; j < kNR; ++j) {
+          A* dst = wbuf.data() + size_t(j) * kc;
+          if (j < nr) decode_row<A, false>(W, q, n0 + j, k0, kc, dst);
+          else std::fill(dst, dst + kc, A(0));
+        }
+        const A* w0 = wbuf.data();
+        const A* w1 = w0 + kc;
+        const A* w2 = w1 + kc;
+        const A* w3 = w2 + kc;
+        int m = 0;
+        for (; m + 2 <= M; m += 2) {
+          const A* x0 = X + int64_t(m) * ldx + k0;
+          const A* x1 = x0 + ldx;
+          V a00{}, a01{}, a02{}, a03{}, a10{}, a11{}, a12{}, a13{};
+          for (int k = 0; k < kc; k += L) {
+            V v0 = vload<V>(x0 + k), v1 = vload<V>(x1 + k);
+            V u0 = vload<V>(w0 + k), u1 = vload<V>(w1 + k), u2 = vload<V>(w2 + k), u3 = vload<V>(w3 + k);
+            a00 += v0 * u0;
+            a01 += v0 * u1;
+            a02 += v0 * u2;
+            a03 += v0 * u3;
+            a10 += v1 * u0;
+            a11 += v1 * u1;
+            a12 += v1 * u2;
+            a13 += v1 * u3;
+          }
+          A* c0 = acc.data() + size_t(m) * kNR;
+          A* c1 = c0 + kNR;
+          c0[0] += hsum<V, A>(a00);
+          c0[1] += hsum<V, A>(a01);
+          c0[2] += hsum<V, A>(a02);
+          c0[3] += hsum<V, A>(a03);
+          c1[0] += hsum<V, A>(a10);
+          c1[1] += hsum<V, A>(a11);
+          c1[2] += hsum<V, A>(a12);
+          c1[3] += hsum<V, A>(a13);
+        }
+        if (m < M) {
+          const A* x0 = X + int64_t(m) * ldx + k0;
+          V a0{}, a1{}, a2{}, a3{};
+          for (int k = 0; k < kc; k += L) {
+            V v0 = vload<V>(x0 + k);
+            a0 += v0 * vload<V>(w0 + k);
+            a1 += v0 * vload<V>(w1 + k);
+            a2 += v0 * vload<V>(w2 + k);
+            a3 += v0 * vload<V>(w3 + k);
+          }
+          A* c0 = acc.data() + size_t(m) * kNR;
+          c0[0] += hsum<V, A>(a0);
+          c0[1] += hsum<V, A>(a1);
+          c0[2] += hsum<V, A>(a2);
+          c0[3] += hsum<V, A>(a3);
+        }
+      }
+      for (int mm = 0; mm < M; ++mm)
+        for (int j = 0; j < nr; ++j) out[int64_t(mm) * ldo + n0 + j] = acc[size_t(mm) * kNR + j];
+    }
+  });
+}
+
+// out[m, n] = sum_k X[m, k] W[k, n] with W (K, N) quantized along N.
+template <typename A>
+void qmm_n_fused(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, int N, int K, A* out,
+                 int64_t ldo) {
+  using V = typename VecT<A>::type;
+  constexpr int L = 32 / sizeof(A);
+  constexpr int NV = kNB / L;  // vectors per tile row
+  int nblocks = N / kNB;       // N is a multiple of the group size, hence of 32
+  size_t grain = std::max<size_t>(1, size_t(2048) / std::max<size_t>(1, size_t(K) * std::max(M, 1) / 256));
+  cpu::parallel_for(nblocks, grain, [&](size_t b0, size_t b1) {
+    std::vector<A> tile(size_t(kKT) * kNB);
+    std::vector<A> acc(size_t(M) * kNB);
+    for (size_t blk = b0; blk < b1; ++blk) {
+      int n0 = static_cast<int>(blk) * kNB;
+      std::fill(acc.begin(), acc.end(), A(0));
+      for (int k0 = 0; k0 < K; k0 += kKT) {
+        int kc = std::min(kKT, K - k0);
+        for (int k = 0; k < kc; ++k) decode_row<A, false>(W, q, k0 + k, n0, kNB, tile.data() + size_t(k) * kNB);
+        for (int m = 0; m < M; ++m) {
+          const A* xr = X + int64_t(m) * ldx + k0;
+          A* c = acc.data() + size_t(m) * kNB;
+          V a[NV];
+          for (int v = 0; v < NV; ++v) a[v] = vload<V>(c + v * L);
+          for (int k = 0; k < kc; ++k) {
+            V xv = V{} + xr[k];
+            const A* tr = tile.data() + size_t(k) * kNB;
+            for (int v = 0; v < NV; ++v) a[v] += xv * vload<V>(tr + v * L);
+          }
+          for (int v = 0; v < NV; ++v) vstore(c + v * L, a[v]);
+        }
+      }
+      for (int m = 0; m < M; ++m)
+        std::memcpy(out + int64_t(m) * ldo + n0, acc.data() + size_t(m) * kNB, sizeof(A) * kNB);
+    }
+  });
+}
+
+template <typename A>
+void gemm(bool tb, int M, int N, int K, const A* X, int64_t ldx, const A* B, int64_t ldb, A beta, A* C,
+          int64_t ldc) {
+  auto TB = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<A, float>)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, TB, M, N, K, 1.0f, X, int(ldx), B, int(ldb), beta, C, int(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, TB, M, N, K, 1.0, X, int(ldx), B, int(ldb), beta, C, int(ldc));
+}
+
+// Many rows of x: decode tiles of W (a few hundred rows) and multiply them with BLAS.
+template <typename A>
+void qmm_tiled_blas(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, bool transpose, int N, int K,
+                    A* out, int64_t ldo) {
+  if (transpose) {
+    // W rows are output columns: tiles of NT rows x K.
+    int NT = static_cast<int>(std::max<int64_t>(32, std::min<int64_t>(512, (int64_t(1) << 21) / std::max(K, 1))));
+    std::vector<A> tile(size_t(NT) * K);
+    for (int n0 = 0; n0 < N; n0 += NT) {
+      int nt = std::min(NT, N - n0);
+      cpu::parallel_for(nt, 8, [&](size_t r0, size_t r1) {
+        for (size_t r = r0; r < r1; ++r) decode_row<A, false>(W, q, n0 + r, 0, K, tile.data() + r * K);
+      });
+      gemm<A>(true, M, nt, K, X, ldx, tile.data(), K, A(0), out + n0, ldo);
+    }
+  } else {
+    // W rows are the reduction axis: tiles of KT rows x N, accumulated.
+    int KT = static_cast<int>(std::max<int64_t>(32, std::min<int64_t>(512, (int64_t(1) << 21) / std::max(N, 1))));
+    std::vector<A> tile(size_t(KT) * N);
+    for (int k0 = 0; k0 < K; k0 += KT) {
+      int kt = std::min(KT, K - k0);
+      cpu::parallel_for(kt, 8, [&](size_t r0, size_t r1) {
+        for (size_t r = r0; r < r1; ++r) decode_row<A, false>(W, q, k0 + r, 0, N, tile.data() + r * N);
+      });
+      gemm<A>(false, M, N, kt, X + k0, ldx, tile.data(), N, A(k0 == 0 ? 0 : 1), out, ldo);
+    }
+  }
+}
+
+// One product: X (M, K) times the quantized W, into out (M, N) (row stride ldo).
+template <typename A>
+void qmm_one(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, bool transpose, int N, int K, A* out,
+             int64_t ldo) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    for (int m = 0; m < M; ++m) std::fill(out + int64_t(m) * ldo, out + int64_t(m) * ldo + N, A(0));
+    return;
+  }
+  if (M >= kBlasRows) qmm_tiled_blas<A>(X, ldx, M, W, q, transpose, N, K, out, ldo);
+  else if (transpose) qmm_t_fused<A>(X, ldx, M, W, q, N, K, out, ldo);
+  else qmm_n_fused<A>(X, ldx, M, W, q, N, K, out, ldo);
+}
+
+// Output buffer of accumulation type A: `out` itself, or a temporary converted at the end.
+template <typename A>
+struct OutBuf {
+  array& out;
+  array tmp;
+  A* p;
+  explicit OutBuf(array& o) : out(o) {
+    if (o.dtype() == dtype_of<A>()) {
+      p = o.data<A>();
+    } else {
+      tmp = array(o.shape(), dtype_of<A>(), nullptr, {});
+      cpu::alloc_out(tmp);
+      p = tmp.data<A>();
+    }
+  }
+  void finish() {
+    if (tmp.is_valid()) copy_cast_raw(tmp.data<A>(), tmp.dtype(), out.raw_ptr(), out.dtype(), out.size());
+  }
+};
+
+template <typename A>
+void quantized_matmul_impl(const std::vector<array>& inputs, array& out, const QSpec& q, bool transpose) {
+  array x = inputs[0];
+  if (x.dtype() != dtype_of<A>() || !mats_contiguous(x)) x = as_contiguous(x, dtype_of<A>());
+  array w = mats_ready(inputs[1]);
+  QParamsBuf<A> prm;
+  // Scales/biases: batch broadcasts are rare; make them dense.
+  prepare_params<A>(inputs[2], inputs.size() > 3 ? &inputs[3] : nullptr, q.mode, 0.0f, prm);
+  int M = x.shape(-2), K = x.shape(-1), N = out.shape(-1);
+  int rows = w.shape(-2);
+  int64_t G = inputs[2].shape(-1);
+  int64_t nbatch = out.size() / std::max<int64_t>(1, int64_t(M) * N);
+  OutBuf<A> ob(out);
+  const A* xp = x.data<A>();
+  const uint32_t* wp = w.data<uint32_t>();
+  for (int64_t b = 0; b < nbatch; ++b) {
+    QMat<A> W;
+    W.w = wp + batch_offset(w, b);
+    W.wpr = w.shape(-1);
+    W.G = G;
+    W.s = prm.sp + b * rows * G;
+    W.b = prm.bp ? prm.bp + b * rows * G : nullptr;
+    qmm_one<A>(xp + batch_offset(x, b), K, M, W, q, transpose, N, K, ob.p + b * int64_t(M) * N, N);
+  }
+  ob.finish();
+}
+
+// ---------------------------------------------------------------- quantize kernels
+template <typename C>
+void affine_quantize_group(const C* w, int g, int bits, uint8_t* codes, C& scale, C& bias) {
+  C mx = w[0], mn = w[0];
+  for (int i = 1; i < g; ++i) {
+    mx = std::max(mx, w[i]);
+    mn = std::min(mn, w[i]);
+  }
+  C nb = C((1 << bits) - 1);
+  C s, b;
+  if (bits == 1) {
+    s = std::max(mx - mn, C(1e-7f));
+    b = mn;
+  } else {
+    s = std::max((mx - mn) / nb, C(1e-7f));
+    bool side = std::abs(mn) > std::abs(mx);
+    s = side ? s : -s;
+    C edge = side ? mn : mx;
+    C q0 = std::rint(edge / s);
+    if (q0 != 0) {
+      s = edge / q0;
+      b = edge;
+    } else {
+      b = 0;
+    }
+  }
+  for (int i = 0; i < g; ++i) {
+    C v = std::rint((w[i] - b) / s);
+    v = std::min(std::max(v, C(0)), nb);
+    codes[i] = static_cast<uint8_t>(v);
+  }
+  scale = s;
+  bias = b;
+}
+
+template <typename T>
+void quantize_impl(const array& w_in, const array* gscale, std::vector<array>& outs, const QSpec& q) {
+  using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  array w = as_contiguous(w_in, dtype_of<C>());
+  for (auto& o : outs) cpu::alloc_out(o);
+  int64_t K = w.ndim() ? w.shape(-1) : 0;
+  if (w.size() == 0 || K == 0) return;
+  int64_t rows = w.size() / K;
+  int64_t G = K / q.gs, wpr = K * q.bits / 32;
+  const C* src = w.data<C>();
+  uint32_t* dst = outs[0].data<uint32_t>();
+  float gfac = 0;
+  if (gscale) gfac = nv_global_factor(gscale->data<float>()[0]);
+  const Tables& t = tables();
+  (void)t;
+  int64_t ngroups = rows * G;
+  cpu::parallel_for(ngroups, std::max<int64_t>(1, 8192 / q.gs), [&](size_t g0, size_t g1) {
+    std::vector<uint8_t> codes(q.gs);
+    std::vector<float> tmp(q.gs);
+    for (size_t gi = g0; gi < g1; ++gi) {
+      int64_t r = gi / G, g = gi % G;
+      const C* wg = src + r * K + g * q.gs;
+      if (q.mode == QM::Affine) {
+        C s, b;
+        affine_quantize_group<C>(wg, q.gs, q.bits, codes.data(), s, b);
+        outs[1].data<T>()[gi] = cast_to<T>(s);
+        outs[2].data<T>()[gi] = cast_to<T>(b);
+      } else {
+        float amax = 0;
+        for (int i = 0; i < q.gs; ++i) {
+          tmp[i] = static_cast<float>(wg[i]);
+          amax = std::max(amax, std::fabs(tmp[i]));
+        }
+        // The block scale is computed in the input's precision (as MLX: a float16 input
+        // rounds amax / 448 to float16 before the power of two is chosen).
+        auto in_prec = [](float v) { return static_cast<float>(cast_to<T>(v)); };
+        uint8_t sc;
+        float scale;
+        if (q.mode == QM::Nvfp4) {
+          float v = in_prec(amax / 6.0f);
+          if (gfac != 0) v = v * gfac;
+          sc = e4m3_code(v);
+          scale = fp_scale_value(sc, q.mode, gfac);
+        } else {
+          sc = e8m0_ceil_code(in_prec(amax / (q.mode == QM::Mxfp8 ? 448.0f : 6.0f)));
+          scale = fp_scale_value(sc, q.mode, 0);
+        }
+        outs[1].data<uint8_t>()[gi] = sc;
+        for (int i = 0; i < q.gs; ++i) {
+          float v = scale == 0 ? 0.0f : in_prec(tmp[i] / scale);
+          codes[i] = q.mode == QM::Mxfp8 ? e4m3_code(v) : fp4_code(v);
+        }
+      }
+      uint32_t* wo = dst + r * wpr + g * q.gs * q.bits / 32;
+      for (int c = 0; c < q.gs; c += 32) pack32(codes.data() + c, q.bits, wo + c / 32 * q.bits);
+    }
+  });
+}
+
+// Dequantize into T (the compute dtype): exact q * s (rounded) + b for affine.
+template <typename T>
+void dequantize_impl(const std::vector<array>& inputs, array& out, const QSpec& q) {
+  cpu::alloc_out(out);
+  if (out.size() == 0) return;
+  array w = cpu::ensure_row_contiguous(inputs[0]);
+  int64_t cols = out.shape(-1), rows = out.size() / cols;
+  int64_t G = cols / q.gs, wpr = w.shape(-1);
+  const uint32_t* wp = w.data<uint32_t>();
+  T* op = out.data<T>();
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    QParamsBuf<T> prm;
+    float gfac = 0;
+    if (q.mode == QM::Nvfp4 && inputs.size() > 2) gfac = nv_global_factor(inputs[2].data<float>()[0]);
+    prepare_params<T>(inputs[1], q.mode == QM::Affine ? &inputs[2] : nullptr, q.mode, gfac, prm);
+    QMat<T> W{wp, prm.sp, prm.bp, wpr, G};
+    cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / cols), [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) decode_row<T, true>(W, q, r, 0, cols, op + r * cols);
+    });
+  } else {
+    // Half types (affine only): q * s rounded to T, then + b rounded to T.
+    array s = cpu::ensure_row_contiguous(inputs[1]), b = cpu::ensure_row_contiguous(inputs[2]);
+    const T* sp = s.data<T>();
+    const T* bp = b.data<T>();
+    cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / cols), [&](size_t r0, size_t r1) {
+      uint8_t codes[32];
+      for (size_t r = r0; r < r1; ++r) {
+        for (int64_t c = 0; c < cols; c += 32) {
+          unpack32(wp + r * wpr + c / 32 * q.bits, q.bits, codes);
+          float sv = static_cast<float>(sp[r * G + c / q.gs]), bv = static_cast<float>(bp[r * G + c / q.gs]);
+          for (int j = 0; j < 32; ++j) {
+            float prod = static_cast<float>(T(float(codes[j]) * sv));
+            op[r * cols + c + j] = T(prod + bv);
+          }
+        }
+      }
+    });
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- primitives
+void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  QSpec q{group_size_, bits_, mode_};
+  const array* gs = inputs.size() > 1 ? &inputs[1] : nullptr;
+  array g;
+  if (gs) {
+    g = cpu::ensure_row_contiguous(*gs);
+    gs = &g;
+  }
+  switch (inputs[0].dtype()) {
+    case float32: quantize_impl<float>(inputs[0], gs, outputs, q); break;
+    case float64: quantize_impl<double>(inputs[0], gs, outputs, q); break;
+    case float16: quantize_impl<float16_t>(inputs[0], gs, outputs, q); break;
+    case bfloat16: quantize_impl<bfloat16_t>(inputs[0], gs, outputs, q); break;
+    default: throw std::runtime_error(msg("[quantize] unsupported dtype ", inputs[0].dtype(), "."));
+  }
+}
+
+void Dequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  QSpec q{group_size_, bits_, mode_};
+  std::vector<array> in = inputs;
+  if (mode_ == QM::Nvfp4 && in.size() > 2) in[2] = cpu::ensure_row_contiguous(in[2]);
+  auto& out = outputs[0];
+  switch (out.dtype()) {
+    case float32: dequantize_impl<float>(in, out, q); break;
+    case float64: dequantize_impl<double>(in, out, q); break;
+    case float16: dequantize_impl<float16_t>(in, out, q); break;
+    case bfloat16: dequantize_impl<bfloat16_t>(in, out, q); break;
+    default: throw std::runtime_error(msg("[dequantize] unsupported dtype ", out.dtype(), "."));
+  }
+}
+
+void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  cpu::alloc_out(out);
+  if (out.size() == 0) return;
+  QSpec q{group_size_, bits_, mode_};
+  if (out.dtype() == float64) quantized_matmul_impl<double>(inputs, out, q, transpose_);
+  else quantized_matmul_impl<float>(inputs, out, q, transpose_);
+}
+
+namespace {
+template <typename A>
+void gather_qmm_impl(const std::vector<array>& inputs, array& out, const QSpec& q, bool transpose) {
+  bool has_b = inputs.size() == 6;
+  array x = as_contiguous(inputs[0], dtype_of<A>());
+  array w = cpu::ensure_row_contiguous(inputs[1]);
+  array li = cpu::ensure_row_contiguous(inputs[has_b ? 4 : 3]);
+  array ri = cpu::ensure_row_contiguous(inputs[has_b ? 5 : 4]);
+  int64_t Bx = x.shape(0), Bw = w.shape(0);
+  int M = x.shape(1), K = x.shape(2);
+  int rows = w.shape(1);
+  int64_t wpr = w.shape(2), G = inputs[2].shape(-1);
+  int64_t B = out.shape(0);
+  int N = out.shape(2);
+  OutBuf<A> ob(out);
+  if (Bx == 0 || Bw == 0) {
+    std::fill(ob.p, ob.p + out.size(), A(0));
+    ob.finish();
+    return;
+  }
+  QParamsBuf<A> prm;
+  prepare_params<A>(inputs[2], has_b ? &inputs[3] : nullptr, q.mode, 0.0f, prm);
+  const uint32_t* lp = li.data<uint32_t>();
+  const uint32_t* rp = ri.data<uint32_t>();
+  // Out-of-range indices are clamped (as gather_mm); reading past the batch is never done.
+  auto lhs = [&](int64_t i) { return std::min<int64_t>(lp[i], Bx - 1); };
+  auto rhs = [&](int64_t i) { return std::min<int64_t>(rp[i], Bw - 1); };
+  // Items grouped by matrix of w (stable counting sort): one product with cnt * M rows each.
+  std::vector<int64_t> start(Bw + 1, 0), order(B);
+  for (int64_t i = 0; i < B; ++i) start[rhs(i) + 1]++;
+  for (int64_t e = 0; e < Bw; ++e) start[e + 1] += start[e];
+  {
+    std::vector<int64_t> pos(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < B; ++i) order[pos[rhs(i)]++] = i;
+  }
+  const A* xp = x.data<A>();
+  int64_t MK = int64_t(M) * K, MN = int64_t(M) * N;
+  std::vector<A> xbuf, obuf;
+  for (int64_t e = 0; e < Bw; ++e) {
+    int64_t b0 = start[e], cnt = start[e + 1] - b0;
+    if (cnt == 0) continue;
+    // Direct pointers when the items (and their lhs) are consecutive.
+    bool direct = true;
+    for (int64_t t = 1; t < cnt && direct; ++t)
+      direct = order[b0 + t] == order[b0] + t && lhs(order[b0 + t]) == lhs(order[b0]) + t;
+    const A* X;
+    A* O;
+    if (direct) {
+      X = xp + lhs(order[b0]) * MK;
+      O = ob.p + order[b0] * MN;
+    } else {
+      xbuf.resize(size_t(cnt * MK));
+      obuf.resize(size_t(cnt * MN));
+      for (int64_t t = 0; t < cnt; ++t)
+        std::memcpy(xbuf.data() + t * MK, xp + lhs(order[b0 + t]) * MK, sizeof(A) * MK);
+      X = xbuf.data();
+      O = obuf.data();
+    }
+    QMat<A> W;
+    W.w = w.data<uint32_t>() + e * rows * wpr;
+    W.wpr = wpr;
+    W.G = G;
+    W.s = prm.sp + e * rows * G;
+    W.b = prm.bp ? prm.bp + e * rows * G : nullptr;
+    qmm_one<A>(X, K, static_cast<int>(cnt * M), W, q, transpose, N, K, O, N);
+    if (!direct)
+      for (int64_t t = 0; t < cnt; ++t) std::memcpy(ob.p + order[b0 + t] * MN, O + t * MN, sizeof(A) * MN);
+  }
+  ob.finish();
+}
+
+inline void fp8_encode_range(const float* in, uint8_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = e4m3_code(in[i]);
+}
+}  // namespace
+
+void GatherQMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  cpu::alloc_out(out);
+  if (out.size() == 0) return;
+  QSpec q{group_size_, bits_, mode_};
+  if (out.dtype() == float64) gather_qmm_impl<double>(inputs, out, q, transpose_);
+  else gather_qmm_impl<float>(inputs, out, q, transpose_);
+}
+
+void ToFP8::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  cpu::alloc_out(out);
+  if (out.size() == 0) return;
+  array x = as_contiguous(inputs[0], float32);
+  const float* xp = x.data<float>();
+  uint8_t* op = out.data<uint8_t>();
+  cpu::parallel_for(out.size(), cpu::kElemGrain, [&](size_t b, size_t e) { fp8_encode_range(xp + b, op + b, e - b); });
+}
+
+void FromFP8::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& out = outputs[0];
+  cpu::alloc_out(out);
+  if (out.size() == 0) return;
+  array x = cpu::ensure_row_contiguous(inputs[0]);
+  const uint8_t* xp = x.data<uint8_t>();
+  const Tables& t = tables();
+  MLX_DISPATCH_REAL(out.dtype(), {
+    T* op = out.data<T>();
+    cpu::parallel_for(out.size(), cpu::kElemGrain, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) op[i] = cast_to<T>(t.e4m3[xp[i]]);
+    });
+  });
+}
+
+}  // namespace mlx::core
