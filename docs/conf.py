@@ -135,7 +135,69 @@ def _alias_signatures(app, docname, source):
     source[0] = _AUTOFUNCTION.sub(fix, text)
 
 
+def _dev_notes(app, docname, source):
+    """List every Markdown note in docs/dev/ (with its title) on the dev_notes page."""
+    if docname != "dev_notes":
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    items = []
+    for fname in sorted(os.listdir(os.path.join(here, "dev"))):
+        if not fname.endswith(".md"):
+            continue
+        with open(os.path.join(here, "dev", fname), encoding="utf-8") as f:
+            title = next((ln.strip("# \n") for ln in f if ln.startswith("#")), "")
+        items.append(f"* :download:`{fname} <dev/{fname}>`: {title}")
+    source[0] = source[0].replace("DEV_NOTES_LIST", "\n".join(items))
+
+
+_DOCUMENTED = re.compile(
+    r"^\.\. (?:auto(?:function|class|property|method|data)|data|function|class)::"
+    r" ([\w.]+)",
+    re.MULTILINE,
+)
+
+
+def _other_functions(app, docname, source):
+    """Replace ``MLX_OTHER_FUNCTIONS`` with the module's callables that no page lists.
+
+    The reference pages list functions by topic; a function added to ``mlx.core`` (or
+    one of its submodules) later still gets documented, under "Other functions", until
+    someone files it under a topic.
+    """
+    if "MLX_OTHER_FUNCTIONS" not in source[0]:
+        return
+    module = re.search(r"^\.\. currentmodule:: ([\w.]+)", source[0], re.MULTILINE)
+    mod = importlib.import_module(module.group(1))
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "python")
+    listed = set()
+    for fname in os.listdir(here):
+        if fname.endswith(".rst"):
+            with open(os.path.join(here, fname), encoding="utf-8") as f:
+                text = f.read()
+            cur = re.search(r"^\.\. currentmodule:: ([\w.]+)", text, re.MULTILINE)
+            if cur and cur.group(1) == module.group(1):
+                listed.update(_DOCUMENTED.findall(text))
+    names = []
+    for name in sorted(dir(mod)):
+        obj = getattr(mod, name)
+        if name.startswith("_") or name in listed or isinstance(obj, type):
+            continue
+        if type(obj).__name__ == "nb_type" or not callable(obj):
+            continue
+        if type(obj).__name__ == "module":
+            continue
+        names.append(name)
+    block = ""
+    if names:
+        block = "Other functions\n---------------\n\n" + "".join(
+            f".. autofunction:: {n}\n" for n in names
+        )
+    source[0] = source[0].replace("MLX_OTHER_FUNCTIONS", block)
+
+
 def setup(app):
+    app.connect("source-read", _other_functions)
+    app.connect("source-read", _dev_notes)
     app.connect("source-read", _alias_signatures)
     app.connect("autodoc-process-signature", _process_signature)
     # Before napoleon (priority 500), which would read a signature line as a type.
