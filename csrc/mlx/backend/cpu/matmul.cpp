@@ -53,8 +53,20 @@ void gemm(bool ta, bool tb, int M, int N, int K, const T* A, int lda, const T* B
   }
 }
 
+// OpenBLAS runs single-threaded; our pool splits the work. OpenBLAS's own threads spin
+// between calls and fight the pool on small machines, which made batched small products
+// (attention heads) many times slower than the arithmetic needs.
+// Set once when the library loads, before any kernel calls BLAS or LAPACK.
+const bool kBlasSingleThread = [] {
+  openblas_set_num_threads(1);
+  return true;
+}();
+
+void blas_single_thread() { (void)kBlasSingleThread; }
+
 template <typename T>
 void matmul_blas(const array& a_in, const array& b_in, array& out) {
+  blas_single_thread();
   Operand a = prepare(a_in), b = prepare(b_in);
   int M = out.shape(-2), N = out.shape(-1), K = a_in.shape(-1);
   int64_t batch = M && N ? out.size() / (int64_t(M) * N) : 0;
@@ -63,11 +75,43 @@ void matmul_blas(const array& a_in, const array& b_in, array& out) {
     std::memset(static_cast<void*>(c), 0, out.nbytes());
     return;
   }
+  const T* a0 = a.arr.template data<T>();
+  const T* b0 = b.arr.template data<T>();
+  int lda = static_cast<int>(a.ld), ldb = static_cast<int>(b.ld);
+  double flops = 2.0 * M * N * K;
+  int nt = cpu::num_threads();
+  if (batch >= nt || flops * batch < 2e6 || nt == 1) {
+    // Many products (or small ones): one single-threaded gemm per batch item.
+    size_t grain = std::max<size_t>(1, static_cast<size_t>(2e6 / std::max(flops, 1.0)));
+    cpu::parallel_for(batch, grain, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        gemm<T>(a.trans, b.trans, M, N, K, a0 + batch_offset(a.arr, i), lda, b0 + batch_offset(b.arr, i), ldb,
+                c + i * int64_t(M) * N, N);
+      }
+    });
+    return;
+  }
+  // Few large products: split the longer output side into blocks of whole panels.
+  bool split_m = M >= N;
+  int len = split_m ? M : N;
+  int blocks = std::max(1, std::min(nt * 2, len / 64));
   for (int64_t i = 0; i < batch; ++i) {
-    const T* pa = a.arr.template data<T>() + batch_offset(a.arr, i);
-    const T* pb = b.arr.template data<T>() + batch_offset(b.arr, i);
-    gemm<T>(a.trans, b.trans, M, N, K, pa, static_cast<int>(a.ld), pb, static_cast<int>(b.ld),
-            c + i * int64_t(M) * N, N);
+    const T* pa = a0 + batch_offset(a.arr, i);
+    const T* pb = b0 + batch_offset(b.arr, i);
+    T* pc = c + i * int64_t(M) * N;
+    cpu::parallel_for(blocks, 1, [&](size_t k0, size_t k1) {
+      for (size_t k = k0; k < k1; ++k) {
+        int s0 = static_cast<int>(int64_t(len) * k / blocks), s1 = static_cast<int>(int64_t(len) * (k + 1) / blocks);
+        if (s0 >= s1) continue;
+        if (split_m) {
+          const T* sa = pa + (a.trans ? s0 : int64_t(s0) * lda);
+          gemm<T>(a.trans, b.trans, s1 - s0, N, K, sa, lda, pb, ldb, pc + int64_t(s0) * N, N);
+        } else {
+          const T* sb = pb + (b.trans ? int64_t(s0) * ldb : s0);
+          gemm<T>(a.trans, b.trans, M, s1 - s0, K, pa, lda, sb, ldb, pc + s0, N);
+        }
+      }
+    });
   }
 }
 
