@@ -41,6 +41,9 @@ html_static_path = []
 html_theme_options = {
     "description": "Lazy arrays, composable function transforms and the MLX API",
     "fixed_sidebar": True,
+    "page_width": "1180px",
+    "sidebar_width": "250px",
+    "body_max_width": "none",
 }
 
 # --- autodoc --------------------------------------------------------------------------
