@@ -11,6 +11,8 @@ array reduce(const array& a, std::vector<int> axes, bool keepdims, ReduceType t,
              const char* name, SD s) {
   axes = normalize_axes(axes, static_cast<int>(a.ndim()), name);
   std::sort(axes.begin(), axes.end());
+  // As MLX, a sum or product over no axes returns the input unchanged (same dtype).
+  if (axes.empty() && (t == ReduceType::Sum || t == ReduceType::Prod)) return a;
   array in = a.dtype() == out ? a : astype(a, out, s);
   if (axes.empty()) return in;
   Shape sh = a.shape();
@@ -25,9 +27,13 @@ array reduce(const array& a, std::vector<int> axes, bool keepdims, ReduceType t,
   return r;
 }
 
+// sum / prod accumulate bool and integers narrower than 32 bits in 32 bits (MLX).
 Dtype sum_type(Dtype t) {
-  if (t == bool_) return int32;
-  return t;
+  switch (t) {
+    case bool_: case int8: case int16: return int32;
+    case uint8: case uint16: return uint32;
+    default: return t;
+  }
 }
 
 }  // namespace
@@ -72,7 +78,8 @@ array var(const array& a, const std::vector<int>& axes, bool keepdims, int ddof,
   array sq = is_complex(t) ? real(multiply(d, conjugate(d, s), s), s) : square(d, s);
   array sm = sum(sq, ax, keepdims, s);
   double denom = n - ddof;
-  return multiply(sm, astype(array(denom <= 0 ? NAN : 1.0 / denom), sm.dtype(), s), s);
+  // As MLX, ddof >= n divides by zero (inf).
+  return multiply(sm, astype(array(denom <= 0 ? INFINITY : 1.0 / denom), sm.dtype(), s), s);
 }
 
 array std_dev(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, SD s) {
@@ -81,9 +88,10 @@ array std_dev(const array& a, const std::vector<int>& axes, bool keepdims, int d
 
 array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims, SD s) {
   auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "logsumexp");
+  if (a.size() == 0)
+    throw ValueError(msg("[logsumexp] cannot reduce a zero-size array; got shape=", a.shape(), "."));
   Dtype t = float_of(a.dtype());
   array x = astype(a, t, s);
-  if (x.size() == 0) return log(sum(exp(x, s), ax, keepdims, s), s);
   array m = stop_gradient(max(x, ax, true, s), s);
   m = where(isinf(m, s), zeros({}, t, s), m, s);
   array r = add(log(sum(exp(subtract(x, m, s), s), ax, true, s), s), m, s);
@@ -92,6 +100,9 @@ array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims, SD 
 }
 
 array argmax(const array& a, std::optional<int> axis, bool keepdims, SD s) {
+  if (axis) normalize_axis(*axis, static_cast<int>(a.ndim()), "argmax");
+  if (a.size() == 0)
+    throw ValueError(msg("[argmax] cannot take the argmax of a zero-size array; got shape=", a.shape(), "."));
   if (!axis) {
     array r = argmax(reshape(a, {-1}, s), 0, false, s);
     if (keepdims) r = reshape(r, Shape(a.ndim(), 1), s);
@@ -106,6 +117,9 @@ array argmax(const array& a, std::optional<int> axis, bool keepdims, SD s) {
 }
 
 array argmin(const array& a, std::optional<int> axis, bool keepdims, SD s) {
+  if (axis) normalize_axis(*axis, static_cast<int>(a.ndim()), "argmin");
+  if (a.size() == 0)
+    throw ValueError(msg("[argmin] cannot take the argmin of a zero-size array; got shape=", a.shape(), "."));
   if (!axis) {
     array r = argmin(reshape(a, {-1}, s), 0, false, s);
     if (keepdims) r = reshape(r, Shape(a.ndim(), 1), s);
@@ -130,6 +144,7 @@ array softmax(const array& a, const std::vector<int>& axes, bool precise, SD s) 
   if (ax.size() == 1 && ax[0] == static_cast<int>(a.ndim()) - 1 && !is_complex(t) && a.size() > 0) {
     return array(x.shape(), t, std::make_shared<Softmax>(to_stream(s), precise), {x});
   }
+  if (x.size() == 0) return x;
   if (ax.empty()) return divide(exp(subtract(x, x, s), s), exp(subtract(x, x, s), s), s);
   array m = stop_gradient(max(x, ax, true, s), s);
   array e = exp(subtract(x, m, s), s);

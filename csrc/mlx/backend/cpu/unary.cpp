@@ -1,5 +1,6 @@
 // Unary elementwise kernels.
 #include <cmath>
+#include <cstring>
 
 #include "mlx/backend/cpu/simd_math.h"
 #include "mlx/backend/cpu/utils.h"
@@ -176,30 +177,77 @@ inline auto apply(A x) {
   }
 }
 
-// The float32 sin/cos of simd_math.h reduce the argument with a 3-part pi/2 and are
-// accurate only for moderate |x|; beyond this (and for inf/nan) a scalar pass redoes
-// the affected elements with the C library.
-constexpr float kSinCosMaxArg = 8192.0f;
+// float32 sin/cos: a vectorized polynomial with a 3-part pi/2 reduction, accurate
+// only for moderate |x| (as simd_math.h's). The fast loop stores x itself (instead of the
+// result) where |x| > 8192 or x is inf/nan, and tracks the largest |x|; a
+// scalar pass then redoes those elements with the C library. It reads them back from
+// out, which works whether or not out shares in's (donated) buffer.
+constexpr uint32_t kSinCosMaxBits = 0x46000000u;  // 8192.0f; NaN and inf compare above
 
 template <UnaryOp op, typename A>
 constexpr bool needs_sincos_fixup() {
   return (op == UnaryOp::Sin || op == UnaryOp::Cos) && is_f32<A>;
 }
 
-// True when some of the n values of in (stride is) are outside the fast path's range.
-// Checked before the output is written: out may share in's (donated) buffer.
-template <typename In>
-bool sincos_out_of_range(const In* in, int64_t is, size_t n) {
-  bool any = false;
-  for (size_t i = 0; i < n; ++i) any |= !(std::fabs(static_cast<float>(in[i * is])) <= kSinCosMaxArg);
-  return any;
+inline uint32_t abs_bits(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return b & 0x7fffffffu;
 }
 
-template <UnaryOp op>
-inline float sincos_safe(float x) {
-  if (std::fabs(x) <= kSinCosMaxArg) return op == UnaryOp::Sin ? simd::sin(x) : simd::cos(x);
-  double d = static_cast<double>(x);
-  return static_cast<float>(op == UnaryOp::Sin ? std::sin(d) : std::cos(d));
+// float32 sin (kCos false) or cos (kCos true) for |x| <= 8192, about 2 ulp,
+// branch free. x = k pi/2 + r with k = 2j (sin) or 2j + 1 (cos) and |r| <= pi/2, so
+// sin(x) = (-1)^j sin(r) and cos(x) = (-1)^(j+1) sin(r): one odd polynomial (fitted
+// on [-pi/2, pi/2]) instead of a sine and a cosine polynomial and quadrant selects.
+// k pi/2 is subtracted in three parts (Cody-Waite), exact while k < 2^16.
+template <bool kCos>
+inline float sincos_reduced(float x) {
+  float j = kCos ? std::floor(x * 0.318309886183790672f) : std::floor(x * 0.318309886183790672f + 0.5f);
+  float k = kCos ? 2.0f * j + 1.0f : 2.0f * j;
+  float r = x - k * 1.5703125f;
+  r = r - k * 4.837512969970703125e-4f;
+  r = r - k * 7.54978995489188216e-8f;
+  float r2 = r * r;
+  float p = 2.6057814466184936e-06f;
+  p = p * r2 - 1.9809603691101074e-04f;
+  p = p * r2 + 8.33306647837162e-03f;
+  p = p * r2 - 1.6666659712791443e-01f;
+  float v = r + r * r2 * p;
+  int32_t ji = static_cast<int32_t>(j);
+  uint32_t sign = static_cast<uint32_t>(kCos ? ji + 1 : ji) << 31;
+  uint32_t vb;
+  std::memcpy(&vb, &v, 4);
+  vb ^= sign;
+  std::memcpy(&v, &vb, 4);
+  return v;
+}
+
+// Returns true when some element was out of the fast path's range. Strides are
+// template parameters when known to be 1 so that the contiguous loop vectorizes.
+template <UnaryOp op, bool kStrided, typename In, typename Out>
+bool sincos_fast(const In* in, int64_t is, Out* out, int64_t os, size_t n) {
+  uint32_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    float x = static_cast<float>(in[kStrided ? i * is : i]);
+    uint32_t b = abs_bits(x);
+    m = b > m ? b : m;
+    float r = sincos_reduced<op == UnaryOp::Cos>(x);
+    // sin also keeps x where x is +-0 (sin(-0) is -0): 1 <= b <= max as one compare.
+    bool fast = op == UnaryOp::Sin ? b - 1u < kSinCosMaxBits : b <= kSinCosMaxBits;
+    out[kStrided ? i * os : i] = cast_to<Out>(fast ? r : x);
+  }
+  return m > kSinCosMaxBits;
+}
+
+template <UnaryOp op, typename Out>
+void sincos_fixup(Out* out, int64_t os, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    float x = static_cast<float>(out[i * os]);
+    if (abs_bits(x) > kSinCosMaxBits) {
+      double d = static_cast<double>(x);
+      out[i * os] = cast_to<Out>(static_cast<float>(op == UnaryOp::Sin ? std::sin(d) : std::cos(d)));
+    }
+  }
 }
 
 template <UnaryOp op, typename In, typename Out>
@@ -207,12 +255,10 @@ void run_linear(const In* in, Out* out, size_t n) {
   using A = acc_t<In>;
   cpu::parallel_for(n, cpu::kElemGrain, [&](size_t b, size_t e) {
     if constexpr (needs_sincos_fixup<op, A>()) {
-      if (sincos_out_of_range(in + b, 1, e - b)) {
-        for (size_t i = b; i < e; ++i) out[i] = cast_to<Out>(sincos_safe<op>(static_cast<float>(in[i])));
-        return;
-      }
+      if (sincos_fast<op, false>(in + b, 1, out + b, 1, e - b)) sincos_fixup<op>(out + b, 1, e - b);
+    } else {
+      for (size_t i = b; i < e; ++i) out[i] = cast_to<Out>(apply<op>(static_cast<A>(in[i])));
     }
-    for (size_t i = b; i < e; ++i) out[i] = cast_to<Out>(apply<op>(static_cast<A>(in[i])));
   });
 }
 
@@ -232,12 +278,10 @@ void run(const array& in, array& out) {
                          const In* s = src + off[0];
                          Out* d = dst + off[1];
                          if constexpr (needs_sincos_fixup<op, A>()) {
-                           if (sincos_out_of_range(s, is[0], n)) {
-                             for (int64_t i = 0; i < n; ++i) d[i] = cast_to<Out>(sincos_safe<op>(static_cast<float>(s[i * is[0]])));
-                             return;
-                           }
+                           if (sincos_fast<op, true>(s, is[0], d, is[1], n)) sincos_fixup<op>(d, is[1], n);
+                         } else {
+                           for (int64_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(s[i * is[0]])));
                          }
-                         for (int64_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(s[i * is[0]])));
                        });
 }
 
