@@ -41,6 +41,24 @@ array::ArrayDesc::~ArrayDesc() {
   }
 }
 
+array::~array() {
+  if (!desc_ || desc_->siblings.empty()) return;
+  long n = static_cast<long>(desc_->siblings.size()) + 1;
+  long external = desc_.use_count() - (n - 1);
+  for (auto& s : desc_->siblings) {
+    if (!s.desc_) return;
+    external += s.desc_.use_count() - (n - 1);
+  }
+  if (external == 1) {
+    // Empty every list before any handle is destroyed, so that nested destructors
+    // never see a list that is being modified.
+    std::vector<array> sibs;
+    sibs.swap(desc_->siblings);
+    std::vector<std::vector<array>> lists(sibs.size());
+    for (size_t i = 0; i < sibs.size(); ++i) lists[i].swap(sibs[i].desc_->siblings);
+  }
+}
+
 void copy_cast_raw(const void* src, Dtype st, void* dst, Dtype dt, size_t n) {
   MLX_DISPATCH_ALL(st, {
     using S = T;
@@ -106,14 +124,19 @@ std::vector<array> array::outputs() const {
 void array::eval() { mlx::core::eval({*this}); }
 
 void array::detach() {
-  for (auto& s : desc_->siblings) {
-    s.desc_->inputs.clear();
-    s.desc_->siblings.clear();
-    s.desc_->position = 0;
-    s.desc_->primitive = nullptr;
+  // Move every sibling list out before destroying anything (see ~array).
+  std::vector<array> sibs;
+  sibs.swap(desc_->siblings);
+  std::vector<std::vector<array>> lists(sibs.size());
+  std::vector<std::vector<array>> ins(sibs.size() + 1);
+  for (size_t i = 0; i < sibs.size(); ++i) {
+    auto& d = *sibs[i].desc_;
+    lists[i].swap(d.siblings);
+    ins[i].swap(d.inputs);
+    d.position = 0;
+    d.primitive = nullptr;
   }
-  desc_->inputs.clear();
-  desc_->siblings.clear();
+  ins.back().swap(desc_->inputs);
   desc_->position = 0;
   desc_->primitive = nullptr;
 }

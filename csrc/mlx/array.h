@@ -42,6 +42,13 @@ size_t shape_size(const Shape& shape);
 class array {
  public:
   array() = default;
+  array(const array&) = default;
+  array(array&&) noexcept = default;
+  array& operator=(const array&) = default;
+  array& operator=(array&&) noexcept = default;
+  // Breaks the reference cycle among the outputs of a multi-output primitive (siblings hold
+  // each other) when this is the last handle from outside the group.
+  ~array();
 
   // A scalar (0-d) array.
   template <typename T>
