@@ -144,9 +144,14 @@ array binary(BinaryOp op, const array& a_in, const array& b_in, SD s) {
                              a_in.dtype(), " and ", b_in.dtype(), "."));
       if ((op == BinaryOp::LeftShift || op == BinaryOp::RightShift) && t == bool_) t = out = uint8;
       break;
-    case BinaryOp::Remainder:
-      if (is_complex(t))
+    case BinaryOp::Remainder: case BinaryOp::FloorDivide:
+      if (is_complex(t) && op == BinaryOp::Remainder)
         throw ValueError(msg("[", name, "] complex inputs are not supported; got dtype=", t, "."));
+      if (t == bool_) {
+        // As MLX, on integers (x // 0 == 0, x % 0 == x), cast back to bool.
+        array r = binary(op, astype(a_in, uint8, s), astype(b_in, uint8, s), s);
+        return astype(r, bool_, s);
+      }
       break;
     default:
       if (is_comparison(op)) out = bool_;
@@ -166,6 +171,10 @@ array binary(BinaryOp op, const array& a_in, const array& b_in, SD s) {
 std::vector<array> divmod(const array& a_in, const array& b_in, SD s) {
   Dtype t = promote_types(a_in.dtype(), b_in.dtype());
   if (is_complex(t)) throw ValueError("[divmod] complex inputs are not supported; got dtype=complex64.");
+  if (t == bool_) {
+    auto r = divmod(astype(a_in, uint8, s), astype(b_in, uint8, s), s);
+    return {astype(r[0], bool_, s), astype(r[1], bool_, s)};
+  }
   array a = a_in.dtype() == t ? a_in : astype(a_in, t, s);
   array b = b_in.dtype() == t ? b_in : astype(b_in, t, s);
   auto [ab, bb] = broadcast_pair(a, b, "divmod", s);

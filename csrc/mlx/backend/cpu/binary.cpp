@@ -56,7 +56,8 @@ inline A int_pow(A base, A exp) {
 inline bool cplx_greater(complex64_t a, complex64_t b) {
   return a.real() > b.real() || (a.real() == b.real() && a.imag() > b.imag());
 }
-inline bool cplx_isnan(complex64_t a) { return a.real() != a.real() || a.imag() != a.imag(); }
+// As MLX, maximum / minimum treat a complex number as NaN when its real part is.
+inline bool cplx_isnan(complex64_t a) { return a.real() != a.real(); }
 
 template <BinaryOp op, typename A>
 inline auto apply(A a, A b) {
@@ -95,11 +96,11 @@ inline auto apply(A a, A b) {
     else if constexpr (std::is_same_v<A, bool>) return a || !b;
     else return int_pow(a, b);
   } else if constexpr (op == BinaryOp::Maximum) {
-    if constexpr (C) return (cplx_isnan(a) || (!cplx_isnan(b) && !cplx_greater(b, a))) ? a : b;
+    if constexpr (C) return (cplx_isnan(a) || (!cplx_isnan(b) && cplx_greater(a, b))) ? a : b;
     else if constexpr (F) return (a != a || a > b) ? a : b;  // NaN propagates
     else return a > b ? a : b;
   } else if constexpr (op == BinaryOp::Minimum) {
-    if constexpr (C) return (cplx_isnan(a) || (!cplx_isnan(b) && !cplx_greater(a, b))) ? a : b;
+    if constexpr (C) return (cplx_isnan(a) || (!cplx_isnan(b) && cplx_greater(b, a))) ? a : b;
     else if constexpr (F) return (a != a || a < b) ? a : b;
     else return a < b ? a : b;
   } else if constexpr (op == BinaryOp::Equal) {

@@ -46,12 +46,19 @@ struct Op {
     } else if constexpr (R == ReduceType::Or) {
       return static_cast<A>(acc || x);
     } else if constexpr (R == ReduceType::Max) {
-      if constexpr (is_cplx<A>::value) return (x.real() > acc.real() || (x.real() == acc.real() && x.imag() > acc.imag())) ? x : acc;
-      else if constexpr (std::is_floating_point_v<A>) return (x > acc || x != x) ? x : acc;
+      // Complex: lexicographic; a NaN real part gives NaN (as MLX).
+      if constexpr (is_cplx<A>::value) {
+        if (acc.real() != acc.real()) return acc;
+        if (x.real() != x.real()) return A(NAN, 0.0f);
+        return (x.real() > acc.real() || (x.real() == acc.real() && x.imag() > acc.imag())) ? x : acc;
+      } else if constexpr (std::is_floating_point_v<A>) return (x > acc || x != x) ? x : acc;
       else return x > acc ? x : acc;
     } else {
-      if constexpr (is_cplx<A>::value) return (x.real() < acc.real() || (x.real() == acc.real() && x.imag() < acc.imag())) ? x : acc;
-      else if constexpr (std::is_floating_point_v<A>) return (x < acc || x != x) ? x : acc;
+      if constexpr (is_cplx<A>::value) {
+        if (acc.real() != acc.real()) return acc;
+        if (x.real() != x.real()) return A(NAN, 0.0f);
+        return (x.real() < acc.real() || (x.real() == acc.real() && x.imag() < acc.imag())) ? x : acc;
+      } else if constexpr (std::is_floating_point_v<A>) return (x < acc || x != x) ? x : acc;
       else return x < acc ? x : acc;
     }
   }
