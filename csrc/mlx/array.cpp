@@ -92,7 +92,7 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
   desc_->primitive = std::move(primitive);
   desc_->inputs = std::move(inputs);
   for (auto& in : desc_->inputs)
-    if (in.is_tracer()) desc_->is_tracer = true;
+    if (in.is_tracer()) desc_->is_tracer = true;  // propagate only while tracing
 }
 
 std::vector<array> array::make_arrays(std::vector<Shape> shapes, const std::vector<Dtype>& dtypes,
@@ -122,6 +122,8 @@ std::vector<array> array::outputs() const {
 }
 
 void array::eval() { mlx::core::eval({*this}); }
+
+bool array::is_tracer() const { return desc_->is_tracer && detail::trace_depth() > 0; }
 
 void array::detach() {
   // Move every sibling list out before destroying anything (see ~array).

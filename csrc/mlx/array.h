@@ -103,7 +103,8 @@ class array {
   int position() const { return desc_->position; }
   // True once data is set (evaluated or created from values).
   bool is_available() const { return desc_->data != nullptr; }
-  bool is_tracer() const { return desc_->is_tracer; }
+  // A tracer only while some transform (vjp, jvp, vmap, compile) is tracing.
+  bool is_tracer() const;
   void set_tracer(bool t) { desc_->is_tracer = t; }
 
   // Drops the primitive and inputs after evaluation so the graph frees as it goes.

@@ -27,6 +27,14 @@ VecFn vmap(const VecFn& fun, const std::vector<int>& in_axes, const std::vector<
 namespace detail {
 // Depth of enclosing compile traces (eval inside them is an error).
 int& compile_trace_depth();
+// Depth of enclosing transforms of any kind; arrays are tracers only while it is > 0.
+int& trace_depth();
+struct TraceGuard {
+  TraceGuard() { ++trace_depth(); }
+  ~TraceGuard() { --trace_depth(); }
+  TraceGuard(const TraceGuard&) = delete;
+  TraceGuard& operator=(const TraceGuard&) = delete;
+};
 // Nodes between inputs (exclusive) and outputs that depend on an input, in topological order.
 std::vector<array> depending_tape(const std::vector<array>& outputs,
                                   const std::unordered_set<uintptr_t>& input_ids);

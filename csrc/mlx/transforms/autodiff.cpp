@@ -62,6 +62,7 @@ std::vector<array> make_tracers(const std::vector<array>& primals) {
 
 std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const std::vector<array>& primals,
                                                       const std::vector<array>& cotangents) {
+  detail::TraceGuard guard;
   auto tracers = make_tracers(primals);
   std::unordered_set<uintptr_t> ids;
   for (auto& t : tracers) ids.insert(t.id());
@@ -127,6 +128,7 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const VecFn& fun, const st
     if (primals[i].shape() != tangents[i].shape())
       throw ValueError(msg("[jvp] a tangent's shape must match its primal's; got ", tangents[i].shape(),
                            " for a primal of shape ", primals[i].shape(), "."));
+  detail::TraceGuard guard;
   auto tracers = make_tracers(primals);
   std::unordered_set<uintptr_t> ids;
   std::unordered_map<uintptr_t, array> tan;
@@ -162,6 +164,7 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const VecFn& fun, const st
 
 VecFn vmap(const VecFn& fun, const std::vector<int>& in_axes, const std::vector<int>& out_axes) {
   return [fun, in_axes, out_axes](const std::vector<array>& inputs) -> std::vector<array> {
+    detail::TraceGuard guard;
     if (in_axes.size() != inputs.size())
       throw ValueError(msg("[vmap] in_axes must have one entry per input (", inputs.size(), "); got ",
                            in_axes.size(), "."));

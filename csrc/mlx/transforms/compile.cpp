@@ -20,6 +20,7 @@ bool is_fusable(const Primitive& p) {
 }
 
 CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs, bool fuse) {
+  detail::TraceGuard guard;
   std::vector<array> tracers;
   std::unordered_map<uintptr_t, int> input_index;
   std::unordered_set<uintptr_t> ids;

@@ -11,6 +11,10 @@ int& compile_trace_depth() {
   static thread_local int d = 0;
   return d;
 }
+int& trace_depth() {
+  static thread_local int d = 0;
+  return d;
+}
 }  // namespace detail
 
 void eval(std::vector<array> outputs) {
