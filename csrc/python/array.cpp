@@ -230,7 +230,7 @@ void init_array(nb::module_& m) {
       .def("__rmod__", rbin([](const array& x, const array& y, SD s) { return remainder(x, y, s); }, "remainder"))
       .def("__pow__", bin([](const array& x, const array& y, SD s) { return power(x, y, s); }, "power"))
       .def("__rpow__", rbin([](const array& x, const array& y, SD s) { return power(x, y, s); }, "power"))
-      .def("__matmul__", [](const array& a, nb::handle b) { return matmul(a, to_array_arg(b, "matmul")); })
+      .def("__matmul__", [](const array& a, const array& b) { return matmul(a, b); })
       .def("__eq__", [](const array& a, nb::handle b) -> nb::object {
         if (!comparable(b)) return nb::bool_(false);
         auto [x, y] = to_arrays(nb::cast(a), b, "equal");
@@ -304,8 +304,8 @@ void init_array(nb::module_& m) {
     a = divide(x, y, StreamOrDevice{});
     return a;
   }, nb::rv_policy::none);
-  cls.def("__imatmul__", [](array& a, nb::handle b) -> array& {
-    a = matmul(a, to_array_arg(b, "matmul"));
+  cls.def("__imatmul__", [](array& a, const array& b) -> array& {
+    a = matmul(a, b);
     return a;
   }, nb::rv_policy::none);
 }

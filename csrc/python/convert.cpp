@@ -177,8 +177,6 @@ void scan_list(nb::handle obj, ListInfo& info, size_t depth) {
     throw ValueError("[array] initialization from a ragged nested sequence is not supported; got a scalar beside a sequence.");
   Kind k;
   if (!scalar_kind(obj, k)) {
-    if (obj.is_none())
-      throw TypeError("[array] None cannot be converted to an array element; got None.");
     throw ValueError(msg("[array] cannot convert an object of type ", py_type_name(obj), " to an array; got ",
                          nb::cast<std::string>(nb::repr(obj)), "."));
   }

@@ -51,9 +51,10 @@ void init_ops(nb::module_& m) {
   UNARY(tan) UNARY(arcsin) UNARY(arccos) UNARY(arctan) UNARY(sinh) UNARY(cosh) UNARY(tanh)
   UNARY(arcsinh) UNARY(arccosh) UNARY(arctanh) UNARY(erf) UNARY(erfinv) UNARY(sigmoid) UNARY(floor)
   UNARY(ceil) UNARY(logical_not) UNARY(bitwise_invert) UNARY(conjugate) UNARY(real) UNARY(imag)
-  UNARY(isnan) UNARY(isinf) UNARY(isposinf) UNARY(isneginf) UNARY(stop_gradient) UNARY(isfinite)
+  UNARY(isnan) UNARY(isinf) UNARY(isposinf) UNARY(isneginf) UNARY(isfinite)
   UNARY(degrees) UNARY(radians)
 #undef UNARY
+  m.def("stop_gradient", [](const array& a, StreamArg s) { return stop_gradient(a, sd(s)); }, "a"_a, kw, st);
   m.def("conj", [](nb::handle a, StreamArg s) { return conjugate(to_array_arg(a, "conj"), sd(s)); }, "a"_a, kw, st);
   m.def("round", [](nb::handle a_, int decimals, StreamArg s) {
         array a = to_array_arg(a_, "round");
@@ -81,23 +82,21 @@ void init_ops(nb::module_& m) {
 #undef BINARY
   m.def("divmod", [](nb::handle a, nb::handle b, StreamArg s) {
         auto [x, y] = to_arrays(a, b, "divmod");
-        auto r = divmod(x, y, sd(s));
-        return nb::make_tuple(r[0], r[1]);
+        return divmod(x, y, sd(s));  // a list, as MLX
       }, "a"_a, "b"_a, kw, st);
   m.def("where", [](nb::handle c, nb::handle x, nb::handle y, StreamArg s) {
-        auto [xx, yy] = to_arrays(x, y);
-        return where(to_array(c), xx, yy, sd(s));
+        auto [xx, yy] = to_arrays(x, y, "where");
+        return where(to_array_arg(c, "where"), xx, yy, sd(s));
       }, "condition"_a, "x"_a, "y"_a, kw, st);
   m.def("astype", [](const array& a, Dtype t, StreamArg s) { return astype(a, t, sd(s)); }, "a"_a, "dtype"_a, kw, st);
-  m.def("clip", [](nb::handle a_, nb::handle lo, nb::handle hi, StreamArg s) {
-        array a = to_array(a_);
+  m.def("clip", [](const array& a, nb::handle lo, nb::handle hi, StreamArg s) {
         std::optional<array> l, h;
-        if (!lo.is_none()) l = to_array_with(lo, a.dtype());
-        if (!hi.is_none()) h = to_array_with(hi, a.dtype());
+        if (!lo.is_none()) l = to_arrays(nb::cast(a), lo, "clip").second;
+        if (!hi.is_none()) h = to_arrays(nb::cast(a), hi, "clip").second;
         return clip(a, l, h, sd(s));
       }, "a"_a, "a_min"_a.none(), "a_max"_a.none(), kw, st);
   m.def("nan_to_num", [](nb::handle a, float nan, std::optional<float> posinf, std::optional<float> neginf, StreamArg s) {
-        return nan_to_num(to_array(a), nan, posinf, neginf, sd(s));
+        return nan_to_num(to_array_arg(a, "nan_to_num"), nan, posinf, neginf, sd(s));
       }, "a"_a, "nan"_a = 0.0f, "posinf"_a = nb::none(), "neginf"_a = nb::none(), kw, st);
   m.def("isclose", [](nb::handle a, nb::handle b, double rtol, double atol, bool equal_nan, StreamArg s) {
         auto [x, y] = to_arrays(a, b);
@@ -108,7 +107,7 @@ void init_ops(nb::module_& m) {
         return allclose_arr(x, y, rtol, atol, equal_nan, sd(s));
       }, "a"_a, "b"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, kw, "equal_nan"_a = false, st);
   m.def("array_equal", [](nb::handle a, nb::handle b, bool equal_nan, StreamArg s) {
-        auto [x, y] = to_arrays(a, b);
+        auto [x, y] = to_arrays(a, b, "array_equal");
         return array_equal(x, y, equal_nan, sd(s));
       }, "a"_a, "b"_a, "equal_nan"_a = false, kw, st);
 
@@ -147,7 +146,8 @@ void init_ops(nb::module_& m) {
         return ones(to_shape(shape, "ones"), dtype.value_or(float32), sd(s));
       }, "shape"_a, "dtype"_a = nb::none(), kw, st);
   m.def("full", [](nb::handle shape, nb::handle vals, std::optional<Dtype> dtype, StreamArg s) {
-        array v = to_array(vals, dtype);
+        array v = to_array_arg(vals, "full");
+        if (dtype) v = astype(v, *dtype, sd(s));
         return full(to_shape(shape, "full"), v, v.dtype(), sd(s));
       }, "shape"_a, "vals"_a, "dtype"_a = nb::none(), kw, st);
   m.def("zeros_like", [](const array& a, std::optional<Dtype> dtype, StreamArg s) {
@@ -241,7 +241,7 @@ void init_ops(nb::module_& m) {
         return squeeze(a, axes_or_all(axis, a), sd(s));
       }, "a"_a, "axis"_a = nb::none(), kw, st);
   m.def("broadcast_to", [](nb::handle a, nb::handle shape, StreamArg s) {
-        return broadcast_to(to_array(a), to_shape(shape, "broadcast_to"), sd(s));
+        return broadcast_to(to_array_arg(a, "broadcast_to"), to_shape(shape, "broadcast_to"), sd(s));
       }, "a"_a, "shape"_a, kw, st);
   m.def("broadcast_arrays", [](nb::args arrays, StreamArg s) {
         std::vector<array> xs;
