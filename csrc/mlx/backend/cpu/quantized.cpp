@@ -1,11 +1,15 @@
 // CPU kernels of the quantization family.
 //
-// quantized_matmul never materializes the dequantized matrix: each thread decodes a small
-// tile of W (a few rows x a K-chunk, or a K-chunk x 32 columns) into an L1-resident buffer
-// and multiplies it with all rows of x in register-blocked micro-kernels. For many rows of x
-// (M >= kBlasRows) tiles of a few hundred rows are decoded and handed to BLAS instead.
+// quantized_matmul never materializes the dequantized matrix. For x @ W^T with few rows of x
+// (M < kBlasRows) each thread decodes kNR rows x a K-chunk of W into an L1-resident buffer and
+// multiplies it with all rows of x in a register-blocked micro-kernel. Otherwise (and for
+// x @ W) each thread decodes L2-sized tiles of W (kTileElems values) and hands them to a
+// single-threaded gemm.
 #include "mlx/backend/cpu/blas.h"
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -22,11 +26,9 @@ namespace {
 
 using QM = QuantizationMode;
 
-constexpr int kBlasRows = 64;    // rows of x from which the tile + BLAS path is used
+constexpr int kBlasRows = 16;    // rows of x from which x @ W^T uses the tile + BLAS path
 constexpr int kKC = 512;         // K-chunk of the transposed micro-kernel (multiple of 128)
 constexpr int kNR = 4;           // rows of W per transposed micro-kernel tile
-constexpr int kKT = 128;         // K-chunk of the non-transposed micro-kernel
-constexpr int kNB = 32;          // columns per non-transposed tile
 
 // ---------------------------------------------------------------- number formats
 struct Tables {
@@ -132,10 +134,10 @@ inline void unpack32(const uint32_t* blk, int bits, uint8_t* codes) {
     default: unpack32_t<8>(blk, codes); break;
   }
 }
-// Packs 32 codes into `bits` words.
-inline void pack32(const uint8_t* codes, int bits, uint32_t* blk) {
-  std::memset(blk, 0, sizeof(uint32_t) * bits);
-  for (int j = 0; j < 32; ++j) {
+// Packs n codes (n * bits a multiple of 32) into n * bits / 32 words.
+inline void pack_codes(const uint8_t* codes, int n, int bits, uint32_t* blk) {
+  std::memset(blk, 0, sizeof(uint32_t) * (n * bits / 32));
+  for (int j = 0; j < n; ++j) {
     int pos = j * bits, w = pos >> 5, off = pos & 31;
     blk[w] |= uint32_t(codes[j]) << off;
     if (off + bits > 32) blk[w + 1] |= uint32_t(codes[j]) >> (32 - off);
@@ -201,13 +203,20 @@ inline void decode32_affine(const uint32_t* blk, A s, A b, A* out) {
   if constexpr (std::is_same_v<A, float> && 32 % Bits == 0) {
     typedef int32_t v8i __attribute__((vector_size(32)));
     typedef float v8f __attribute__((vector_size(32)));
-    constexpr int per = 32 / Bits;
+    constexpr int per = 32 / Bits;  // codes per word
     v8f vs = v8f{} + s, vb = v8f{} + b;
     for (int j0 = 0; j0 < 32; j0 += 8) {
       v8i wv, sh;
-      for (int l = 0; l < 8; ++l) {
-        wv[l] = static_cast<int32_t>(blk[(j0 + l) / per]);
-        sh[l] = ((j0 + l) % per) * Bits;
+      if constexpr (per >= 8) {
+        wv = v8i{} + static_cast<int32_t>(blk[j0 / per]);
+        constexpr int off = 0;
+        (void)off;
+        int base = (j0 % per) * Bits;
+        sh = v8i{0, 1, 2, 3, 4, 5, 6, 7} * Bits + base;
+      } else {  // Bits == 8: two words per 8 lanes
+        int32_t w0 = static_cast<int32_t>(blk[j0 / 4]), w1 = static_cast<int32_t>(blk[j0 / 4 + 1]);
+        wv = v8i{w0, w0, w0, w0, w1, w1, w1, w1};
+        sh = v8i{0, 8, 16, 24, 0, 8, 16, 24};
       }
       v8i q = (wv >> sh) & ((1 << Bits) - 1);
       v8f f = __builtin_convertvector(q, v8f);
@@ -226,24 +235,11 @@ inline void decode32_affine(const uint32_t* blk, A s, A b, A* out) {
   }
 }
 
-// Decodes one 32-element block; s1 is the scale of its second half (equal to s unless the
-// group size is 16).
-template <typename A, bool Exact>
-inline void decode32(const uint32_t* blk, const QSpec& q, A s, A s1, A b, A* out) {
-  if (q.mode == QM::Affine) {
-    switch (q.bits) {
-      case 1: decode32_affine<1, A, Exact>(blk, s, b, out); break;
-      case 2: decode32_affine<2, A, Exact>(blk, s, b, out); break;
-      case 3: decode32_affine<3, A, Exact>(blk, s, b, out); break;
-      case 4: decode32_affine<4, A, Exact>(blk, s, b, out); break;
-      case 5: decode32_affine<5, A, Exact>(blk, s, b, out); break;
-      case 6: decode32_affine<6, A, Exact>(blk, s, b, out); break;
-      default: decode32_affine<8, A, Exact>(blk, s, b, out); break;
-    }
-    return;
-  }
+// fp decode of 32 elements; s1 is the scale of the second half (group size 16).
+template <QM Mode, typename A>
+inline void decode32_fp(const uint32_t* blk, A s, A s1, A* out) {
   const Tables& t = tables();
-  if (q.mode == QM::Mxfp8) {
+  if constexpr (Mode == QM::Mxfp8) {
     for (int i = 0; i < 8; ++i)
       for (int j = 0; j < 4; ++j) out[i * 4 + j] = A(t.e4m3[(blk[i] >> (8 * j)) & 255]) * (i < 4 ? s : s1);
   } else {
@@ -253,17 +249,75 @@ inline void decode32(const uint32_t* blk, const QSpec& q, A s, A s1, A b, A* out
 }
 
 // Decodes columns [c0, c0 + nc) (multiples of 32) of row r into out.
-template <typename A, bool Exact>
-inline void decode_row(const QMat<A>& W, const QSpec& q, int64_t r, int64_t c0, int64_t nc, A* out) {
+template <typename A>
+using DecodeFn = void (*)(const QMat<A>&, int gshift, int64_t r, int64_t c0, int64_t nc, A* out);
+
+template <typename A, bool Exact, int Bits>
+void decode_span_affine(const QMat<A>& W, int gshift, int64_t r, int64_t c0, int64_t nc, A* out) {
   const uint32_t* wr = W.w + r * W.wpr;
   const A* sr = W.s + r * W.G;
-  const A* br = W.b ? W.b + r * W.G : nullptr;
+  const A* br = W.b + r * W.G;
   for (int64_t c = c0; c < c0 + nc; c += 32) {
-    int64_t g = c / q.gs;
-    A s1 = q.gs < 32 ? sr[g + 1] : sr[g];
-    decode32<A, Exact>(wr + (c / 32) * q.bits, q, sr[g], s1, br ? br[g] : A(0), out + (c - c0));
+    int64_t g = c >> gshift;
+    decode32_affine<Bits, A, Exact>(wr + (c >> 5) * Bits, sr[g], br[g], out + (c - c0));
   }
 }
+template <typename A, QM Mode>
+void decode_span_fp(const QMat<A>& W, int gshift, int64_t r, int64_t c0, int64_t nc, A* out) {
+  constexpr int Bits = Mode == QM::Mxfp8 ? 8 : 4;
+  const uint32_t* wr = W.w + r * W.wpr;
+  const A* sr = W.s + r * W.G;
+  for (int64_t c = c0; c < c0 + nc; c += 32) {
+    int64_t g = c >> gshift, g1 = (c + 16) >> gshift;
+    decode32_fp<Mode, A>(wr + (c >> 5) * Bits, sr[g], sr[g1], out + (c - c0));
+  }
+}
+
+// Rows [r0, r0 + nr) x columns [c0, c0 + nc) into out (row stride ld), one call per tile.
+template <typename A>
+using TileFn = void (*)(const QMat<A>&, int gshift, int64_t r0, int nr, int64_t c0, int64_t nc, A* out, int64_t ld);
+template <typename A, DecodeFn<A> Span>
+void decode_tile(const QMat<A>& W, int gshift, int64_t r0, int nr, int64_t c0, int64_t nc, A* out, int64_t ld) {
+  for (int r = 0; r < nr; ++r) Span(W, gshift, r0 + r, c0, nc, out + r * ld);
+}
+
+// The decoder of a format, chosen once per call.
+template <typename A, bool Exact>
+struct Decoder {
+  DecodeFn<A> fn;
+  TileFn<A> tile_fn;
+  int gshift;
+  template <DecodeFn<A> F>
+  void set() {
+    fn = F;
+    tile_fn = decode_tile<A, F>;
+  }
+  Decoder(const QSpec& q) {
+    gshift = 0;
+    while ((1 << gshift) < q.gs) ++gshift;
+    switch (q.mode) {
+      case QM::Mxfp4: set<decode_span_fp<A, QM::Mxfp4>>(); return;
+      case QM::Nvfp4: set<decode_span_fp<A, QM::Nvfp4>>(); return;
+      case QM::Mxfp8: set<decode_span_fp<A, QM::Mxfp8>>(); return;
+      default: break;
+    }
+    switch (q.bits) {
+      case 1: set<decode_span_affine<A, Exact, 1>>(); break;
+      case 2: set<decode_span_affine<A, Exact, 2>>(); break;
+      case 3: set<decode_span_affine<A, Exact, 3>>(); break;
+      case 4: set<decode_span_affine<A, Exact, 4>>(); break;
+      case 5: set<decode_span_affine<A, Exact, 5>>(); break;
+      case 6: set<decode_span_affine<A, Exact, 6>>(); break;
+      default: set<decode_span_affine<A, Exact, 8>>(); break;
+    }
+  }
+  void operator()(const QMat<A>& W, int64_t r, int64_t c0, int64_t nc, A* out) const {
+    fn(W, gshift, r, c0, nc, out);
+  }
+  void tile(const QMat<A>& W, int64_t r0, int nr, int64_t c0, int64_t nc, A* out, int64_t ld) const {
+    tile_fn(W, gshift, r0, nr, c0, nc, out, ld);
+  }
+};
 
 // ---------------------------------------------------------------- helpers on arrays
 int64_t batch_offset(const array& x, int64_t b) {
@@ -327,116 +381,144 @@ void prepare_params(const array& scales, const array* biases, QM mode, float gfa
 }
 
 // ---------------------------------------------------------------- matmul kernels
+// Micro-kernel of x @ W^T for few rows of x: acc[m][j] (one vector each, summed across lanes
+// at the end) += X[m, k:k+L] * Wt[j][k:k+L] for the kNR decoded rows Wt of W.
+
+// Generic (any A, any target): one row of X at a time.
+template <typename A>
+void micro_t_generic(const A* X, int64_t ldx, int M, const A* w, int kc, A* accv) {
+  using V = typename VecT<A>::type;
+  constexpr int L = 32 / sizeof(A);
+  for (int m = 0; m < M; ++m) {
+    const A* x0 = X + int64_t(m) * ldx;
+    A* a = accv + size_t(m) * kNR * L;
+    V a0 = vload<V>(a), a1 = vload<V>(a + L), a2 = vload<V>(a + 2 * L), a3 = vload<V>(a + 3 * L);
+    for (int k = 0; k < kc; k += L) {
+      V v0 = vload<V>(x0 + k);
+      a0 += v0 * vload<V>(w + k);
+      a1 += v0 * vload<V>(w + kc + k);
+      a2 += v0 * vload<V>(w + 2 * kc + k);
+      a3 += v0 * vload<V>(w + 3 * kc + k);
+    }
+    vstore(a, a0);
+    vstore(a + L, a1);
+    vstore(a + 2 * L, a2);
+    vstore(a + 3 * L, a3);
+  }
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// float, three rows of X against the kNR = 4 decoded rows: 12 accumulators, 7 loads per 12 FMAs.
+inline void micro_t_avx2(const float* X, int64_t ldx, int M, const float* w, int kc, float* accv) {
+  const float* w0 = w;
+  const float* w1 = w + kc;
+  const float* w2 = w + 2 * kc;
+  const float* w3 = w + 3 * kc;
+  int m = 0;
+  for (; m + 3 <= M; m += 3) {
+    const float* x0 = X + int64_t(m) * ldx;
+    const float* x1 = x0 + ldx;
+    const float* x2 = x1 + ldx;
+    float* a = accv + size_t(m) * kNR * 8;
+    __m256 c00 = _mm256_loadu_ps(a), c01 = _mm256_loadu_ps(a + 8), c02 = _mm256_loadu_ps(a + 16),
+           c03 = _mm256_loadu_ps(a + 24);
+    __m256 c10 = _mm256_loadu_ps(a + 32), c11 = _mm256_loadu_ps(a + 40), c12 = _mm256_loadu_ps(a + 48),
+           c13 = _mm256_loadu_ps(a + 56);
+    __m256 c20 = _mm256_loadu_ps(a + 64), c21 = _mm256_loadu_ps(a + 72), c22 = _mm256_loadu_ps(a + 80),
+           c23 = _mm256_loadu_ps(a + 88);
+    for (int k = 0; k < kc; k += 8) {
+      __m256 v0 = _mm256_loadu_ps(x0 + k), v1 = _mm256_loadu_ps(x1 + k), v2 = _mm256_loadu_ps(x2 + k);
+      __m256 u = _mm256_loadu_ps(w0 + k);
+      c00 = _mm256_fmadd_ps(v0, u, c00);
+      c10 = _mm256_fmadd_ps(v1, u, c10);
+      c20 = _mm256_fmadd_ps(v2, u, c20);
+      u = _mm256_loadu_ps(w1 + k);
+      c01 = _mm256_fmadd_ps(v0, u, c01);
+      c11 = _mm256_fmadd_ps(v1, u, c11);
+      c21 = _mm256_fmadd_ps(v2, u, c21);
+      u = _mm256_loadu_ps(w2 + k);
+      c02 = _mm256_fmadd_ps(v0, u, c02);
+      c12 = _mm256_fmadd_ps(v1, u, c12);
+      c22 = _mm256_fmadd_ps(v2, u, c22);
+      u = _mm256_loadu_ps(w3 + k);
+      c03 = _mm256_fmadd_ps(v0, u, c03);
+      c13 = _mm256_fmadd_ps(v1, u, c13);
+      c23 = _mm256_fmadd_ps(v2, u, c23);
+    }
+    _mm256_storeu_ps(a, c00);
+    _mm256_storeu_ps(a + 8, c01);
+    _mm256_storeu_ps(a + 16, c02);
+    _mm256_storeu_ps(a + 24, c03);
+    _mm256_storeu_ps(a + 32, c10);
+    _mm256_storeu_ps(a + 40, c11);
+    _mm256_storeu_ps(a + 48, c12);
+    _mm256_storeu_ps(a + 56, c13);
+    _mm256_storeu_ps(a + 64, c20);
+    _mm256_storeu_ps(a + 72, c21);
+    _mm256_storeu_ps(a + 80, c22);
+    _mm256_storeu_ps(a + 88, c23);
+  }
+  for (; m < M; ++m) {
+    const float* x0 = X + int64_t(m) * ldx;
+    float* a = accv + size_t(m) * kNR * 8;
+    __m256 c0 = _mm256_loadu_ps(a), c1 = _mm256_loadu_ps(a + 8), c2 = _mm256_loadu_ps(a + 16),
+           c3 = _mm256_loadu_ps(a + 24);
+    for (int k = 0; k < kc; k += 8) {
+      __m256 v0 = _mm256_loadu_ps(x0 + k);
+      c0 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w0 + k), c0);
+      c1 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w1 + k), c1);
+      c2 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w2 + k), c2);
+      c3 = _mm256_fmadd_ps(v0, _mm256_loadu_ps(w3 + k), c3);
+    }
+    _mm256_storeu_ps(a, c0);
+    _mm256_storeu_ps(a + 8, c1);
+    _mm256_storeu_ps(a + 16, c2);
+    _mm256_storeu_ps(a + 24, c3);
+  }
+}
+
+#endif
+
+template <typename A>
+inline void micro_t(const A* X, int64_t ldx, int M, const A* w, int kc, A* accv) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (std::is_same_v<A, float>) {
+    micro_t_avx2(X, ldx, M, w, kc, accv);
+    return;
+  }
+#endif
+  micro_t_generic<A>(X, ldx, M, w, kc, accv);
+}
 // out[m, n] = sum_k X[m, k] W[n, k]; X (M, K) with row stride ldx, out (M, N) with row stride ldo.
 template <typename A>
 void qmm_t_fused(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, int N, int K, A* out,
                  int64_t ldo) {
-  using V = typename VecT<A>::type;
   constexpr int L = 32 / sizeof(A);
+  Decoder<A, false> dec(q);
   int nblocks = (N + kNR - 1) / kNR;
-  size_t grain = std::max<size_t>(1, size_t(16384) / std::max<size_t>(1, size_t(K) / 32 * std::max(M, 1)));
-  cpu::parallel_for(nblocks, std::max<size_t>(grain, 4), [&](size_t b0, size_t b1) {
+  // Blocks per task: enough work (~64k multiply-adds) to amortize scheduling.
+  size_t work = size_t(kNR) * K * (size_t(M) + 4);
+  size_t grain = std::max<size_t>(1, (size_t(1) << 16) / std::max<size_t>(work, 1));
+  cpu::parallel_for(nblocks, grain, [&](size_t b0, size_t b1) {
     std::vector<A> wbuf(size_t(kNR) * kKC);
-    std::vector<A> acc(size_t(M) * kNR);
+    std::vector<A> accv(size_t(M) * kNR * L);
     for (size_t blk = b0; blk < b1; ++blk) {
       int n0 = static_cast<int>(blk) * kNR;
       int nr = std::min(kNR, N - n0);
-      std::fill(acc.begin(), acc.end(), A(0));
+      std::fill(accv.begin(), accv.end(), A(0));
       for (int k0 = 0; k0 < K; k0 += kKC) {
         int kc = std::min(kKC, K - k0);
-        for (int j = 0; j < kNR; ++j) {
-          A* dst = wbuf.data() + size_t(j) * kc;
-          if (j < nr) decode_row<A, false>(W, q, n0 + j, k0, kc, dst);
-          else std::fill(dst, dst + kc, A(0));
-        }
-        const A* w0 = wbuf.data();
-        const A* w1 = w0 + kc;
-        const A* w2 = w1 + kc;
-        const A* w3 = w2 + kc;
-        int m = 0;
-        for (; m + 2 <= M; m += 2) {
-          const A* x0 = X + int64_t(m) * ldx + k0;
-          const A* x1 = x0 + ldx;
-          V a00{}, a01{}, a02{}, a03{}, a10{}, a11{}, a12{}, a13{};
-          for (int k = 0; k < kc; k += L) {
-            V v0 = vload<V>(x0 + k), v1 = vload<V>(x1 + k);
-            V u0 = vload<V>(w0 + k), u1 = vload<V>(w1 + k), u2 = vload<V>(w2 + k), u3 = vload<V>(w3 + k);
-            a00 += v0 * u0;
-            a01 += v0 * u1;
-            a02 += v0 * u2;
-            a03 += v0 * u3;
-            a10 += v1 * u0;
-            a11 += v1 * u1;
-            a12 += v1 * u2;
-            a13 += v1 * u3;
-          }
-          A* c0 = acc.data() + size_t(m) * kNR;
-          A* c1 = c0 + kNR;
-          c0[0] += hsum<V, A>(a00);
-          c0[1] += hsum<V, A>(a01);
-          c0[2] += hsum<V, A>(a02);
-          c0[3] += hsum<V, A>(a03);
-          c1[0] += hsum<V, A>(a10);
-          c1[1] += hsum<V, A>(a11);
-          c1[2] += hsum<V, A>(a12);
-          c1[3] += hsum<V, A>(a13);
-        }
-        if (m < M) {
-          const A* x0 = X + int64_t(m) * ldx + k0;
-          V a0{}, a1{}, a2{}, a3{};
-          for (int k = 0; k < kc; k += L) {
-            V v0 = vload<V>(x0 + k);
-            a0 += v0 * vload<V>(w0 + k);
-            a1 += v0 * vload<V>(w1 + k);
-            a2 += v0 * vload<V>(w2 + k);
-            a3 += v0 * vload<V>(w3 + k);
-          }
-          A* c0 = acc.data() + size_t(m) * kNR;
-          c0[0] += hsum<V, A>(a0);
-          c0[1] += hsum<V, A>(a1);
-          c0[2] += hsum<V, A>(a2);
-          c0[3] += hsum<V, A>(a3);
-        }
-      }
-      for (int mm = 0; mm < M; ++mm)
-        for (int j = 0; j < nr; ++j) out[int64_t(mm) * ldo + n0 + j] = acc[size_t(mm) * kNR + j];
-    }
-  });
-}
-
-// out[m, n] = sum_k X[m, k] W[k, n] with W (K, N) quantized along N.
-template <typename A>
-void qmm_n_fused(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, int N, int K, A* out,
-                 int64_t ldo) {
-  using V = typename VecT<A>::type;
-  constexpr int L = 32 / sizeof(A);
-  constexpr int NV = kNB / L;  // vectors per tile row
-  int nblocks = N / kNB;       // N is a multiple of the group size, hence of 32
-  size_t grain = std::max<size_t>(1, size_t(2048) / std::max<size_t>(1, size_t(K) * std::max(M, 1) / 256));
-  cpu::parallel_for(nblocks, grain, [&](size_t b0, size_t b1) {
-    std::vector<A> tile(size_t(kKT) * kNB);
-    std::vector<A> acc(size_t(M) * kNB);
-    for (size_t blk = b0; blk < b1; ++blk) {
-      int n0 = static_cast<int>(blk) * kNB;
-      std::fill(acc.begin(), acc.end(), A(0));
-      for (int k0 = 0; k0 < K; k0 += kKT) {
-        int kc = std::min(kKT, K - k0);
-        for (int k = 0; k < kc; ++k) decode_row<A, false>(W, q, k0 + k, n0, kNB, tile.data() + size_t(k) * kNB);
-        for (int m = 0; m < M; ++m) {
-          const A* xr = X + int64_t(m) * ldx + k0;
-          A* c = acc.data() + size_t(m) * kNB;
-          V a[NV];
-          for (int v = 0; v < NV; ++v) a[v] = vload<V>(c + v * L);
-          for (int k = 0; k < kc; ++k) {
-            V xv = V{} + xr[k];
-            const A* tr = tile.data() + size_t(k) * kNB;
-            for (int v = 0; v < NV; ++v) a[v] += xv * vload<V>(tr + v * L);
-          }
-          for (int v = 0; v < NV; ++v) vstore(c + v * L, a[v]);
-        }
+        dec.tile(W, n0, nr, k0, kc, wbuf.data(), kc);
+        for (int j = nr; j < kNR; ++j) std::fill(wbuf.data() + size_t(j) * kc, wbuf.data() + size_t(j + 1) * kc, A(0));
+        micro_t<A>(X + k0, ldx, M, wbuf.data(), kc, accv.data());
       }
       for (int m = 0; m < M; ++m)
-        std::memcpy(out + int64_t(m) * ldo + n0, acc.data() + size_t(m) * kNB, sizeof(A) * kNB);
+        for (int j = 0; j < nr; ++j) {
+          const A* a = accv.data() + (size_t(m) * kNR + j) * L;
+          A sacc = 0;
+          for (int l = 0; l < L; ++l) sacc += a[l];
+          out[int64_t(m) * ldo + n0 + j] = sacc;
+        }
     }
   });
 }
@@ -451,32 +533,59 @@ void gemm(bool tb, int M, int N, int K, const A* X, int64_t ldx, const A* B, int
     cblas_dgemm(CblasRowMajor, CblasNoTrans, TB, M, N, K, 1.0, X, int(ldx), B, int(ldb), beta, C, int(ldc));
 }
 
-// Many rows of x: decode tiles of W (a few hundred rows) and multiply them with BLAS.
+// Switches OpenBLAS to one thread while pool threads each run their own gemm.
+struct BlasSingleThread {
+  int old = 0;
+  BlasSingleThread() {
+    old = openblas_get_num_threads();
+    if (old > 1) openblas_set_num_threads(1);
+    else old = 0;
+  }
+  ~BlasSingleThread() {
+    if (old > 1) openblas_set_num_threads(old);
+  }
+};
+
+// Many rows of x: each task decodes a tile of W of about kTileBytes (never the whole matrix)
+// into its own buffer and multiplies it with X through a single-threaded gemm.
+constexpr int64_t kTileElems = 1 << 17;
 template <typename A>
 void qmm_tiled_blas(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, bool transpose, int N, int K,
                     A* out, int64_t ldo) {
+  Decoder<A, false> dec(q);
+  BlasSingleThread single;
   if (transpose) {
-    // W rows are output columns: tiles of NT rows x K.
-    int NT = static_cast<int>(std::max<int64_t>(32, std::min<int64_t>(512, (int64_t(1) << 21) / std::max(K, 1))));
-    std::vector<A> tile(size_t(NT) * K);
-    for (int n0 = 0; n0 < N; n0 += NT) {
-      int nt = std::min(NT, N - n0);
-      cpu::parallel_for(nt, 8, [&](size_t r0, size_t r1) {
-        for (size_t r = r0; r < r1; ++r) decode_row<A, false>(W, q, n0 + r, 0, K, tile.data() + r * K);
-      });
-      gemm<A>(true, M, nt, K, X, ldx, tile.data(), K, A(0), out + n0, ldo);
-    }
+    // Tiles of NT rows of W (NT x K) give NT output columns.
+    // Larger tiles for more rows of X amortize the gemm's packing of X.
+    int64_t elems = kTileElems * std::max(1, M / 32);
+    int NT = static_cast<int>(std::clamp<int64_t>(elems / std::max(K, 1), 8, 512));
+    int ntiles = (N + NT - 1) / NT;
+    cpu::parallel_for(ntiles, 1, [&](size_t t0, size_t t1) {
+      std::vector<A> tile(size_t(NT) * K);
+      for (size_t t = t0; t < t1; ++t) {
+        int n0 = static_cast<int>(t) * NT, nt = std::min(NT, N - n0);
+        dec.tile(W, n0, nt, 0, K, tile.data(), K);
+        gemm<A>(true, M, nt, K, X, ldx, tile.data(), K, A(0), out + n0, ldo);
+      }
+    });
   } else {
-    // W rows are the reduction axis: tiles of KT rows x N, accumulated.
-    int KT = static_cast<int>(std::max<int64_t>(32, std::min<int64_t>(512, (int64_t(1) << 21) / std::max(N, 1))));
-    std::vector<A> tile(size_t(KT) * N);
-    for (int k0 = 0; k0 < K; k0 += KT) {
-      int kt = std::min(KT, K - k0);
-      cpu::parallel_for(kt, 8, [&](size_t r0, size_t r1) {
-        for (size_t r = r0; r < r1; ++r) decode_row<A, false>(W, q, k0 + r, 0, N, tile.data() + r * N);
-      });
-      gemm<A>(false, M, N, kt, X + k0, ldx, tile.data(), N, A(k0 == 0 ? 0 : 1), out, ldo);
-    }
+    // Column blocks of NB (one task each), walked in L2-sized tiles of KT rows that are
+    // decoded and accumulated into out[:, n0:n0 + NB] by gemm.
+    int nth = cpu::num_threads();
+    int NB = std::min(N, std::max(256, (N / nth + 31) / 32 * 32));
+    int KT = static_cast<int>(std::clamp<int64_t>(kTileElems / NB, 16, std::max(K, 16)));
+    int ntiles = (N + NB - 1) / NB;
+    cpu::parallel_for(ntiles, 1, [&](size_t t0, size_t t1) {
+      std::vector<A> tile(size_t(NB) * KT);
+      for (size_t t = t0; t < t1; ++t) {
+        int n0 = static_cast<int>(t) * NB, nb = std::min(NB, N - n0);
+        for (int k0 = 0; k0 < K; k0 += KT) {
+          int kt = std::min(KT, K - k0);
+          dec.tile(W, k0, kt, n0, nb, tile.data(), nb);
+          gemm<A>(false, M, nb, kt, X + k0, ldx, tile.data(), nb, A(k0 == 0 ? 0 : 1), out + n0, ldo);
+        }
+      }
+    });
   }
 }
 
@@ -489,9 +598,8 @@ void qmm_one(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& q, b
     for (int m = 0; m < M; ++m) std::fill(out + int64_t(m) * ldo, out + int64_t(m) * ldo + N, A(0));
     return;
   }
-  if (M >= kBlasRows) qmm_tiled_blas<A>(X, ldx, M, W, q, transpose, N, K, out, ldo);
-  else if (transpose) qmm_t_fused<A>(X, ldx, M, W, q, N, K, out, ldo);
-  else qmm_n_fused<A>(X, ldx, M, W, q, N, K, out, ldo);
+  if (transpose && M < kBlasRows) qmm_t_fused<A>(X, ldx, M, W, q, N, K, out, ldo);
+  else qmm_tiled_blas<A>(X, ldx, M, W, q, transpose, N, K, out, ldo);
 }
 
 // Output buffer of accumulation type A: `out` itself, or a temporary converted at the end.
@@ -630,7 +738,7 @@ void quantize_impl(const array& w_in, const array* gscale, std::vector<array>& o
         }
       }
       uint32_t* wo = dst + r * wpr + g * q.gs * q.bits / 32;
-      for (int c = 0; c < q.gs; c += 32) pack32(codes.data() + c, q.bits, wo + c / 32 * q.bits);
+      pack_codes(codes.data(), q.gs, q.bits, wo);
     }
   });
 }
@@ -651,8 +759,9 @@ void dequantize_impl(const std::vector<array>& inputs, array& out, const QSpec& 
     if (q.mode == QM::Nvfp4 && inputs.size() > 2) gfac = nv_global_factor(inputs[2].data<float>()[0]);
     prepare_params<T>(inputs[1], q.mode == QM::Affine ? &inputs[2] : nullptr, q.mode, gfac, prm);
     QMat<T> W{wp, prm.sp, prm.bp, wpr, G};
+    Decoder<T, true> dec(q);
     cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / cols), [&](size_t r0, size_t r1) {
-      for (size_t r = r0; r < r1; ++r) decode_row<T, true>(W, q, r, 0, cols, op + r * cols);
+      dec.tile(W, r0, int(r1 - r0), 0, cols, op + r0 * cols, cols);
     });
   } else {
     // Half types (affine only): q * s rounded to T, then + b rounded to T.
