@@ -152,6 +152,8 @@ std::vector<array> Unary::jvp(const Arrs& p, const Arrs& t, const std::vector<in
   if (op_ == UnaryOp::Conjugate) return {conjugate(t[0])};
   if (op_ == UnaryOp::Real) return {real(t[0])};
   if (op_ == UnaryOp::Imag) return {imag(t[0])};
+  // |z| of complex z is real (float32): d|z| = Re(conj(z / |z|) dz).
+  if (op_ == UnaryOp::Abs && is_complex(p[0].dtype())) return {real(multiply(conjugate(sign(p[0])), t[0]))};
   array y = array(p[0].shape(), p[0].dtype() == bool_ ? bool_ : p[0].dtype(),
                   std::make_shared<Unary>(stream(), op_), {p[0]});
   if (op_ == UnaryOp::IsNan || op_ == UnaryOp::IsInf || op_ == UnaryOp::IsPosInf ||
