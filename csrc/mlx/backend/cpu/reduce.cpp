@@ -73,13 +73,14 @@ A reduce_row(const T* x, size_t n) {
     constexpr size_t B = 2048;
     for (size_t s = 0; s < n; s += B) {
       size_t e = std::min(n, s + B);
-      A lanes[16] = {};
+      // 32 lanes: four independent vector accumulators hide the add latency.
+      A lanes[32] = {};
       size_t i = s;
-      for (; i + 16 <= e; i += 16)
-        for (int l = 0; l < 16; ++l) lanes[l] += static_cast<A>(x[i + l]);
+      for (; i + 32 <= e; i += 32)
+        for (int l = 0; l < 32; ++l) lanes[l] += static_cast<A>(x[i + l]);
       A blk = 0;
       for (; i < e; ++i) blk += static_cast<A>(x[i]);
-      for (int l = 0; l < 16; ++l) blk += lanes[l];
+      for (int l = 0; l < 32; ++l) blk += lanes[l];
       total += blk;
     }
     return total;
@@ -159,8 +160,8 @@ void reduce_impl(const array& in_arr, array& out, const std::vector<int>& axes) 
     }
     return;
   }
-  // Column reduction: accumulate rows of `inner` values.
-  size_t blk = 256;
+  // Column reduction: accumulate rows of `inner` values in bands that stay in L1.
+  size_t blk = 1024;
   size_t nblk = (inner + blk - 1) / blk;
   cpu::parallel_for(outer * nblk, std::max<size_t>(1, cpu::kElemGrain / std::max<size_t>(rsize * blk, 1)),
                [&](size_t b, size_t e) {
@@ -170,7 +171,19 @@ void reduce_impl(const array& in_arr, array& out, const std::vector<int>& axes) 
                    size_t w = std::min(blk, inner - ib);
                    for (size_t j = 0; j < w; ++j) acc[j] = O::init();
                    const T* base = x + ob * rsize * inner + ib;
-                   for (size_t r = 0; r < rsize; ++r) {
+                   size_t r = 0;
+                   // Four rows per pass: one load and store of the accumulators per four rows.
+                   for (; r + 4 <= rsize; r += 4) {
+                     const T* r0 = base + r * inner;
+                     const T* r1 = r0 + inner;
+                     const T* r2 = r1 + inner;
+                     const T* r3 = r2 + inner;
+                     for (size_t j = 0; j < w; ++j)
+                       acc[j] = O::combine(O::combine(acc[j], static_cast<A>(r0[j])),
+                                           O::combine(O::combine(static_cast<A>(r1[j]), static_cast<A>(r2[j])),
+                                                      static_cast<A>(r3[j])));
+                   }
+                   for (; r < rsize; ++r) {
                      const T* row = base + r * inner;
                      for (size_t j = 0; j < w; ++j) acc[j] = O::combine(acc[j], static_cast<A>(row[j]));
                    }
