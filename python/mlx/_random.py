@@ -95,6 +95,9 @@ def install(mx):
             )
             return mx.sum(hits, axis=-1, stream=stream).astype(mx.uint32)
         g_shape = out_shape[:pos] + [n_classes] + out_shape[pos:]
+        if any(d == 0 for d in out_shape):
+            # Nothing to draw (argmax rejects zero-size inputs).
+            return mx.zeros(out_shape, dtype=mx.uint32)
         g = r.gumbel(shape=g_shape, key=key, stream=stream)
         return mx.argmax(mx.add(g, logits, stream=stream), axis=pos, stream=stream)
 

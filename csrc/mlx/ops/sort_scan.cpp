@@ -181,7 +181,8 @@ array trace(const array& a, int offset, int axis1, int axis2, std::optional<Dtyp
                          " dimensions."));
   array d = diagonal(a, offset, axis1, axis2, s);
   Dtype t = dtype ? *dtype : trace_sum_dtype(a.dtype());
-  return sum(astype(d, t, s), {-1}, false, s);
+  // sum widens small integers; the requested dtype is applied to the result.
+  return astype(sum(astype(d, t, s), {-1}, false, s), t, s);
 }
 
 // ---------------- Hadamard ----------------
