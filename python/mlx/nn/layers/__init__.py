@@ -94,3 +94,13 @@ from mlx.nn.layers.transformer import (
     TransformerEncoderLayer,
 )
 from mlx.nn.layers.upsample import Upsample
+from mlx.nn.layers.distributed import (
+    AllToShardedLinear,
+    FullyShardedModule,
+    QuantizedAllToShardedLinear,
+    QuantizedShardedToAllLinear,
+    ShardedToAllLinear,
+    fully_shard,
+    shard_inplace,
+    shard_linear,
+)
