@@ -512,7 +512,9 @@ def test_gguf_quantized_triplets(kind, name):
     deq = codes * scales + biases
     np.testing.assert_allclose(deq.reshape(-1), ref, atol=2e-3 * np.abs(ref).max())
     if hasattr(mx, "dequantize"):
-        np.testing.assert_allclose(np.array(mx.dequantize(w, s, b, group_size=32, bits=bits)), deq, rtol=1e-3, atol=1e-3)
+        # dequantize computes in the scales' dtype (float16): allow a few float16 steps.
+        np.testing.assert_allclose(np.array(mx.dequantize(w, s, b, group_size=32, bits=bits)).astype(np.float32),
+                                   deq, rtol=4e-3, atol=4e-3 * max(1.0, float(np.abs(deq).max())))
 
 
 def _f16(b, off):
