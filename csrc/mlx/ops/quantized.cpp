@@ -221,7 +221,9 @@ array quantized_matmul(const array& x_in, const array& w, const array& scales, c
   if (w.ndim() == 2) {
     // All of x's leading dims form the rows of one matrix product.
     Shape xs = x.shape();
-    array x2 = reshape(x, {-1, K}, s);
+    int rows = 1;
+    for (size_t i = 0; i + 1 < xs.size(); ++i) rows *= xs[i];
+    array x2 = reshape(x, {rows, K}, s);
     array out = node_qmm(x2, w, sc, b, p, transpose, N, s);
     xs.back() = N;
     return reshape(out, xs, s);
@@ -352,7 +354,9 @@ array qq_input(const array& x, const QParams& p, const std::optional<array>& gs_
                          "; got x.shape=", x.shape(), "."));
   check_global_scale(gs_x, p.mode, op, "global_scale_x");
   // quantize needs 2-D input: quantize rows of the flattened leading dims.
-  array x2 = reshape(x, {-1, K}, s);
+  int rows = 1;
+  for (size_t i = 0; i + 1 < x.ndim(); ++i) rows *= x.shape(i);
+  array x2 = reshape(x, {rows, K}, s);
   return reshape(fake_quantize(x2, p, gs_x, s), x.shape(), s);
 }
 

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "mlx/backend/cpu/utils.h"
@@ -33,8 +34,10 @@ constexpr int kNR = 4;           // rows of W per transposed micro-kernel tile
 // ---------------------------------------------------------------- number formats
 struct Tables {
   float e4m3[256];
+  float e8m0[256];
   float fp4[16];
   Tables() {
+    for (int c = 0; c < 256; ++c) e8m0[c] = c == 255 ? NAN : std::ldexp(1.0f, c - 127);
     for (int b = 0; b < 256; ++b) {
       int e = (b >> 3) & 15, m = b & 7;
       float v = (e == 15 && m == 7) ? NAN : (e == 0 ? std::ldexp(float(m), -9) : std::ldexp(float(8 + m), e - 10));
@@ -97,8 +100,7 @@ inline float fp_scale_value(uint8_t code, QM mode, float gfac, bool dequant = fa
     if (gfac == 0) return v;
     return dequant ? v * (1.0f / gfac) : v / gfac;
   }
-  if (code == 255) return NAN;
-  return std::ldexp(1.0f, static_cast<int>(code) - 127);
+  return tables().e8m0[code];
 }
 
 // ---------------------------------------------------------------- bit packing
@@ -197,29 +199,58 @@ struct QMat {
   int64_t wpr = 0, G = 0;  // words and groups per row
 };
 
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+
+typedef uint8_t v32u8 __attribute__((vector_size(32)));
+typedef uint64_t v4u64 __attribute__((vector_size(32)));
+
+// In-lane byte-shuffle mask: 32-bit lane l (0..7) gets the bytes starting at the one that
+// holds its first bit, from a copy of the 8 source bytes in each 128-bit half.
+template <int Bits, size_t... I>
+inline v32u8 lane_byte_mask(std::index_sequence<I...>) {
+  return v32u8{static_cast<uint8_t>(int(I) / 16 * 16 +
+                                    std::min(((int(I) / 4) * Bits) / 8 + int(I) % 4, 15))...};
+}
+
+// The 8 codes of elements j0 .. j0 + 7 (j0 a multiple of 8) of a 32-element block as int lanes.
+template <int Bits>
+inline v8i codes8(const uint32_t* blk, int j0) {
+  constexpr int per = 32 / Bits;
+  v8i wv, sh;
+  if constexpr (32 % Bits == 0 && per >= 8) {
+    wv = v8i{} + static_cast<int32_t>(blk[j0 / per]);
+    sh = v8i{0, 1, 2, 3, 4, 5, 6, 7} * Bits + (j0 % per) * Bits;
+  } else if constexpr (Bits == 8) {
+    int32_t w0 = static_cast<int32_t>(blk[j0 / 4]), w1 = static_cast<int32_t>(blk[j0 / 4 + 1]);
+    wv = v8i{w0, w0, w0, w0, w1, w1, w1, w1};
+    sh = v8i{0, 8, 16, 24, 0, 8, 16, 24};
+  } else {
+    // 8 codes take Bits bytes; each code lies within 2 bytes (shift <= 7, Bits <= 6).
+    // Read 8 bytes inside the block (4 * Bits bytes): near its end, the last 8 bytes shifted.
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(blk);
+    int off = (j0 / 8) * Bits;
+    uint64_t v;
+    if (off + 8 <= 4 * Bits) {
+      std::memcpy(&v, bytes + off, 8);
+    } else {
+      std::memcpy(&v, bytes + 4 * Bits - 8, 8);
+      v >>= 8 * (off - (4 * Bits - 8));
+    }
+    v32u8 src = reinterpret_cast<v32u8>(v4u64{v, 0, v, 0});
+    wv = reinterpret_cast<v8i>(__builtin_shuffle(src, lane_byte_mask<Bits>(std::make_index_sequence<32>())));
+    sh = (v8i{0, 1, 2, 3, 4, 5, 6, 7} * Bits) & 7;
+  }
+  return (wv >> sh) & ((1 << Bits) - 1);
+}
+
 // Affine decode of 32 elements of one row with compile-time bits, vectorized for A = float.
 template <int Bits, typename A, bool Exact>
 inline void decode32_affine(const uint32_t* blk, A s, A b, A* out) {
-  if constexpr (std::is_same_v<A, float> && 32 % Bits == 0) {
-    typedef int32_t v8i __attribute__((vector_size(32)));
-    typedef float v8f __attribute__((vector_size(32)));
-    constexpr int per = 32 / Bits;  // codes per word
+  if constexpr (std::is_same_v<A, float>) {
     v8f vs = v8f{} + s, vb = v8f{} + b;
     for (int j0 = 0; j0 < 32; j0 += 8) {
-      v8i wv, sh;
-      if constexpr (per >= 8) {
-        wv = v8i{} + static_cast<int32_t>(blk[j0 / per]);
-        constexpr int off = 0;
-        (void)off;
-        int base = (j0 % per) * Bits;
-        sh = v8i{0, 1, 2, 3, 4, 5, 6, 7} * Bits + base;
-      } else {  // Bits == 8: two words per 8 lanes
-        int32_t w0 = static_cast<int32_t>(blk[j0 / 4]), w1 = static_cast<int32_t>(blk[j0 / 4 + 1]);
-        wv = v8i{w0, w0, w0, w0, w1, w1, w1, w1};
-        sh = v8i{0, 8, 16, 24, 0, 8, 16, 24};
-      }
-      v8i q = (wv >> sh) & ((1 << Bits) - 1);
-      v8f f = __builtin_convertvector(q, v8f);
+      v8f f = __builtin_convertvector(codes8<Bits>(blk, j0), v8f);
       v8f o;
       if constexpr (Exact) o = no_fuse(f * vs) + vb;
       else o = f * vs + vb;
@@ -235,16 +266,41 @@ inline void decode32_affine(const uint32_t* blk, A s, A b, A* out) {
   }
 }
 
+// Values of 8 fp codes: e2m1 through a register table, e4m3 by moving its bits into a float
+// and rescaling (exact, subnormals included).
+template <QM Mode>
+inline v8f fp_values8(v8i q) {
+  if constexpr (Mode == QM::Mxfp8) {
+    v8i mag = q & 0x7f;
+    v8f f = reinterpret_cast<v8f>(mag << 20) * 0x1p120f;
+    v8i bits = reinterpret_cast<v8i>(f) | ((q & 0x80) << 24);
+    bits = (mag == 0x7f) ? (v8i{} + 0x7fc00000) : bits;
+    return reinterpret_cast<v8f>(bits);
+  } else {
+    const v8f lut = {0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f};
+    v8f mag = __builtin_shuffle(lut, q & 7);
+    return reinterpret_cast<v8f>(reinterpret_cast<v8i>(mag) | ((q & 8) << 28));
+  }
+}
+
 // fp decode of 32 elements; s1 is the scale of the second half (group size 16).
 template <QM Mode, typename A>
 inline void decode32_fp(const uint32_t* blk, A s, A s1, A* out) {
-  const Tables& t = tables();
-  if constexpr (Mode == QM::Mxfp8) {
-    for (int i = 0; i < 8; ++i)
-      for (int j = 0; j < 4; ++j) out[i * 4 + j] = A(t.e4m3[(blk[i] >> (8 * j)) & 255]) * (i < 4 ? s : s1);
+  constexpr int Bits = Mode == QM::Mxfp8 ? 8 : 4;
+  if constexpr (std::is_same_v<A, float>) {
+    for (int j0 = 0; j0 < 32; j0 += 8) {
+      v8f v = fp_values8<Mode>(codes8<Bits>(blk, j0));
+      vstore(out + j0, v * (v8f{} + (j0 < 16 ? s : s1)));
+    }
   } else {
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 8; ++j) out[i * 8 + j] = A(t.fp4[(blk[i] >> (4 * j)) & 15]) * (i < 2 ? s : s1);
+    const Tables& t = tables();
+    if constexpr (Mode == QM::Mxfp8) {
+      for (int i = 0; i < 8; ++i)
+        for (int j = 0; j < 4; ++j) out[i * 4 + j] = A(t.e4m3[(blk[i] >> (8 * j)) & 255]) * (i < 4 ? s : s1);
+    } else {
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 8; ++j) out[i * 8 + j] = A(t.fp4[(blk[i] >> (4 * j)) & 15]) * (i < 2 ? s : s1);
+    }
   }
 }
 
