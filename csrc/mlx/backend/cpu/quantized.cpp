@@ -556,7 +556,9 @@ void qmm_t_fused(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& 
   size_t work = size_t(kNR) * K * (size_t(M) + 4);
   size_t grain = std::max<size_t>(1, (size_t(1) << 16) / std::max<size_t>(work, 1));
   cpu::parallel_for(nblocks, grain, [&](size_t b0, size_t b1) {
-    std::vector<A> wbuf(size_t(kNR) * kKC);
+    // 64-byte aligned buffers: the micro-kernel's loads never straddle cache lines.
+    std::vector<A> wstore(size_t(kNR) * kKC + 64 / sizeof(A));
+    A* wb = reinterpret_cast<A*>((reinterpret_cast<uintptr_t>(wstore.data()) + 63) & ~uintptr_t(63));
     std::vector<A> accv(size_t(M) * kNR * L);
     for (size_t blk = b0; blk < b1; ++blk) {
       int n0 = static_cast<int>(blk) * kNR;
@@ -564,9 +566,9 @@ void qmm_t_fused(const A* X, int64_t ldx, int M, const QMat<A>& W, const QSpec& 
       std::fill(accv.begin(), accv.end(), A(0));
       for (int k0 = 0; k0 < K; k0 += kKC) {
         int kc = std::min(kKC, K - k0);
-        dec.tile(W, n0, nr, k0, kc, wbuf.data(), kc);
-        for (int j = nr; j < kNR; ++j) std::fill(wbuf.data() + size_t(j) * kc, wbuf.data() + size_t(j + 1) * kc, A(0));
-        micro_t<A>(X + k0, ldx, M, wbuf.data(), kc, accv.data());
+        dec.tile(W, n0, nr, k0, kc, wb, kc);
+        for (int j = nr; j < kNR; ++j) std::fill(wb + size_t(j) * kc, wb + size_t(j + 1) * kc, A(0));
+        micro_t<A>(X + k0, ldx, M, wb, kc, accv.data());
       }
       for (int m = 0; m < M; ++m)
         for (int j = 0; j < nr; ++j) {
