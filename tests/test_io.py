@@ -742,8 +742,8 @@ for f in ["a.npz", "c.npz", "a.safetensors", "a.gguf"]:
     assert mx.array_equal(r["a"], a).item() and mx.array_equal(r["b"], b).item(), f
 print("ok")
 """
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(HERE, "..", "python"), os.environ.get("PYTHONPATH", "")]))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    # Same interpreter and environment: finds the installed package (or the one on PYTHONPATH).
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
 
 
