@@ -436,19 +436,20 @@ array atleast_3d(const array& a, SD s) {
 }
 
 // ---- slicing ----
-array slice(const array& a, Shape start, Shape stop, Shape strides, SD s) {
+namespace {
+// Normalizes start/stop in place with NumPy's rules for out-of-range bounds and returns
+// the window's shape.
+Shape normalize_window(const array& a, Shape& start, Shape& stop, const Shape& strides, const char* op) {
   int nd = static_cast<int>(a.ndim());
   if (static_cast<int>(start.size()) != nd || static_cast<int>(stop.size()) != nd ||
       static_cast<int>(strides.size()) != nd)
-    throw ValueError(msg("[slice] start, stop and strides need one entry per dimension (", nd,
+    throw ValueError(msg("[", op, "] start, stop and strides need one entry per dimension (", nd,
                          "); got start=", start, ", stop=", stop, "."));
   Shape sh(nd);
-  bool ident = true;
   for (int i = 0; i < nd; ++i) {
     int n = a.shape(i), st = strides[i];
-    if (st == 0) throw ValueError("[slice] slice step cannot be zero; got strides containing 0.");
+    if (st == 0) throw ValueError(msg("[", op, "] slice step cannot be zero; got strides containing 0."));
     int b = start[i], e = stop[i];
-    // NumPy semantics for out-of-range bounds.
     if (st > 0) {
       if (b < 0) b += n;
       if (e < 0) e += n;
@@ -464,40 +465,22 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, SD s) {
     }
     start[i] = b;
     stop[i] = e;
-    ident &= (b == 0 && st == 1 && sh[i] == n);
   }
+  return sh;
+}
+}  // namespace
+
+array slice(const array& a, Shape start, Shape stop, Shape strides, SD s) {
+  Shape sh = normalize_window(a, start, stop, strides, "slice");
+  bool ident = true;
+  for (size_t i = 0; i < a.ndim(); ++i) ident &= (start[i] == 0 && strides[i] == 1 && sh[i] == a.shape(i));
   if (ident) return a;
   return array(sh, a.dtype(), std::make_shared<Slice>(to_stream(s), start, stop, strides), {a});
 }
 
 array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides, SD s) {
   int nd = static_cast<int>(src.ndim());
-  if (static_cast<int>(start.size()) != nd || static_cast<int>(stop.size()) != nd ||
-      static_cast<int>(strides.size()) != nd)
-    throw ValueError(msg("[slice_update] start, stop and strides need one entry per dimension (", nd,
-                         "); got start=", start, "."));
-  // Normalize through slice's rules to find the window's shape.
-  Shape sh(nd);
-  for (int i = 0; i < nd; ++i) {
-    int n = src.shape(i), st = strides[i];
-    if (st == 0) throw ValueError("[slice_update] slice step cannot be zero; got strides containing 0.");
-    int b = start[i], e = stop[i];
-    if (st > 0) {
-      if (b < 0) b += n;
-      if (e < 0) e += n;
-      b = std::clamp(b, 0, n);
-      e = std::clamp(e, 0, n);
-      sh[i] = e > b ? (e - b + st - 1) / st : 0;
-    } else {
-      if (b < 0) b += n;
-      if (e < -1) e += n;
-      b = std::clamp(b, -1, n - 1);
-      e = std::clamp(e, -1, n - 1);
-      sh[i] = b > e ? (b - e - st - 1) / (-st) : 0;
-    }
-    start[i] = b;
-    stop[i] = e;
-  }
+  Shape sh = normalize_window(src, start, stop, strides, "slice_update");
   if (update.ndim() > static_cast<size_t>(nd)) {
     // Leading singleton dims of the update may be dropped.
     Shape us = update.shape();
