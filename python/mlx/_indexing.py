@@ -64,10 +64,10 @@ def _bounds(x, n):
     return b, e, s, k
 
 
-def _basic(a, items):
-    """Applies ints, slices and None. Returns the view and the kept-dim map."""
-    start, stop, step = [], [], []
-    out_shape = []
+def _window(a, items, op):
+    """Start/stop/step per dimension for ints, slices and None, the window's shape (ints
+    keep a size-1 dim) and the result's shape (ints dropped, None inserted)."""
+    start, stop, step, win, out_shape = [], [], [], [], []
     d = 0
     for x in items:
         if x is None:
@@ -77,19 +77,25 @@ def _basic(a, items):
         if _is_int(x):
             i = x + n if x < 0 else x
             if i < 0 or i >= n:
-                raise IndexError(
-                    f"[getitem] index {x} is out of bounds for axis {d} with size {n}; got {x}."
-                )
+                raise IndexError(f"[{op}] index {x} is out of bounds for axis {d} with size {n}; got {x}.")
             start.append(i)
             stop.append(i + 1)
             step.append(1)
+            win.append(1)
         else:
             b, e, s, k = _bounds(x, n)
             start.append(b)
             stop.append(e)
             step.append(s)
+            win.append(k)
             out_shape.append(k)
         d += 1
+    return start, stop, step, win, out_shape
+
+
+def _basic(a, items):
+    """Applies ints, slices and None as a view."""
+    start, stop, step, _, out_shape = _window(a, items, "getitem")
     out = mx._slice(a, start, stop, step) if a.ndim else a
     if tuple(out_shape) != out.shape:
         out = mx.reshape(out, out_shape)
@@ -203,32 +209,7 @@ def _update(a, idx, value, mode):
     items = _normalize(a, idx, allow_foreign=True)
     if mode == _SCATTER_NONE and _is_basic(items):
         # Strided window update.
-        start, stop, step, win = [], [], [], []
-        out_shape = []
-        d = 0
-        for x in items:
-            if x is None:
-                out_shape.append(1)
-                continue
-            n = a.shape[d]
-            if _is_int(x):
-                i = x + n if x < 0 else x
-                if i < 0 or i >= n:
-                    raise IndexError(
-                        f"[setitem] index {x} is out of bounds for axis {d} with size {n}; got {x}."
-                    )
-                start.append(i)
-                stop.append(i + 1)
-                step.append(1)
-                win.append(1)
-            else:
-                b, e, s, k = _bounds(x, n)
-                start.append(b)
-                stop.append(e)
-                step.append(s)
-                win.append(k)
-                out_shape.append(k)
-            d += 1
+        start, stop, step, win, out_shape = _window(a, items, "setitem")
         v = value
         while v.ndim > len(out_shape) and v.shape[0] == 1:
             v = mx.reshape(v, v.shape[1:])
