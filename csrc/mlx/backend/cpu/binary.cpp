@@ -198,18 +198,22 @@ void run(const array& a, const array& b, array& out) {
       po[0] = cast_to<Out>(apply<op>(static_cast<A>(pa[0]), static_cast<A>(pb[0])));
     } else if (sa) {
       A va = static_cast<A>(pa[0]);
-      cpu::parallel_for(n, cpu::kElemGrain, [&](size_t s, size_t e) {
-        for (size_t i = s; i < e; ++i) po[i] = cast_to<Out>(apply<op>(va, static_cast<A>(pb[i])));
+      cpu::parallel_fill(po, n, [&](size_t s, size_t e, Out* d) {
+        const In* y = pb + s;
+        for (size_t i = 0; i < e - s; ++i) d[i] = cast_to<Out>(apply<op>(va, static_cast<A>(y[i])));
       });
     } else if (sb) {
       A vb = static_cast<A>(pb[0]);
-      cpu::parallel_for(n, cpu::kElemGrain, [&](size_t s, size_t e) {
-        for (size_t i = s; i < e; ++i) po[i] = cast_to<Out>(apply<op>(static_cast<A>(pa[i]), vb));
+      cpu::parallel_fill(po, n, [&](size_t s, size_t e, Out* d) {
+        const In* x = pa + s;
+        for (size_t i = 0; i < e - s; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i]), vb));
       });
     } else {
-      cpu::parallel_for(n, cpu::kElemGrain, [&](size_t s, size_t e) {
-        for (size_t i = s; i < e; ++i)
-          po[i] = cast_to<Out>(apply<op>(static_cast<A>(pa[i]), static_cast<A>(pb[i])));
+      cpu::parallel_fill(po, n, [&](size_t s, size_t e, Out* d) {
+        const In* x = pa + s;
+        const In* y = pb + s;
+        for (size_t i = 0; i < e - s; ++i)
+          d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i]), static_cast<A>(y[i])));
       });
     }
     return;

@@ -253,13 +253,16 @@ void sincos_fixup(Out* out, int64_t os, size_t n) {
 template <UnaryOp op, typename In, typename Out>
 void run_linear(const In* in, Out* out, size_t n) {
   using A = acc_t<In>;
-  cpu::parallel_for(n, cpu::kElemGrain, [&](size_t b, size_t e) {
-    if constexpr (needs_sincos_fixup<op, A>()) {
+  if constexpr (needs_sincos_fixup<op, A>()) {
+    cpu::parallel_for(n, cpu::kElemGrain, [&](size_t b, size_t e) {
       if (sincos_fast<op, false>(in + b, 1, out + b, 1, e - b)) sincos_fixup<op>(out + b, 1, e - b);
-    } else {
-      for (size_t i = b; i < e; ++i) out[i] = cast_to<Out>(apply<op>(static_cast<A>(in[i])));
-    }
-  });
+    });
+  } else {
+    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) {
+      const In* x = in + b;
+      for (size_t i = 0; i < e - b; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
+    });
+  }
 }
 
 template <UnaryOp op, typename In, typename Out>

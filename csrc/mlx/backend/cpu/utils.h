@@ -1,7 +1,11 @@
 // Shared helpers for CPU kernels: collapsing dims and walking strided rows.
 #pragma once
 #include <array>
+#include <cstring>
 #include <vector>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 #include "mlx/array.h"
 #include "mlx/backend/cpu/threadpool.h"
@@ -67,6 +71,58 @@ void for_each_row(Shape shape, std::array<Strides, K> st, F&& f) {
         idx[i] = 0;
       }
     }
+  });
+}
+
+// Copies bytes to dst with streaming (non-temporal) stores where the CPU has them: no
+// read-for-ownership of the destination, which cuts the traffic of large outputs by a third.
+inline void stream_store(void* dst, const void* src, size_t bytes) {
+#ifdef __AVX__
+  char* d = static_cast<char*>(dst);
+  const char* s = static_cast<const char*>(src);
+  size_t head = (32 - (reinterpret_cast<uintptr_t>(d) & 31)) & 31;
+  if (head > bytes) head = bytes;
+  std::memcpy(d, s, head);
+  d += head;
+  s += head;
+  bytes -= head;
+  size_t body = bytes & ~size_t(31);
+  for (size_t i = 0; i < body; i += 32)
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(d + i), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)));
+  std::memcpy(d + body, s + body, bytes - body);
+#else
+  std::memcpy(dst, src, bytes);
+#endif
+}
+
+inline void stream_fence() {
+#ifdef __AVX__
+  _mm_sfence();
+#endif
+}
+
+// Outputs at least this large bypass the caches.
+constexpr size_t kStreamBytes = size_t(16) << 20;
+
+// Fills out[0, n) in parallel; fill(begin, end, dst) writes elements [begin, end) to
+// dst[0, end - begin). Large outputs are computed in L1-sized chunks and streamed out.
+// Each chunk reads only the positions it writes, so out may alias an input.
+template <typename Out, typename F>
+void parallel_fill(Out* out, size_t n, F&& fill) {
+  bool stream = n * sizeof(Out) >= kStreamBytes;
+  parallel_for(n, kElemGrain, [&](size_t s, size_t e) {
+    if (!stream) {
+      fill(s, e, out + s);
+      return;
+    }
+    constexpr size_t K = 16384 / sizeof(Out);
+    alignas(64) Out tmp[K];
+    for (size_t c = s; c < e; c += K) {
+      size_t ce = std::min(e, c + K);
+      fill(c, ce, tmp);
+      stream_store(out + c, tmp, (ce - c) * sizeof(Out));
+    }
+    stream_fence();
   });
 }
 
