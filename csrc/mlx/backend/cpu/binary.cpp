@@ -204,6 +204,20 @@ void run(const array& a, const array& b, array& out) {
       });
     } else if (sb) {
       A vb = static_cast<A>(pb[0]);
+      if constexpr (op == BinaryOp::Power && std::is_floating_point_v<A>) {
+        // Small integer powers (x**2, x**3) by multiplication: the library pow is far slower.
+        if (vb == A(2) || vb == A(3)) {
+          bool cube = vb == A(3);
+          cpu::parallel_fill(po, n, [&](size_t s, size_t e, Out* d) {
+            const In* x = pa + s;
+            for (size_t i = 0; i < e - s; ++i) {
+              A v = static_cast<A>(x[i]);
+              d[i] = cast_to<Out>(cube ? v * v * v : v * v);
+            }
+          });
+          return;
+        }
+      }
       cpu::parallel_fill(po, n, [&](size_t s, size_t e, Out* d) {
         const In* x = pa + s;
         for (size_t i = 0; i < e - s; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i]), vb));
