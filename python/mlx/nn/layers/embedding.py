@@ -39,9 +39,19 @@ class Embedding(Module):
         return x @ self.weight.T
 
     def to_quantized(
-        self, group_size: int = None, bits: int = None, mode: str = "affine", **kwargs
+        self,
+        group_size: int = None,
+        bits: int = None,
+        mode: str = "affine",
+        quantize_input: bool = False,
+        **kwargs,
     ):
         """Return a :class:`QuantizedEmbedding` with this layer's quantized table."""
         from mlx.nn.layers.quantized import QuantizedEmbedding
+
+        if quantize_input:
+            raise ValueError(
+                "[Embedding] quantized input is not supported; got quantize_input=True."
+            )
 
         return QuantizedEmbedding.from_embedding(self, group_size, bits, mode)

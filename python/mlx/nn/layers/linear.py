@@ -62,11 +62,19 @@ class Linear(Module):
         return x @ self["weight"].T
 
     def to_quantized(
-        self, group_size: int = None, bits: int = None, mode: str = "affine", **kwargs
+        self,
+        group_size: int = None,
+        bits: int = None,
+        mode: str = "affine",
+        quantize_input: bool = False,
+        **kwargs,
     ):
-        """Return a :class:`QuantizedLinear` with this layer's (quantized) weights."""
-        from mlx.nn.layers.quantized import QuantizedLinear
+        """Return a :class:`QuantizedLinear` with this layer's (quantized) weights,
+        or a :class:`QQLinear` (inputs quantized too) if ``quantize_input``."""
+        from mlx.nn.layers.quantized import QQLinear, QuantizedLinear
 
+        if quantize_input:
+            return QQLinear.from_linear(self, group_size, bits, mode)
         return QuantizedLinear.from_linear(self, group_size, bits, mode)
 
 
