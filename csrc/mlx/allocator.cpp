@@ -1,4 +1,5 @@
 #include "mlx/allocator.h"
+#include "mlx/backend/gpu/gpu.h"
 
 #include <cstdlib>
 #include <map>
@@ -121,14 +122,30 @@ Buffer malloc(size_t size) { return alloc().malloc(size); }
 void free(Buffer b) { alloc().free(b); }
 }  // namespace allocator
 
-size_t get_active_memory() { std::lock_guard lk(alloc().mu_); return alloc().active_; }
-size_t get_peak_memory() { std::lock_guard lk(alloc().mu_); return alloc().peak_; }
-void reset_peak_memory() { std::lock_guard lk(alloc().mu_); alloc().peak_ = alloc().active_; }
-size_t get_cache_memory() { std::lock_guard lk(alloc().mu_); return alloc().cache_bytes_; }
+// With a GPU backend the counters add the device pool's to the host's (the peak is the sum of
+// the two pools' peaks) and the limits apply to each pool.
+size_t get_active_memory() {
+  std::lock_guard lk(alloc().mu_);
+  return alloc().active_ + gpu::active_memory();
+}
+size_t get_peak_memory() {
+  std::lock_guard lk(alloc().mu_);
+  return alloc().peak_ + gpu::peak_memory();
+}
+void reset_peak_memory() {
+  std::lock_guard lk(alloc().mu_);
+  alloc().peak_ = alloc().active_;
+  gpu::reset_peak_memory();
+}
+size_t get_cache_memory() {
+  std::lock_guard lk(alloc().mu_);
+  return alloc().cache_bytes_ + gpu::cache_memory();
+}
 size_t set_memory_limit(size_t limit) {
   std::lock_guard lk(alloc().mu_);
   size_t old = alloc().memory_limit_;
   alloc().memory_limit_ = limit;
+  gpu::set_memory_limit(limit);
   return old;
 }
 size_t get_memory_limit() { std::lock_guard lk(alloc().mu_); return alloc().memory_limit_; }
@@ -137,6 +154,7 @@ size_t set_cache_limit(size_t limit) {
   size_t old = alloc().cache_limit_;
   alloc().cache_limit_ = limit;
   alloc().free_cache_locked(limit);
+  gpu::set_cache_limit(limit);
   return old;
 }
 size_t set_wired_limit(size_t limit) {
@@ -147,6 +165,7 @@ size_t set_wired_limit(size_t limit) {
 void clear_cache() {
   std::lock_guard lk(alloc().mu_);
   alloc().free_cache_locked(0);
+  gpu::clear_cache();
 }
 
 }  // namespace mlx::core

@@ -1,4 +1,5 @@
 #include "mlx/array.h"
+#include "mlx/backend/gpu/gpu.h"
 
 #include "mlx/dtype_dispatch.h"
 #include "mlx/primitive.h"
@@ -6,6 +7,14 @@
 #include "mlx/types/cast.h"
 
 namespace mlx::core {
+
+Data::~Data() {
+  if (device) gpu::release(*this);
+  if (deleter) deleter(buffer);
+}
+
+void detail::data_to_host(Data& d) { gpu::to_host(d); }
+
 
 Strides row_strides(const Shape& shape) {
   Strides st(shape.size(), 1);

@@ -18,15 +18,30 @@ namespace mlx::core {
 class Primitive;
 
 // Owns one allocation; freed with its deleter when the last view goes.
+// With a GPU backend the same bytes may also live in device memory: `where` says which copies
+// are current (kHost, kDevice or both). The host copy is made on first CPU access (see
+// array::raw_ptr), the device copy on first GPU use; `buffer.size` is the size of either.
 struct Data {
+  static constexpr uint8_t kHost = 1, kDevice = 2;
   Buffer buffer;
   std::function<void(Buffer)> deleter;
+  void* device = nullptr;  // device copy (owned by the GPU backend), if any
+  uint8_t where = kHost;
   explicit Data(Buffer b) : buffer(b), deleter(allocator::free) {}
   Data(Buffer b, std::function<void(Buffer)> d) : buffer(b), deleter(std::move(d)) {}
-  ~Data() { if (deleter) deleter(buffer); }
+  ~Data();
   Data(const Data&) = delete;
   Data& operator=(const Data&) = delete;
 };
+
+namespace detail {
+// Makes the host copy of `d` current (copies from the device). Defined by the GPU backend.
+void data_to_host(Data& d);
+inline char* host_ptr(Data& d) {
+  if (__builtin_expect(!(d.where & Data::kHost), 0)) data_to_host(d);
+  return static_cast<char*>(d.buffer.ptr);
+}
+}  // namespace detail
 
 struct Flags {
   // contiguous: the elements fill data_size consecutive slots (in some order).
@@ -111,9 +126,10 @@ class array {
   void detach();
 
   // Data access (valid once evaluated).
-  template <typename T> T* data() { return reinterpret_cast<T*>(static_cast<char*>(desc_->data->buffer.ptr) + desc_->offset); }
-  template <typename T> const T* data() const { return reinterpret_cast<const T*>(static_cast<const char*>(desc_->data->buffer.ptr) + desc_->offset); }
-  void* raw_ptr() { return static_cast<char*>(desc_->data->buffer.ptr) + desc_->offset; }
+  // Host pointers: with a GPU backend these first bring the data back from the device if needed.
+  template <typename T> T* data() { return reinterpret_cast<T*>(detail::host_ptr(*desc_->data) + desc_->offset); }
+  template <typename T> const T* data() const { return reinterpret_cast<const T*>(detail::host_ptr(*desc_->data) + desc_->offset); }
+  void* raw_ptr() { return detail::host_ptr(*desc_->data) + desc_->offset; }
   const std::shared_ptr<Data>& data_shared_ptr() const { return desc_->data; }
   size_t offset() const { return desc_->offset; }  // in bytes
   size_t data_size() const { return desc_->data_size; }

@@ -8,25 +8,37 @@
 #include <unistd.h>
 
 #include "mlx/allocator.h"
+#include "mlx/backend/gpu/gpu.h"
 
 namespace mlx::core {
 
 namespace {
-Device g_default_device{Device::cpu, 0};
+Device& g_default_device_ref() {
+  static Device d = gpu::is_available() ? Device(Device::gpu, 0) : Device(Device::cpu, 0);
+  return d;
+}
+
 std::mutex g_mu;
 std::vector<Stream>& all_streams() {
-  static std::vector<Stream> s{Stream(0, Device(Device::cpu, 0))};
+  static std::vector<Stream> s = [] {
+    std::vector<Stream> v{Stream(0, Device(Device::cpu, 0))};
+    if (gpu::is_available()) v.emplace_back(1, Device(Device::gpu, 0));
+    return v;
+  }();
   return s;
 }
 std::vector<int>& default_streams() {  // per device type
-  static std::vector<int> d{0, -1};
+  static std::vector<int> d{0, gpu::is_available() ? 1 : -1};
   return d;
 }
 }  // namespace
 
-const Device& default_device() { return g_default_device; }
+const Device& default_device() { return g_default_device_ref(); }
 
-bool is_available(const Device& d) { return d.type == Device::cpu && d.index == 0; }
+bool is_available(const Device& d) {
+  if (d.type == Device::cpu) return d.index == 0;
+  return d.index >= 0 && d.index < gpu::device_count();
+}
 
 void set_default_device(const Device& d) {
   if (!is_available(d)) {
@@ -34,7 +46,7 @@ void set_default_device(const Device& d) {
         std::string("[set_default_device] the device is not available; got ") +
         (d.type == Device::gpu ? "gpu(" : "cpu(") + std::to_string(d.index) + ").");
   }
-  g_default_device = d;
+  g_default_device_ref() = d;
 }
 
 Stream default_stream(Device d) {
@@ -61,9 +73,11 @@ Stream new_stream(Device d) {
   return s;
 }
 
-// Evaluation is synchronous, so every stream is always idle at the call boundary.
-void synchronize() {}
-void synchronize(Stream) {}
+// CPU work is done when eval returns; GPU work is queued and waited for here.
+void synchronize() { gpu::synchronize(); }
+void synchronize(Stream s) {
+  if (s.device.type == Device::gpu) gpu::synchronize();
+}
 
 Stream to_stream(StreamOrDevice s) { return to_stream(s, default_device()); }
 Stream to_stream(StreamOrDevice s, Device fallback) {
@@ -76,6 +90,7 @@ std::map<std::string, std::variant<std::string, size_t>> device_info(const Devic
   if (!is_available(d)) {
     throw std::invalid_argument("[device_info] the device is not available.");
   }
+  if (d.type == Device::gpu) return gpu::device_info();
   std::map<std::string, std::variant<std::string, size_t>> info;
   std::string name = "cpu";
   std::ifstream f("/proc/cpuinfo");

@@ -1,6 +1,7 @@
 // Graph evaluation: order the nodes, run each primitive once, detach as we go.
 #include <unordered_set>
 
+#include "mlx/backend/gpu/gpu.h"
 #include "mlx/primitive.h"
 #include "mlx/transforms.h"
 
@@ -50,20 +51,23 @@ void eval(std::vector<array> outputs) {
       }
     }
   }
+  static const bool gpu_used = gpu::is_available();
   for (auto& slot : tape) {
     array a = std::move(slot);
     if (a.is_available()) continue;
     auto outs = a.outputs();
     auto& prim = a.primitive();
     if (prim.device().type == Device::gpu) {
-      prim.eval_gpu(a.inputs(), outs);
+      gpu::eval(prim, a.inputs(), outs);
     } else {
       prim.eval_cpu(a.inputs(), outs);
+      if (gpu_used) gpu::after_cpu_eval(outs);
     }
     if (!a.is_tracer()) a.detach();
   }
 }
 
+// Evaluation queues GPU kernels without waiting for them; CPU kernels run in place.
 void async_eval(std::vector<array> outputs) { eval(std::move(outputs)); }
 
 }  // namespace mlx::core
