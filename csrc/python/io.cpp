@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "convert.h"
+#include <nanobind/stl/tuple.h>
+
 #include "mlx/io/io.h"
 
 using namespace nb::literals;
@@ -224,6 +226,25 @@ std::string file_ext(const std::string& name) {
 }  // namespace
 
 void init_io(nb::module_& m) {
+  // Used by mlx._io._load_npz: the uncompressed .npy members of a zip archive on disk, as lazy
+  // arrays read from one open file. Each member is (name, data offset, data length).
+  m.def(
+      "_load_npy_members",
+      [](const std::string& path, const std::vector<std::tuple<std::string, size_t, size_t>>& members) {
+        std::shared_ptr<io::Reader> file = make_reader(nb::none(), path, "load");
+        nb::list out;
+        for (auto& [name, begin, length] : members) {
+          try {
+            auto r = std::make_shared<io::SubReader>(file, begin, length, path);
+            out.append(nb::cast(load(r)));
+          } catch (const ValueError& e) {
+            throw ValueError(msg("[load] member ", name, " of ", path, ": ", e.what()));
+          }
+        }
+        return out;
+      },
+      "path"_a, "members"_a);
+
   m.def(
       "save",
       [](nb::handle file, const array& arr) {
@@ -278,14 +299,14 @@ Args:
         auto reader = make_reader(file, path, "load");
         if (fmt == "npy") return nb::cast(load(reader));
         if (fmt == "safetensors") {
-          auto [arrays, meta] = io::load_safetensors_ordered(*reader);
+          auto [arrays, meta] = io::load_safetensors_ordered(reader);
           nb::dict d = named_to_dict(arrays);
           if (!return_metadata) return d;
           nb::dict md;
           for (auto& [k, v] : meta) md[nb::str(k.data(), k.size())] = nb::str(v.data(), v.size());
           return nb::make_tuple(d, md);
         }
-        auto [arrays, meta] = io::load_gguf_ordered(*reader);
+        auto [arrays, meta] = io::load_gguf_ordered(reader);
         nb::dict d = named_to_dict(arrays);
         if (!return_metadata) return d;
         nb::dict md;
@@ -311,6 +332,11 @@ Args:
 Returns:
     array, dict, or tuple: A single array for ``.npy``, a dict of names to arrays for the other
     formats, and ``(arrays, metadata)`` with ``return_metadata=True``.
+
+Loading from a path is lazy: the header is read and checked at the call, and each array reads
+its own bytes from the file when it is evaluated (the file stays open until then; a file
+changed in place in the meantime raises at evaluation). Arrays from file objects, and
+compressed ``.npz`` members, are read at the call.
 
 GGUF tensors of type Q4_0, Q4_1 and Q8_0 load as quantized triplets (``name``, and
 ``base.scales``, ``base.biases`` where ``base`` is ``name`` without ``.weight``) that

@@ -2,12 +2,15 @@
 
 An .npz file is a zip archive of .npy files (one per array, named ``<key>.npy``). The zip
 container comes from Python's ``zipfile`` (``savez_compressed`` needs Python's ``zlib``
-module); each member is written and read by the C++ ``.npy`` code through a file object, so
-NumPy is not needed.
+module); each member is written and read by the C++ ``.npy`` code, so NumPy is not needed.
+Loading from a path is lazy for uncompressed members (``savez``): their data offsets come from
+the zip headers and the arrays read their bytes when evaluated (CRCs are not checked for
+them). Compressed members and archives given as file objects are read when loaded.
 """
 
 import io
 import os
+import struct
 import zipfile
 
 _mx = None
@@ -111,9 +114,21 @@ def _load_npz(file):
                 f"[load] {label} is not a valid .npz file; got {type(e).__name__}: {e}."
             ) from None
         with zf:
+            lazy = {}
+            if isinstance(file, str):
+                # A path: uncompressed members are read lazily, straight from the file.
+                lazy = _stored_members(zf, fobj, label)
+                if lazy:
+                    arrays = _mx._load_npy_members(
+                        file, [(n, off, size) for n, (off, size) in lazy.items()]
+                    )
+                    lazy = dict(zip(lazy, arrays))
             for info in zf.infolist():
                 name = info.filename
                 if not name.endswith(".npy"):
+                    continue
+                if name in lazy:
+                    out[name[:-4]] = lazy[name]
                     continue
                 try:
                     data = zf.read(info)
@@ -132,6 +147,40 @@ def _load_npz(file):
     finally:
         if fobj is not file:
             fobj.close()
+
+
+def _stored_members(zf, fobj, label):
+    """``{name: (data offset, data length)}`` of the uncompressed, unencrypted ``.npy``
+    members (read from their local headers); the others are read by ``zipfile``."""
+    out = {}
+    size = os.fstat(fobj.fileno()).st_size
+    infos = zf.infolist()
+    names = [i.filename for i in infos]
+    for info in infos:
+        name = info.filename
+        if (
+            not name.endswith(".npy")
+            or info.compress_type != zipfile.ZIP_STORED
+            or info.flag_bits & 0x1
+            or names.count(name) > 1
+        ):
+            continue
+        fobj.seek(info.header_offset)
+        head = fobj.read(30)
+        if len(head) != 30 or head[:4] != b"PK\x03\x04":
+            raise ValueError(
+                f"[load] {label} is truncated or malformed; got a bad local header "
+                f"for member {name}."
+            )
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        begin = info.header_offset + 30 + name_len + extra_len
+        if info.compress_size != info.file_size or begin + info.file_size > size:
+            raise ValueError(
+                f"[load] {label} is truncated or malformed; got member {name} of "
+                f"{info.file_size} bytes at offset {begin} in a file of {size} bytes."
+            )
+        out[name] = (begin, info.file_size)
+    return out
 
 
 def install(mx):

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mlx/io/gguf_quants.h"
+#include "mlx/io/load.h"
 #include "mlx/io/utils.h"
 #include "mlx/transforms.h"
 
@@ -211,7 +212,33 @@ struct TensorInfo {
   uint64_t offset;
 };
 
-void load_tensor(Cursor& cur, const TensorInfo& t, size_t data_start, io::NamedArrays& out) {
+// Decodes Q4_0 / Q4_1 / Q8_0 blocks into MLX's packed weights, float16 scales and biases.
+void decode_triplets(uint32_t type, const uint8_t* src, size_t nblocks, uint8_t* wp, float16_t* sp, float16_t* bp) {
+  size_t bb = triplet_block_bytes(type);
+  size_t wbytes = (type == T_Q8_0 ? 8 : 4) * 4;  // packed bytes per block of 32
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = src + b * bb;
+    uint8_t* o = wp + b * wbytes;
+    float d = f16(blk);
+    if (type == T_Q4_0) {
+      unpack_q4(blk + 2, o);
+      sp[b] = float16_t(d);
+      bp[b] = float16_t(-8.0f * d);
+    } else if (type == T_Q4_1) {
+      unpack_q4(blk + 4, o);
+      sp[b] = float16_t(d);
+      bp[b] = float16_t(f16(blk + 2));
+    } else {
+      for (int k = 0; k < 32; ++k) o[k] = static_cast<uint8_t>(blk[2 + k] ^ 0x80);
+      sp[b] = float16_t(d);
+      bp[b] = float16_t(-128.0f * d);
+    }
+  }
+}
+
+// Checks one tensor's description against the file and adds its (lazy) arrays to `out`.
+void load_tensor(Cursor& cur, const std::shared_ptr<io::Reader>& in, const TensorInfo& t, size_t data_start,
+                 io::NamedArrays& out) {
   const std::string where = " for tensor \"" + clip(t.name) + "\"";
   Shape shape;
   for (auto it = t.dims.rbegin(); it != t.dims.rend(); ++it) shape.push_back(static_cast<int32_t>(*it));
@@ -219,15 +246,11 @@ void load_tensor(Cursor& cur, const TensorInfo& t, size_t data_start, io::NamedA
   size_t avail = data_start <= file_size ? file_size - data_start : 0;
   if (t.offset > avail) cur.fail(msg("a tensor offset ", t.offset, " past the end of the data", where));
   avail -= static_cast<size_t>(t.offset);
+  size_t begin = data_start + static_cast<size_t>(t.offset);
   Dtype dtype;
   if (ttype_dtype(t.type, dtype)) {
     size_t nbytes = io::detail::checked_nbytes(t.dims, size_of(dtype), avail, "load_gguf", cur.reader().label());
-    array a = io::detail::new_array(shape, dtype);
-    if (nbytes) {
-      cur.seek(data_start + t.offset);
-      cur.bytes(a.data<char>(), nbytes, "tensor data");
-    }
-    out.emplace_back(t.name, a);
+    out.emplace_back(t.name, io::load_region(in, shape, dtype, begin, nbytes));
     return;
   }
   size_t bb = triplet_block_bytes(t.type);
@@ -244,56 +267,38 @@ void load_tensor(Cursor& cur, const TensorInfo& t, size_t data_start, io::NamedA
   size_t nelem = io::detail::checked_nbytes(t.dims, 1, SIZE_MAX / 64, "load_gguf", cur.reader().label());
   size_t nblocks = nelem / block;
   if (nblocks > avail / bb) cur.fail(msg("tensor data needing ", nblocks * bb, " bytes with only ", avail, " left", where));
-  std::string raw = (cur.seek(data_start + t.offset), cur.str(nblocks * bb, "tensor data"));
-  const uint8_t* src = reinterpret_cast<const uint8_t*>(raw.data());
+  size_t nbytes = nblocks * bb;
 
   if (t.type == T_Q4_0 || t.type == T_Q4_1 || t.type == T_Q8_0) {
     int bits = t.type == T_Q8_0 ? 8 : 4;
     Shape wshape = shape, sshape = shape;
     wshape.back() = static_cast<int32_t>(t.dims[0] * bits / 32);
     sshape.back() = static_cast<int32_t>(t.dims[0] / 32);
-    array w = io::detail::new_array(wshape, uint32);
-    array sc = io::detail::new_array(sshape, float16);
-    array bi = io::detail::new_array(sshape, float16);
-    uint8_t* wp = w.data<uint8_t>();
-    float16_t* sp = sc.data<float16_t>();
-    float16_t* bp = bi.data<float16_t>();
-    size_t wbytes = bits * 4;  // packed bytes per block of 32
-    for (size_t b = 0; b < nblocks; ++b) {
-      const uint8_t* blk = src + b * bb;
-      uint8_t* o = wp + b * wbytes;
-      float d = f16(blk);
-      if (t.type == T_Q4_0) {
-        unpack_q4(blk + 2, o);
-        sp[b] = float16_t(d);
-        bp[b] = float16_t(-8.0f * d);
-      } else if (t.type == T_Q4_1) {
-        unpack_q4(blk + 4, o);
-        sp[b] = float16_t(d);
-        bp[b] = float16_t(f16(blk + 2));
-      } else {
-        for (int k = 0; k < 32; ++k) o[k] = static_cast<uint8_t>(blk[2 + k] ^ 0x80);
-        sp[b] = float16_t(d);
-        bp[b] = float16_t(-128.0f * d);
-      }
-    }
+    uint32_t type = t.type;
+    auto decode = [type, nblocks](const char* raw, size_t, const std::vector<char*>& o) {
+      decode_triplets(type, reinterpret_cast<const uint8_t*>(raw), nblocks, reinterpret_cast<uint8_t*>(o[0]),
+                      reinterpret_cast<float16_t*>(o[1]), reinterpret_cast<float16_t*>(o[2]));
+    };
+    auto arrs = io::load_region(in, {wshape, sshape, sshape}, {uint32, float16, float16}, begin, nbytes, 0, decode);
     std::string base = t.name;
     if (io::detail::ends_with(base, ".weight")) base.resize(base.size() - 7);
-    out.emplace_back(t.name, w);
-    out.emplace_back(base + ".scales", sc);
-    out.emplace_back(base + ".biases", bi);
+    out.emplace_back(t.name, arrs[0]);
+    out.emplace_back(base + ".scales", arrs[1]);
+    out.emplace_back(base + ".biases", arrs[2]);
     return;
   }
 
   // The other quantized types: dequantized to float16.
-  array a = io::detail::new_array(shape, float16);
-  float16_t* op = a.data<float16_t>();
-  std::vector<float> tmp(block);
-  for (size_t b = 0; b < nblocks; ++b) {
-    ft->dequantize(src + b * bb, tmp.data());
-    for (size_t k = 0; k < block; ++k) op[b * block + k] = float16_t(tmp[k]);
-  }
-  out.emplace_back(t.name, a);
+  auto decode = [ft, nblocks](const char* raw, size_t, const std::vector<char*>& o) {
+    const uint8_t* src = reinterpret_cast<const uint8_t*>(raw);
+    float16_t* op = reinterpret_cast<float16_t*>(o[0]);
+    std::vector<float> tmp(ft->block);
+    for (size_t b = 0; b < nblocks; ++b) {
+      ft->dequantize(src + b * ft->bytes, tmp.data());
+      for (size_t k = 0; k < ft->block; ++k) op[b * ft->block + k] = float16_t(tmp[k]);
+    }
+  };
+  out.emplace_back(t.name, io::load_region(in, {shape}, {float16}, begin, nbytes, 0, decode)[0]);
 }
 
 size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -302,7 +307,9 @@ size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 namespace io {
 
-std::pair<NamedArrays, GGUFMetaPairs> load_gguf_ordered(Reader& in) {
+std::pair<NamedArrays, GGUFMetaPairs> load_gguf_ordered(std::shared_ptr<Reader> in_ptr) {
+  if (!in_ptr) throw std::runtime_error("[load_gguf] the input stream is null; got nullptr.");
+  Reader& in = *in_ptr;
   if (!in.is_open()) throw std::runtime_error("[load_gguf] the input stream is not open; got a closed reader.");
   Cursor cur(in, "load_gguf");
   std::string magic = cur.str(4, "the GGUF magic");
@@ -352,7 +359,7 @@ std::pair<NamedArrays, GGUFMetaPairs> load_gguf_ordered(Reader& in) {
   size_t data_start = align_up(cur.tell(), alignment);
 
   NamedArrays arrays;
-  for (auto& t : infos) load_tensor(cur, t, data_start, arrays);
+  for (auto& t : infos) load_tensor(cur, in_ptr, t, data_start, arrays);
   std::set<std::string> out_names;
   for (auto& [k, a] : arrays)
     if (!out_names.insert(k).second) cur.fail("two tensors that both load as \"" + clip(k) + "\"");
@@ -474,7 +481,7 @@ std::vector<std::pair<std::string, V>> sorted_pairs(const std::unordered_map<std
 GGUFLoad load_gguf(std::shared_ptr<io::Reader> in_stream, StreamOrDevice s) {
   (void)s;
   if (!in_stream) throw std::runtime_error("[load_gguf] the input stream is null; got nullptr.");
-  auto [arrays, meta] = io::load_gguf_ordered(*in_stream);
+  auto [arrays, meta] = io::load_gguf_ordered(in_stream);
   GGUFLoad out;
   for (auto& [k, a] : arrays) out.first.emplace(k, a);
   for (auto& [k, v] : meta) out.second.emplace(k, v);

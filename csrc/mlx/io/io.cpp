@@ -1,4 +1,7 @@
-// File and memory readers/writers and the helpers shared by the io formats.
+// File, window and memory readers, writers, and the helpers shared by the io formats.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <limits>
 #include <stdexcept>
@@ -13,6 +16,12 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the io readers assume a little-endian host");
 
 namespace io {
+
+namespace {
+int64_t mtime_ns(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+}  // namespace
 
 // ---- FileReader ----
 FileReader::FileReader(std::string path) : path_(std::move(path)) {
@@ -30,6 +39,8 @@ FileReader::FileReader(std::string path) : path_(std::move(path)) {
     return;
   }
   size_ = static_cast<size_t>(end);
+  struct stat st;
+  if (fstat(fileno(f_), &st) == 0) mtime_ns_ = mtime_ns(st);
 }
 
 FileReader::~FileReader() {
@@ -49,6 +60,60 @@ void FileReader::read(char* data, size_t n) {
   if (got != n)
     throw std::runtime_error("[read] could not read " + std::to_string(n) + " bytes from " +
                              path_ + "; got " + std::to_string(got) + ".");
+}
+
+void FileReader::read_at(char* data, size_t n, size_t offset) {
+  struct stat st;
+  int fd = fileno(f_);
+  if (fstat(fd, &st) != 0)
+    throw std::runtime_error(msg("[load] could not check ", path_, " before reading it; got errno ", errno, " (",
+                                 std::strerror(errno), ")."));
+  if (static_cast<size_t>(st.st_size) != size_ || mtime_ns(st) != mtime_ns_)
+    throw std::runtime_error(msg("[load] ", path_, " was modified after it was loaded (lazy arrays read the file ",
+                                 "when they are evaluated); got a size of ", st.st_size, " bytes instead of ", size_,
+                                 " or a new modification time. Evaluate the arrays before overwriting the file."));
+  if (offset > size_ || n > size_ - offset)
+    throw std::runtime_error(msg("[load] could not read ", n, " bytes at offset ", offset, " from ", path_,
+                                 "; got a file of ", size_, " bytes."));
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = pread(fd, data + got, n - got, static_cast<off_t>(offset + got));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0)
+      throw std::runtime_error(msg("[load] could not read ", n, " bytes at offset ", offset, " from ", path_,
+                                   "; got ", got, (k < 0 ? std::string(" and ") + std::strerror(errno) : std::string()),
+                                   "."));
+    got += static_cast<size_t>(k);
+  }
+}
+
+// ---- SubReader ----
+SubReader::SubReader(std::shared_ptr<Reader> parent, size_t begin, size_t length, std::string label)
+    : parent_(std::move(parent)), begin_(begin), length_(length), label_(std::move(label)) {
+  size_t total = parent_->size();
+  if (begin > total || length > total - begin)
+    throw ValueError(msg("[load] ", label_, " is truncated or malformed; got a member of ", length,
+                         " bytes at offset ", begin, " in a file of ", total, " bytes."));
+}
+
+void SubReader::seek(size_t pos) {
+  if (pos > length_)
+    throw std::runtime_error(msg("[read] could not seek in ", label_, "; got position ", pos, "."));
+  pos_ = pos;
+}
+
+void SubReader::read(char* data, size_t n) {
+  if (n > length_ - pos_)
+    throw std::runtime_error(msg("[read] could not read ", n, " bytes from ", label_, "; got ", length_ - pos_, "."));
+  parent_->read_at(data, n, begin_ + pos_);
+  pos_ += n;
+}
+
+void SubReader::read_at(char* data, size_t n, size_t offset) {
+  if (offset > length_ || n > length_ - offset)
+    throw std::runtime_error(msg("[read] could not read ", n, " bytes at offset ", offset, " from ", label_,
+                                 "; got a member of ", length_, " bytes."));
+  parent_->read_at(data, n, begin_ + offset);
 }
 
 // ---- FileWriter ----

@@ -1,10 +1,14 @@
 // Saving and loading arrays: .npy, .safetensors and .gguf (the .npz zip container is
 // written in Python, python/mlx/_io.py, on top of the .npy functions here).
 //
-// Loading is eager: the file is parsed and validated completely, and every array is read into
-// its own buffer before the function returns. A malformed or truncated file raises ValueError
-// (a file that cannot be opened or read raises std::runtime_error); nothing reads outside the
-// bytes the file has.
+// Loading is lazy for files on disk: the header is parsed and validated completely (every
+// tensor's byte range is checked against the file size) when `load*` is called, and each
+// returned array is a graph node (io::Load, csrc/mlx/io/load.h) that reads its own bytes from
+// the file when it is evaluated. The node keeps the file open, so deleting or renaming the file
+// after loading is harmless; a file changed in place after loading raises at evaluation. Loads
+// from other readers (memory, Python file objects) read every array before returning. A
+// malformed or truncated file raises ValueError (a file that cannot be opened or read raises
+// std::runtime_error); nothing reads outside the bytes the file has.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -39,6 +43,15 @@ class Reader {
     size_t s = size(), t = tell();
     return t < s ? s - t : 0;
   }
+  // Reads exactly n bytes at absolute position `offset` (the position for read() afterwards is
+  // unspecified). The default seeks and reads.
+  virtual void read_at(char* data, size_t n, size_t offset) {
+    seek(offset);
+    read(data, n);
+  }
+  // True when read_at may be called later, from any thread, after the load function has
+  // returned (files on disk): loads from such a reader are lazy.
+  virtual bool lazy() const { return false; }
 };
 
 // A sink of bytes.
@@ -51,6 +64,9 @@ class Writer {
   virtual std::string label() const = 0;
 };
 
+// A file on disk. read() is buffered (headers); read_at() is a positional read (pread) that is
+// safe from several threads and checks that the file has not been changed in place since it
+// was opened (same size and modification time), so lazy arrays never read a rewritten file.
 class FileReader : public Reader {
  public:
   explicit FileReader(std::string path);
@@ -60,6 +76,8 @@ class FileReader : public Reader {
   size_t tell() override { return pos_; }
   void seek(size_t pos) override;
   void read(char* data, size_t n) override;
+  void read_at(char* data, size_t n, size_t offset) override;
+  bool lazy() const override { return true; }
   std::string label() const override { return path_; }
 
  private:
@@ -67,6 +85,28 @@ class FileReader : public Reader {
   std::FILE* f_ = nullptr;
   size_t size_ = 0;
   size_t pos_ = 0;
+  int64_t mtime_ns_ = 0;
+};
+
+// The bytes [begin, begin + length) of another reader, as a reader of its own (an uncompressed
+// member of a zip archive). Lazy when the parent is. Throws ValueError when the window does not
+// fit in the parent.
+class SubReader : public Reader {
+ public:
+  SubReader(std::shared_ptr<Reader> parent, size_t begin, size_t length, std::string label);
+  bool is_open() const override { return parent_->is_open(); }
+  size_t size() override { return length_; }
+  size_t tell() override { return pos_; }
+  void seek(size_t pos) override;
+  void read(char* data, size_t n) override;
+  void read_at(char* data, size_t n, size_t offset) override;
+  bool lazy() const override { return parent_->lazy(); }
+  std::string label() const override { return label_; }
+
+ private:
+  std::shared_ptr<Reader> parent_;
+  size_t begin_, length_, pos_ = 0;
+  std::string label_;
 };
 
 class FileWriter : public Writer {
@@ -120,8 +160,9 @@ using StringPairs = std::vector<std::pair<std::string, std::string>>;
 }  // namespace io
 
 // ---- .npy ----
-// Loads one array. Supports every dtype (bfloat16 as MLX writes it, descr '<V2'), big-endian
-// data (byte-swapped on load) and Fortran order.
+// Loads one array (lazily from a file; see the top of this header). Supports every dtype
+// (bfloat16 as MLX writes it, descr '<V2'), big-endian data (byte-swapped when read) and
+// Fortran order.
 array load(std::shared_ptr<io::Reader> in_stream, StreamOrDevice s = {});
 // Opens `file` (no extension is added) and loads it as .npy.
 array load(std::string file, StreamOrDevice s = {});
@@ -160,11 +201,12 @@ void save_gguf(std::string file, std::unordered_map<std::string, array> arrays,
                std::unordered_map<std::string, GGUFMetaData> metadata = {});
 
 namespace io {
-// Order-preserving forms (used by the Python bindings; the results keep file order).
-std::pair<NamedArrays, StringPairs> load_safetensors_ordered(Reader& in);
+// Order-preserving forms (used by the Python bindings; the results keep file order). Lazy when
+// `in` is (see Reader::lazy); the arrays keep `in` alive until they are evaluated.
+std::pair<NamedArrays, StringPairs> load_safetensors_ordered(std::shared_ptr<Reader> in);
 void save_safetensors_ordered(Writer& out, const NamedArrays& arrays, const StringPairs& metadata);
 using GGUFMetaPairs = std::vector<std::pair<std::string, GGUFMetaData>>;
-std::pair<NamedArrays, GGUFMetaPairs> load_gguf_ordered(Reader& in);
+std::pair<NamedArrays, GGUFMetaPairs> load_gguf_ordered(std::shared_ptr<Reader> in);
 void save_gguf_ordered(Writer& out, const NamedArrays& arrays, const GGUFMetaPairs& metadata);
 // Checks everything save_gguf would check, without writing (so no file is created on error).
 void check_gguf(const NamedArrays& arrays, const GGUFMetaPairs& metadata);

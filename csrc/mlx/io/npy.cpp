@@ -2,6 +2,7 @@
 // https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 #include <cctype>
 
+#include "mlx/io/load.h"
 #include "mlx/io/utils.h"
 #include "mlx/ops.h"
 
@@ -149,11 +150,6 @@ NpyType parse_descr(const std::string& d, Cursor& cur) {
   return {t, order == '>' && size_of(t) > 1};
 }
 
-void byteswap(char* p, size_t nbytes, size_t width) {
-  for (size_t o = 0; o + width <= nbytes; o += width)
-    for (size_t a = 0, b = width - 1; a < b; ++a, --b) std::swap(p[o + a], p[o + b]);
-}
-
 }  // namespace
 
 array load(std::shared_ptr<io::Reader> in_stream, StreamOrDevice s) {
@@ -205,9 +201,9 @@ array load(std::shared_ptr<io::Reader> in_stream, StreamOrDevice s) {
   for (auto d : dims) shape.push_back(static_cast<int32_t>(d));
   Shape read_shape = shape;
   if (fortran) std::reverse(read_shape.begin(), read_shape.end());
-  array out = io::detail::new_array(read_shape, nt.dtype);
-  cur.bytes(out.data<char>(), nbytes, "the .npy data");
-  if (nt.swap) byteswap(out.data<char>(), nbytes, nt.dtype == complex64 ? 4 : size_of(nt.dtype));
+  // checked_nbytes has checked the data against the bytes left; it is read when evaluated.
+  int swap = nt.swap ? static_cast<int>(nt.dtype == complex64 ? 4 : size_of(nt.dtype)) : 0;
+  array out = io::load_region(in_stream, read_shape, nt.dtype, cur.tell(), nbytes, swap);
   if (fortran && shape.size() > 1) out = transpose(out);
   return out;
 }

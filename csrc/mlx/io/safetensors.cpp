@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mlx/io/json.h"
+#include "mlx/io/load.h"
 #include "mlx/io/utils.h"
 #include "mlx/transforms.h"
 
@@ -66,7 +67,9 @@ void check_safetensors(const NamedArrays& arrays) {
   }
 }
 
-std::pair<NamedArrays, StringPairs> load_safetensors_ordered(Reader& in) {
+std::pair<NamedArrays, StringPairs> load_safetensors_ordered(std::shared_ptr<Reader> in_ptr) {
+  if (!in_ptr) throw std::runtime_error("[load_safetensors] the input stream is null; got nullptr.");
+  Reader& in = *in_ptr;
   if (!in.is_open())
     throw std::runtime_error("[load_safetensors] the input stream is not open; got a closed reader.");
   Cursor cur(in, "load_safetensors");
@@ -120,12 +123,8 @@ std::pair<NamedArrays, StringPairs> load_safetensors_ordered(Reader& in) {
       cur.fail(msg("data_offsets [", begin, ", ", end, "] that do not span the ", nbytes, " bytes of the shape and dtype", where));
     Shape shape;
     for (auto d : dims) shape.push_back(static_cast<int32_t>(d));
-    array a = io::detail::new_array(shape, dtype);
-    if (nbytes) {
-      cur.seek(data_start + begin);
-      cur.bytes(a.data<char>(), nbytes, "tensor data");
-    }
-    arrays.emplace_back(key, a);
+    // [begin, end) lies inside the data (checked above); it is read when evaluated.
+    arrays.emplace_back(key, io::load_region(in_ptr, shape, dtype, data_start + begin, nbytes));
   }
   return {std::move(arrays), std::move(metadata)};
 }
@@ -174,7 +173,7 @@ io::NamedArrays to_named(std::unordered_map<std::string, array>& m) {
 SafetensorsLoad load_safetensors(std::shared_ptr<io::Reader> in_stream, StreamOrDevice s) {
   (void)s;
   if (!in_stream) throw std::runtime_error("[load_safetensors] the input stream is null; got nullptr.");
-  auto [arrays, meta] = io::load_safetensors_ordered(*in_stream);
+  auto [arrays, meta] = io::load_safetensors_ordered(in_stream);
   SafetensorsLoad out;
   for (auto& [k, a] : arrays) out.first.emplace(k, a);
   for (auto& [k, v] : meta) out.second.emplace(k, v);
