@@ -189,12 +189,11 @@ def test_one_tensor_of_a_large_file_reads_only_that_tensor(tmp_path, fmt):
     out = mx.load(path)
     assert mx.get_active_memory() - base < MB  # nothing read yet
     t3 = out["t3"]
-    s = mx.sum(t3)
-    mx.eval(s)
-    assert s.item() == 3.0 * n
+    mx.eval(t3)  # the Load node runs on the CPU: nothing but t3's buffer is allocated
     used = mx.get_peak_memory() - base
     assert used < 4 * MB + MB, used  # one tensor (+ small), far below the file's 24 MB
     assert used < size / 4
+    np.testing.assert_array_equal(np.array(t3), np.full(n, 3.0, np.float32))
     assert all(is_lazy(out[k]) for k in out if k != "t3")
 
 

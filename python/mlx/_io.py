@@ -8,6 +8,7 @@ the zip headers and the arrays read their bytes when evaluated (CRCs are not che
 them). Compressed members and archives given as file objects are read when loaded.
 """
 
+import collections
 import io
 import os
 import struct
@@ -155,14 +156,14 @@ def _stored_members(zf, fobj, label):
     out = {}
     size = os.fstat(fobj.fileno()).st_size
     infos = zf.infolist()
-    names = [i.filename for i in infos]
+    counts = collections.Counter(i.filename for i in infos)
     for info in infos:
         name = info.filename
         if (
             not name.endswith(".npy")
             or info.compress_type != zipfile.ZIP_STORED
             or info.flag_bits & 0x1
-            or names.count(name) > 1
+            or counts[name] > 1
         ):
             continue
         fobj.seek(info.header_offset)
