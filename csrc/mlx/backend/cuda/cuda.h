@@ -1,0 +1,72 @@
+// Internals of the CUDA backend, shared by its kernel files.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+#include "mlx/array.h"
+#include "mlx/primitive.h"
+
+namespace mlx::core::cu {
+
+[[noreturn]] void throw_error(cudaError_t e, const char* what);
+#define MLX_CUDA_CHECK(call)                                      \
+  do {                                                            \
+    cudaError_t _e = (call);                                      \
+    if (_e != cudaSuccess) ::mlx::core::cu::throw_error(_e, #call); \
+  } while (0)
+// After a kernel launch: raises a launch error (bad configuration, no kernel image).
+void check_launch(const char* kernel);
+
+// The one CUDA stream every GPU stream of mlx queues on (so every kernel is ordered after the
+// ones queued before it, and a freed device block can be reused at once).
+cudaStream_t stream();
+const cudaDeviceProp& props();
+
+// Device memory from the caching pool.
+void* dev_malloc(size_t n);
+void dev_free(void* p, size_t n);
+
+// Makes the device copy of an input current and returns its address (offset applied).
+const void* in_ptr(const array& a);
+template <typename T>
+const T* in_ptr(const array& a) { return static_cast<const T*>(in_ptr(a)); }
+// Gives `out` fresh row-contiguous device memory and returns it.
+void* alloc_out(array& out);
+// Gives `out` device memory with the layout of `like` (same strides, flags, data_size).
+void* alloc_like(array& out, const array& like);
+template <typename T>
+T* out_ptr(array& a) { return static_cast<T*>(alloc_out(a)); }
+// Writes `in` (any layout) into `out` (same shape) as row-contiguous data of out's dtype; false
+// for dtypes or layouts the GPU copy does not handle.
+bool copy_to_row_contiguous(const array& in, array& out);
+
+// A GPU kernel for one primitive class. Returns false, having touched nothing, when it does
+// not handle these dtypes or this layout (the node then runs on the CPU).
+using Kernel = bool (*)(Primitive&, const std::vector<array>&, std::vector<array>&);
+int register_kernel(std::type_index t, Kernel k);
+#define MLX_CUDA_KERNEL(Class, fn) \
+  static int _mlx_reg_##Class = ::mlx::core::cu::register_kernel(typeid(Class), fn)
+
+// Runs a graph built from `inputs` (for composite implementations: the kernels of its nodes
+// run on the GPU) and moves its values into `outputs`.
+void eval_composite(const std::vector<array>& graph_outputs, std::vector<array>& outputs);
+
+// Up to this many dims after collapsing; more goes to the CPU.
+constexpr int kMaxDims = 8;
+struct Strided {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t strides[3][kMaxDims];  // per operand, in elements
+};
+// Collapses the layout of `arrays` (broadcast to `shape`) into the fewest dims; false if more
+// than kMaxDims remain.
+bool collapse(const Shape& shape, const std::vector<const array*>& arrays, Strided& out);
+
+inline int blocks_for(size_t n, int threads) { return static_cast<int>((n + threads - 1) / threads); }
+
+}  // namespace mlx::core::cu

@@ -1,0 +1,113 @@
+// Elementwise launch helpers: contiguous (vectorized) and strided loops over n elements.
+#pragma once
+#include "mlx/backend/cuda/device.cuh"
+
+namespace mlx::core::cu {
+
+constexpr int kThreads = 256;
+
+template <int N, typename In, typename Out, typename F>
+__global__ void k_map1(const In* __restrict__ x, Out* __restrict__ y, int64_t n, F f) {
+  int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * N;
+  if (i + N <= n) {
+    Vec<In, N> a = *reinterpret_cast<const Vec<In, N>*>(x + i);
+    Vec<Out, N> b;
+#pragma unroll
+    for (int j = 0; j < N; ++j) b.v[j] = f(a.v[j]);
+    *reinterpret_cast<Vec<Out, N>*>(y + i) = b;
+  } else {
+    for (; i < n; ++i) y[i] = f(x[i]);
+  }
+}
+
+template <typename In, typename Out, typename F>
+__global__ void k_map1_strided(const In* __restrict__ x, Out* __restrict__ y, int64_t n, Strided s, F f) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = f(x[strided_offset(s, 0, i)]);
+}
+
+// y = f(x) over a contiguous range.
+template <typename In, typename Out, typename F>
+void map1_contig(const In* x, Out* y, int64_t n, F f) {
+  if (n == 0) return;
+  if (aligned(x, 4 * sizeof(In)) && aligned(y, 4 * sizeof(Out))) {
+    k_map1<4><<<blocks_for((n + 3) / 4, kThreads), kThreads, 0, stream()>>>(x, y, n, f);
+  } else {
+    k_map1<1><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(x, y, n, f);
+  }
+  check_launch("elementwise kernel");
+}
+
+template <typename In, typename Out, typename F>
+void map1_strided(const In* x, Out* y, int64_t n, const Strided& s, F f) {
+  if (n == 0) return;
+  k_map1_strided<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(x, y, n, s, f);
+  check_launch("strided elementwise kernel");
+}
+
+// Binary: a and b each either a full contiguous range or a scalar (flag).
+template <int N, typename A, typename B, typename Out, typename F>
+__global__ void k_map2(const A* __restrict__ a, const B* __restrict__ b, Out* __restrict__ y, int64_t n,
+                       bool a_scalar, bool b_scalar, F f) {
+  int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * N;
+  if (i + N <= n) {
+    Vec<A, N> va;
+    Vec<B, N> vb;
+    if (a_scalar) {
+#pragma unroll
+      for (int j = 0; j < N; ++j) va.v[j] = a[0];
+    } else {
+      va = *reinterpret_cast<const Vec<A, N>*>(a + i);
+    }
+    if (b_scalar) {
+#pragma unroll
+      for (int j = 0; j < N; ++j) vb.v[j] = b[0];
+    } else {
+      vb = *reinterpret_cast<const Vec<B, N>*>(b + i);
+    }
+    Vec<Out, N> vy;
+#pragma unroll
+    for (int j = 0; j < N; ++j) vy.v[j] = f(va.v[j], vb.v[j]);
+    *reinterpret_cast<Vec<Out, N>*>(y + i) = vy;
+  } else {
+    for (; i < n; ++i) y[i] = f(a[a_scalar ? 0 : i], b[b_scalar ? 0 : i]);
+  }
+}
+
+template <typename A, typename B, typename Out, typename F>
+__global__ void k_map2_strided(const A* __restrict__ a, const B* __restrict__ b, Out* __restrict__ y,
+                               int64_t n, Strided s, F f) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = f(a[strided_offset(s, 0, i)], b[strided_offset(s, 1, i)]);
+}
+
+template <typename A, typename B, typename Out, typename F>
+void map2_contig(const A* a, const B* b, Out* y, int64_t n, bool as, bool bs, F f) {
+  if (n == 0) return;
+  if ((as || aligned(a, 4 * sizeof(A))) && (bs || aligned(b, 4 * sizeof(B))) && aligned(y, 4 * sizeof(Out))) {
+    k_map2<4><<<blocks_for((n + 3) / 4, kThreads), kThreads, 0, stream()>>>(a, b, y, n, as, bs, f);
+  } else {
+    k_map2<1><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(a, b, y, n, as, bs, f);
+  }
+  check_launch("binary kernel");
+}
+
+template <typename A, typename B, typename Out, typename F>
+void map2_strided(const A* a, const B* b, Out* y, int64_t n, const Strided& s, F f) {
+  if (n == 0) return;
+  k_map2_strided<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(a, b, y, n, s, f);
+  check_launch("strided binary kernel");
+}
+
+template <typename C, typename A, typename B, typename Out, typename F>
+__global__ void k_map3_strided(const C* __restrict__ c, const A* __restrict__ a, const B* __restrict__ b,
+                               Out* __restrict__ y, int64_t n, Strided s, F f) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = f(c[strided_offset(s, 0, i)], a[strided_offset(s, 1, i)], b[strided_offset(s, 2, i)]);
+}
+
+// Whether `a` covers `n` elements in row-major order, or is one broadcast value.
+inline bool is_row_full(const array& a, size_t n) { return a.flags().row_contiguous && a.size() == n; }
+inline bool is_scalar_like(const array& a) { return a.data_size() == 1; }
+
+}  // namespace mlx::core::cu

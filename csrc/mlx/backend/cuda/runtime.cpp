@@ -1,0 +1,326 @@
+// The CUDA runtime side of the backend: device, stream, memory pool, host/device copies of an
+// array's data, and the per-node dispatch between GPU kernels and the CPU.
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "mlx/backend/cuda/cuda.h"
+#include "mlx/backend/gpu/gpu.h"
+#include "mlx/transforms.h"
+
+namespace mlx::core {
+
+namespace cu {
+
+void throw_error(cudaError_t e, const char* what) {
+  throw std::runtime_error(std::string("[cuda] ") + what + " failed: " + cudaGetErrorName(e) +
+                           " (" + cudaGetErrorString(e) + ").");
+}
+
+void check_launch(const char* kernel) {
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) throw_error(e, kernel);
+}
+
+namespace {
+
+int probe_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+struct Runtime {
+  cudaStream_t stream = nullptr;
+  cudaDeviceProp props{};
+  Runtime() {
+    MLX_CUDA_CHECK(cudaSetDevice(0));
+    MLX_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
+    MLX_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  }
+};
+Runtime& rt() {
+  static Runtime* r = new Runtime();  // never destroyed: arrays may outlive static destruction
+  return *r;
+}
+
+// Device pool: freed blocks are cached by rounded size. All work is on one stream, so a
+// block freed on the host after its last kernel was queued may be handed to the next kernel.
+class DevicePool {
+ public:
+  static size_t round(size_t n) {
+    if (n <= 256) return 256;
+    size_t p = 256;
+    while (p < n) p <<= 1;
+    if (p <= 4096) return p;
+    size_t step = p / 8;
+    return (n + step - 1) / step * step;
+  }
+  void* malloc(size_t n) {
+    if (n == 0) return nullptr;
+    size_t sz = round(n);
+    std::unique_lock lk(mu);
+    auto it = cache.find(sz);
+    if (it != cache.end()) {
+      void* p = it->second;
+      cache.erase(it);
+      cache_bytes -= sz;
+      add_active(sz);
+      return p;
+    }
+    if (limit == 0) {
+      size_t fr = 0, tot = 0;
+      cudaMemGetInfo(&fr, &tot);
+      limit = tot / 100 * 95;
+    }
+    if (active + sz > limit) {
+      free_cache(0);
+      if (active + sz > limit) {
+        throw std::runtime_error("[malloc] device allocation of " + std::to_string(n) +
+                                 " bytes exceeds the memory limit; got active memory " +
+                                 std::to_string(active) + " and limit " + std::to_string(limit) + ".");
+      }
+    }
+    void* p = nullptr;
+    if (cudaMalloc(&p, sz) != cudaSuccess) {
+      cudaGetLastError();
+      free_cache(0);
+      cudaError_t e = cudaMalloc(&p, sz);
+      if (e != cudaSuccess) {
+        cudaGetLastError();
+        throw std::runtime_error("[malloc] out of device memory allocating " + std::to_string(n) +
+                                 " bytes; got " + std::to_string(active) + " bytes in use.");
+      }
+    }
+    add_active(sz);
+    return p;
+  }
+  void free(void* p, size_t n) {
+    if (!p) return;
+    size_t sz = round(n);
+    std::lock_guard lk(mu);
+    active -= sz;
+    cache.emplace(sz, p);
+    cache_bytes += sz;
+    if (cache_bytes > cache_limit) free_cache(cache_limit);
+  }
+  void free_cache(size_t keep) {  // with mu held
+    while (cache_bytes > keep && !cache.empty()) {
+      auto it = std::prev(cache.end());
+      cache_bytes -= it->first;
+      cudaFree(it->second);
+      cache.erase(it);
+    }
+  }
+  void add_active(size_t sz) {
+    active += sz;
+    peak = std::max(peak, active);
+  }
+  std::mutex mu;
+  std::multimap<size_t, void*> cache;
+  size_t active = 0, peak = 0, cache_bytes = 0, limit = 0, cache_limit = SIZE_MAX;
+};
+DevicePool& pool() {
+  static DevicePool* p = new DevicePool();
+  return *p;
+}
+
+std::mutex& copy_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::unordered_map<std::type_index, Kernel>& registry() {
+  static std::unordered_map<std::type_index, Kernel> r;
+  return r;
+}
+
+void to_device(Data& d) {
+  if (d.where & Data::kDevice) return;
+  std::lock_guard lk(copy_mutex());
+  if (d.where & Data::kDevice) return;
+  if (!d.device && d.buffer.size) d.device = pool().malloc(d.buffer.size);
+  if (d.buffer.size) {
+    MLX_CUDA_CHECK(cudaMemcpyAsync(d.device, d.buffer.ptr, d.buffer.size, cudaMemcpyHostToDevice,
+                                   rt().stream));
+  }
+  d.where |= Data::kDevice;
+}
+
+}  // namespace
+
+cudaStream_t stream() { return rt().stream; }
+const cudaDeviceProp& props() { return rt().props; }
+void* dev_malloc(size_t n) { return pool().malloc(n); }
+void dev_free(void* p, size_t n) { pool().free(p, n); }
+
+const void* in_ptr(const array& a) {
+  Data& d = *a.data_shared_ptr();
+  to_device(d);
+  return static_cast<const char*>(d.device) + a.offset();
+}
+
+void* alloc_out(array& out) {
+  out.set_data(Buffer{nullptr, out.nbytes()});
+  Data& d = *out.data_shared_ptr();
+  d.device = pool().malloc(out.nbytes());
+  d.where = Data::kDevice;
+  return d.device;
+}
+
+void* alloc_like(array& out, const array& like) {
+  size_t n = like.data_size() * out.itemsize();
+  auto data = std::make_shared<Data>(Buffer{nullptr, n});
+  data->device = pool().malloc(n);
+  data->where = Data::kDevice;
+  void* p = data->device;
+  out.set_data(std::move(data), like.data_size(), like.strides(), like.flags());
+  return p;
+}
+
+int register_kernel(std::type_index t, Kernel k) {
+  registry()[t] = k;
+  return 0;
+}
+
+void eval_composite(const std::vector<array>& graph_outputs, std::vector<array>& outputs) {
+  mlx::core::eval(graph_outputs);
+  for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(graph_outputs[i]);
+}
+
+bool collapse(const Shape& shape, const std::vector<const array*>& arrays, Strided& out) {
+  int nd = static_cast<int>(shape.size());
+  size_t na = arrays.size();
+  // Per operand strides broadcast to `shape` (0 where the operand has size 1 or lacks the dim).
+  std::vector<std::vector<int64_t>> st(na, std::vector<int64_t>(nd, 0));
+  for (size_t k = 0; k < na; ++k) {
+    const array& a = *arrays[k];
+    int off = nd - static_cast<int>(a.ndim());
+    for (int i = 0; i < static_cast<int>(a.ndim()); ++i)
+      st[k][i + off] = a.shape(i) == 1 ? 0 : a.strides()[i];
+  }
+  std::vector<int64_t> sh;
+  std::vector<std::vector<int64_t>> cs(na);
+  for (int i = 0; i < nd; ++i) {
+    if (shape[i] == 1) continue;
+    bool merge = !sh.empty();
+    for (size_t k = 0; merge && k < na; ++k) merge = cs[k].back() == st[k][i] * shape[i];
+    if (merge) {
+      sh.back() *= shape[i];
+      for (size_t k = 0; k < na; ++k) cs[k].back() = st[k][i];
+    } else {
+      sh.push_back(shape[i]);
+      for (size_t k = 0; k < na; ++k) cs[k].push_back(st[k][i]);
+    }
+  }
+  if (sh.size() > static_cast<size_t>(kMaxDims)) return false;
+  out.ndim = static_cast<int>(sh.size());
+  for (int i = 0; i < out.ndim; ++i) {
+    out.shape[i] = sh[i];
+    for (size_t k = 0; k < na; ++k) out.strides[k][i] = cs[k][i];
+  }
+  return true;
+}
+
+}  // namespace cu
+
+namespace gpu {
+
+bool is_available() {
+  static bool a = cu::probe_device_count() > 0;
+  return a;
+}
+int device_count() {
+  static int n = cu::probe_device_count();
+  return n;
+}
+
+void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& reg = cu::registry();
+  auto it = reg.find(typeid(p));
+  if (it != reg.end() && it->second(p, inputs, outputs)) return;
+  // No GPU kernel for this node: run it on the CPU.
+  for (auto& in : inputs) {
+    Data& d = *in.data_shared_ptr();
+    if (!(d.where & Data::kHost)) to_host(d);
+  }
+  p.eval_cpu(inputs, outputs);
+  after_cpu_eval(outputs);
+}
+
+void after_cpu_eval(std::vector<array>& outputs) {
+  for (auto& o : outputs) {
+    if (!o.is_available()) continue;
+    Data& d = *o.data_shared_ptr();
+    if (d.where & Data::kHost) d.where = Data::kHost;
+  }
+}
+
+void to_host(Data& d) {
+  std::lock_guard lk(cu::copy_mutex());
+  if (d.where & Data::kHost) return;
+  if (!d.buffer.ptr && d.buffer.size) {
+    size_t n = d.buffer.size;
+    d.buffer = allocator::malloc(n);
+    if (!d.deleter) d.deleter = allocator::free;
+  }
+  if (d.buffer.size) {
+    MLX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device, d.buffer.size, cudaMemcpyDeviceToHost,
+                                   cu::stream()));
+    MLX_CUDA_CHECK(cudaStreamSynchronize(cu::stream()));
+  }
+  d.where |= Data::kHost;
+}
+
+void release(Data& d) {
+  cu::pool().free(d.device, d.buffer.size);
+  d.device = nullptr;
+}
+
+void synchronize() {
+  if (!is_available()) return;
+  MLX_CUDA_CHECK(cudaStreamSynchronize(cu::stream()));
+}
+
+size_t active_memory() { return is_available() ? cu::pool().active : 0; }
+size_t peak_memory() { return is_available() ? cu::pool().peak : 0; }
+void reset_peak_memory() {
+  if (!is_available()) return;
+  std::lock_guard lk(cu::pool().mu);
+  cu::pool().peak = cu::pool().active;
+}
+size_t cache_memory() { return is_available() ? cu::pool().cache_bytes : 0; }
+void set_memory_limit(size_t limit) {
+  if (!is_available()) return;
+  std::lock_guard lk(cu::pool().mu);
+  cu::pool().limit = limit;
+}
+void set_cache_limit(size_t limit) {
+  if (!is_available()) return;
+  std::lock_guard lk(cu::pool().mu);
+  cu::pool().cache_limit = limit;
+  cu::pool().free_cache(limit);
+}
+void clear_cache() {
+  if (!is_available()) return;
+  std::lock_guard lk(cu::pool().mu);
+  cu::pool().free_cache(0);
+}
+
+std::map<std::string, std::variant<std::string, size_t>> device_info() {
+  if (!is_available()) throw std::invalid_argument("[device_info] the device is not available.");
+  auto& p = cu::props();
+  std::map<std::string, std::variant<std::string, size_t>> info;
+  info["device_name"] = std::string(p.name);
+  info["architecture"] = "sm_" + std::to_string(p.major) + std::to_string(p.minor);
+  info["memory_size"] = static_cast<size_t>(p.totalGlobalMem);
+  info["multiprocessor_count"] = static_cast<size_t>(p.multiProcessorCount);
+  info["l2_cache_size"] = static_cast<size_t>(p.l2CacheSize);
+  return info;
+}
+
+}  // namespace gpu
+}  // namespace mlx::core
