@@ -17,7 +17,7 @@ t0=$(date +%s)
 python3 -m pip install -v --no-build-isolation --no-deps --target /tmp/mlxinst . > $OUT/build.log 2>&1 || { tail -60 $OUT/build.log; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"; grep -E "mlx: CUDA|cuBLAS" $OUT/build.log | head -5
 export PYTHONPATH=/tmp/mlxinst:$PYTHONPATH
-cd /tmp && python3 -c "import mlx.core as mx; print(mx.default_device(), mx.device_info())" && cd - >/dev/null
+(cd /tmp && python3 -X faulthandler -c "import mlx.core as mx; print(mx.default_device(), mx.device_info())")
 if [ "$what" = tests ] || [ "$what" = all ]; then
   cp -r tests /tmp/gtests
   (cd /tmp && timeout 300 python3 -m pytest -x -q -p no:cacheprovider /tmp/gtests/test_gpu.py 2>&1 | tee $OUT/test_gpu.log | tail -25)

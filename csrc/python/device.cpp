@@ -4,7 +4,9 @@
 using namespace nb::literals;
 
 namespace {
-nb::object g_dtypes[num_dtypes];
+// Owned references, deliberately never released: a static nb::object would be destroyed
+// after the interpreter has finalized (a crash at exit on Python 3.12).
+nb::handle g_dtypes[num_dtypes];
 }
 
 nb::handle dtype_object(Dtype t) { return g_dtypes[static_cast<int>(t)]; }
@@ -21,7 +23,7 @@ void init_device(nb::module_& m) {
       .def("__hash__", [](const PyDtype& d) { return static_cast<int>(d.val); });
   for (int i = 0; i < num_dtypes; ++i) {
     Dtype t = static_cast<Dtype>(i);
-    g_dtypes[i] = nb::cast(PyDtype{t});
+    g_dtypes[i] = nb::cast(PyDtype{t}).release();
     m.attr(dtype_name(t)) = g_dtypes[i];
   }
   m.attr("bool_") = g_dtypes[0];
