@@ -16,3 +16,4 @@
 #include "mlx/ops/linalg.h"
 #include "mlx/ops/fft.h"
 #include "mlx/ops/quantized.h"
+#include "mlx/export.h"

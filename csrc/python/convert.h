@@ -76,3 +76,4 @@ void init_sort_scan(nb::module_& m);
 void init_io(nb::module_& m);
 void init_fast(nb::module_& m);
 void init_quantized(nb::module_& m);
+void init_export(nb::module_& m);

@@ -33,4 +33,5 @@ NB_MODULE(core, m) {
   init_io(m);
   init_fast(m);
   init_quantized(m);
+  init_export(m);
 }
