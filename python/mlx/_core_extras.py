@@ -194,7 +194,7 @@ def install(mx):
     metal.stop_capture = _no_capture
     mx.metal = metal
     cuda = types.ModuleType("mlx.core.cuda")
-    cuda.is_available = lambda: False
+    cuda.is_available = lambda: mx.is_available(mx.gpu)
     mx.cuda = cuda
 
     # ---- small composite ops ----
