@@ -66,7 +66,11 @@ __device__ __forceinline__ To cast(From x) {
     else if constexpr (std::is_same_v<From, bool>) return To(x ? 1.0f : 0.0f);
     else return To(static_cast<float>(x));
   } else if constexpr (is_half_v<From>) {
-    return static_cast<To>(static_cast<float>(x));
+    return cast<To>(static_cast<float>(x));
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    // Out-of-range values wrap through int64, as on the CPU (x86 converts that way).
+    if constexpr (std::is_same_v<To, uint64_t>) return x < From(0) ? static_cast<To>(static_cast<int64_t>(x)) : static_cast<To>(x);
+    else return static_cast<To>(static_cast<int64_t>(x));
   } else {
     return static_cast<To>(x);
   }

@@ -80,9 +80,15 @@ bool eval_matmul(Primitive&, const std::vector<array>& inputs, std::vector<array
   int nb = static_cast<int>(out.ndim()) - 2;
   Shape bshape(out.shape().begin(), out.shape().begin() + nb);
   std::vector<int64_t> sa(nb), sb(nb);
+  // An operand may have fewer batch dims than the output: align them from the right.
+  auto batch_stride = [nb](const array& x, int i) -> int64_t {
+    int j = i - (nb - (static_cast<int>(x.ndim()) - 2));
+    if (j < 0 || x.shape(j) == 1) return 0;
+    return x.strides(j);
+  };
   for (int i = 0; i < nb; ++i) {
-    sa[i] = a.shape(i) == 1 ? 0 : a.strides(i);
-    sb[i] = b.shape(i) == 1 ? 0 : b.strides(i);
+    sa[i] = batch_stride(a, i);
+    sb[i] = batch_stride(b, i);
   }
   std::vector<int64_t> sh;
   std::vector<int64_t> ca, cb;
