@@ -264,3 +264,22 @@ def test_sdpa_and_compile_on_gpu():
 def test_device_errors_are_python_errors():
     with pytest.raises((RuntimeError, ValueError, MemoryError)):
         mx.eval(mx.zeros((1 << 40,), stream=mx.gpu))
+
+
+def test_compiled_fused_kernels():
+    x = mx.array(rng.uniform(0.1, 2, (1000, 37)).astype(np.float32))
+    y = mx.array(rng.uniform(0.1, 2, (1000, 37)).astype(np.float32))
+    fns = [
+        lambda a, b: mx.exp(a) * b + mx.sin(a),
+        lambda a, b: mx.maximum(a - 1.0, 0.0) * mx.sqrt(b) / (a + 2.0),
+        lambda a, b: mx.logaddexp(a, b) - mx.tanh(a) ** 2 + mx.sigmoid(b) * 3.0,
+        lambda a, b: mx.remainder(a * 7.0, b) + mx.floor(a * 3.0) - mx.abs(mx.negative(b)),
+    ]
+    for f in fns:
+        fc = mx.compile(f)
+        for xa, ya in [(x, y), (x[:, :7], y[:, :7]), (x.reshape(-1)[:4097], y.reshape(-1)[:4097])]:
+            with mx.stream(mx.gpu):
+                rg = fc(xa, ya)
+            with mx.stream(mx.cpu):
+                rc = f(xa, ya)
+            close(rg, rc, scale=10)

@@ -104,12 +104,6 @@ bool eval_fast_composite(Primitive& p, const std::vector<array>& inputs, std::ve
   return true;
 }
 
-bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
-  auto& c = static_cast<Compiled&>(p);
-  eval_composite({c.expand(inputs)}, outputs);
-  return true;
-}
-
 bool eval_alias(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   p.eval_cpu(inputs, outputs);  // outputs alias inputs: no data is touched
   return true;
@@ -124,7 +118,6 @@ MLX_CUDA_KERNEL(RoPE, eval_fast_composite);
 MLX_CUDA_KERNEL(ScaledDotProductAttention, eval_fast_composite);
 MLX_CUDA_KERNEL(ScaledDotProductAttentionVJP, eval_fast_composite);
 MLX_CUDA_KERNEL(NormVJP, eval_fast_composite);
-MLX_CUDA_KERNEL(Compiled, eval_compiled);
 MLX_CUDA_KERNEL(CustomTransforms, eval_alias);
 MLX_CUDA_KERNEL(Depends, eval_alias);
 

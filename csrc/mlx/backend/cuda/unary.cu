@@ -144,6 +144,14 @@ bool unary_op(const array& in, array& out) {
 
 bool eval_unary(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto op = static_cast<Unary&>(p).op();
+  const array& in = inputs[0];
+  // As on the CPU: stop_gradient and copies of row-contiguous data share the buffer; other
+  // copies make the data row-contiguous.
+  if (op == UnaryOp::StopGradient || (op == UnaryOp::Copy && in.flags().row_contiguous)) {
+    outputs[0].copy_shared_buffer(in);
+    return true;
+  }
+  if (op == UnaryOp::Copy) return copy_to_row_contiguous(in, outputs[0]);
   switch (op) {
 #define MLX_UNARY(C, n) \
   case UnaryOp::C: return unary_op<UnaryOp::C>(inputs[0], outputs[0]);
@@ -151,6 +159,28 @@ bool eval_unary(Primitive& p, const std::vector<array>& inputs, std::vector<arra
 #undef MLX_UNARY
   }
   return false;
+}
+
+// out (batch, R, C) row-major from x with x[b, r, c] at batch_offset(b) + r + c * sc.
+template <typename In, typename Out, typename F>
+__global__ void k_transpose(const In* __restrict__ x, Out* __restrict__ y, int64_t R, int64_t C, int64_t sc,
+                            Strided b, F f) {
+  __shared__ Out tile[32][33];
+  int64_t bo = b.ndim > 0 ? strided_offset(b, 0, blockIdx.z) : 0;
+  const In* xb = x + bo;
+  Out* yb = y + int64_t(blockIdx.z) * R * C;
+  int64_t r0 = int64_t(blockIdx.y) * 32, c0 = int64_t(blockIdx.x) * 32;
+  // read: consecutive threads walk r (contiguous in x)
+  for (int k = threadIdx.y; k < 32; k += 8) {
+    int64_t c = c0 + k, r = r0 + threadIdx.x;
+    if (r < R && c < C) tile[threadIdx.x][k] = f(xb[r + c * sc]);
+  }
+  __syncthreads();
+  // write: consecutive threads walk c (contiguous in y)
+  for (int k = threadIdx.y; k < 32; k += 8) {
+    int64_t r = r0 + k, c = c0 + threadIdx.x;
+    if (r < R && c < C) yb[r * C + c] = tile[k][threadIdx.x];
+  }
 }
 
 template <typename In, typename Out>
@@ -192,6 +222,17 @@ bool copy_to_row_contiguous(const array& in, array& out) {
       Out* y = static_cast<Out*>(alloc_out(out));
       if (in.flags().row_contiguous && in.data_size() == in.size()) {
         map1_contig(x, y, static_cast<int64_t>(out.size()), CastF<In, Out>{});
+      } else if (s.ndim >= 2 && s.strides[0][s.ndim - 2] == 1 && s.strides[0][s.ndim - 1] != 1) {
+        // A transpose of the last two collapsed dims (with batch dims before): tiled.
+        int64_t R = s.shape[s.ndim - 2], C = s.shape[s.ndim - 1];
+        int64_t batch = out.size() / std::max<int64_t>(R * C, 1);
+        Strided b = s;  // batch layout: the leading dims
+        b.ndim = s.ndim - 2;
+        dim3 grid(static_cast<unsigned>((C + 31) / 32), static_cast<unsigned>((R + 31) / 32),
+                  static_cast<unsigned>(batch));
+        k_transpose<<<grid, dim3(32, 8), 0, stream()>>>(x, y, R, C, s.strides[0][s.ndim - 1], b,
+                                                       CastF<In, Out>{});
+        check_launch("transpose kernel");
       } else {
         map1_strided(x, y, static_cast<int64_t>(out.size()), s, CastF<In, Out>{});
       }
