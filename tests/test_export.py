@@ -3,6 +3,7 @@ multiple traces, keyword inputs, shapeless replay, bad files, and transforms of 
 functions (compared with the original function)."""
 
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -390,6 +391,35 @@ def test_shapeless_module(tmp_path):
         _close(f(x)[0], model(x), tol=1e-4)
 
 
+@pytest.mark.parametrize("case", ["conv", "embedding", "concat", "units", "transformer"])
+def test_shapeless_layers(tmp_path, case):
+    path = str(tmp_path / "sl.mlxfn")
+    if case == "conv":
+        conv = nn.Conv1d(3, 4, 3, padding=1)
+        fun, ex, calls = (lambda x: nn.relu(conv(x)).sum(axis=1)), [_arr(2, 10, 3)], [[_arr(5, 17, 3)], [_arr(1, 3, 3)]]
+    elif case == "embedding":
+        emb = nn.Embedding(10, 4)
+        fun, ex = (lambda i: emb(i).sum(axis=1)), [mx.array([[1, 2, 3]])]
+        calls = [[mx.array([[1, 2, 3, 4, 5], [0, 0, 0, 9, 9]])]]
+    elif case == "concat":
+        fun, ex = (lambda a, b: mx.concatenate([a, b * 2], axis=0)), [_arr(2, 3), _arr(1, 3)]
+        calls = [[_arr(3, 3), _arr(2, 3)]]
+    elif case == "units":
+        fun, ex = (lambda x: (x[None], x.sum(axis=0, keepdims=True).squeeze(0))), [_arr(2, 3)]
+        calls = [[_arr(4, 5)], [_arr(1, 1)]]
+    else:
+        layer = nn.TransformerEncoderLayer(16, 4, 32)
+        layer.eval()
+        fun, ex, calls = (lambda x: layer(x, None)), [_arr(2, 5, 16)], [[_arr(3, 9, 16)], [_arr(1, 1, 16)]]
+    mx.export_function(path, fun, *ex, shapeless=True)
+    f = mx.import_function(path)
+    for args in calls:
+        want = fun(*args)
+        want = [want] if isinstance(want, mx.array) else list(want)
+        for o, w in zip(f(*args), want):
+            _close(o, w, tol=1e-4)
+
+
 def test_shapeless_uninferable_raises(tmp_path):
     path = str(tmp_path / "u.mlxfn")
     mx.export_function(path, lambda x: x[:, 1:3], _arr(3, 4), shapeless=True)
@@ -606,3 +636,65 @@ def test_cpp_program_imports_python_function(tmp_path):
     r = subprocess.run([exe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "cpp round trip ok" in r.stdout
+
+
+def _fnv_words(b):
+    m = (1 << 64) - 1
+    h = 1469598103934665603
+    n8 = len(b) // 8 * 8
+    for (w,) in struct.iter_unpack("<Q", b[:n8]):
+        h = ((h ^ w) * 1099511628211) & m
+    for c in b[n8:]:
+        h = ((h ^ c) * 1099511628211) & m
+    return h
+
+
+def _records(data):
+    pos, out = 12, []
+    while pos < len(data):
+        (ln,) = struct.unpack_from("<Q", data, pos + 1)
+        out.append((data[pos], data[pos + 9 : pos + 9 + ln]))
+        pos += 9 + ln + 8
+    return out
+
+
+def _build(head, recs):
+    b = bytearray(head)
+    for tag, p in recs:
+        b += bytes([tag]) + struct.pack("<Q", len(p)) + p + struct.pack("<Q", _fnv_words(p))
+    return bytes(b)
+
+
+def test_format_checksum_and_mutated_graphs(tmp_path):
+    """The records and checksum are as docs/dev/export.md says; graphs mutated behind valid
+    checksums raise (or still run) but never crash."""
+    import random
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    def fun(x, i):
+        return model(x).sum(axis=1), x[i], mx.softmax(x @ x.T, axis=-1), x[:, 1:3] * 2, x.reshape(-1)
+
+    x, i = _arr(5, 4), mx.array([1, 3])
+    path = str(tmp_path / "ok.mlxfn")
+    mx.export_function(path, fun, x, i, metadata="m")
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89MLXFN\r\n" and struct.unpack_from("<I", data, 8)[0] == 1
+    recs = _records(data)
+    assert _build(data[:12], recs) == data  # checksums as documented
+    assert [chr(t) for t, _ in recs][0] == "H" and chr(recs[-1][0]) == "E"
+    ti = [k for k, (t, _) in enumerate(recs) if t == ord("T")][0]
+    rng = random.Random(0)
+    bad = str(tmp_path / "m.mlxfn")
+    for _ in range(150):
+        p = bytearray(recs[ti][1])
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(p))
+            p[pos] = rng.choice([0, 1, 2, 0xFF, p[pos] ^ (1 << rng.randrange(8)), (p[pos] + 1) & 0xFF])
+        r2 = list(recs)
+        r2[ti] = (recs[ti][0], bytes(p))
+        open(bad, "wb").write(_build(data[:12], r2))
+        try:
+            mx.eval(mx.import_function(bad)(x, i))
+        except (RuntimeError, ValueError, IndexError):
+            pass

@@ -340,12 +340,17 @@ namespace {
 
 // ---------------------------------------------------------------- bytes
 
+// FNV-1a (64-bit) over the payload's 8-byte little-endian words, then over its 0-7 tail bytes.
 uint64_t fnv1a(const char* p, size_t n) {
+  const uint64_t prime = 1099511628211ull;
   uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(p[i]);
-    h *= 1099511628211ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * prime;
   }
+  for (; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * prime;
   return h;
 }
 
@@ -797,6 +802,17 @@ ExportTrace read_trace(In& in, const std::vector<array>& constants) {
   for (uint32_t k = 0; k < nout; ++k) t.outputs.push_back(in.ref());
   if (in.left() != 0) corrupt("a trace record has trailing bytes");
   check_trace(t);
+  // Rebuild the graph once on placeholders (lazy, nothing is computed) to check that every
+  // node fits its inputs before any kernel can see it.
+  std::vector<array> placeholders;
+  for (size_t i = 0; i < t.input_shapes.size(); ++i) placeholders.push_back(zeros(t.input_shapes[i], t.input_dtypes[i]));
+  try {
+    replay(t, placeholders, false, true);
+  } catch (const std::invalid_argument& e) {
+    corrupt(e.what());
+  } catch (const std::out_of_range& e) {
+    corrupt(e.what());
+  }
   return t;
 }
 
@@ -805,26 +821,42 @@ ExportTrace read_trace(In& in, const std::vector<array>& constants) {
 ImportedFunction import_function(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error(msg("[import_function] Failed to open ", path, "."));
-  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (data.size() < sizeof(kMagic) + 4 || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0)
+  f.seekg(0, std::ios::end);
+  uint64_t remaining = static_cast<uint64_t>(std::max<std::streamoff>(f.tellg(), 0));
+  f.seekg(0, std::ios::beg);
+  // Reads the next n bytes (n already checked against what is left in the file).
+  auto read = [&](char* dst, size_t n) {
+    if (n > remaining || !f.read(dst, static_cast<std::streamsize>(n)))
+      corrupt("the file is truncated");
+    remaining -= n;
+  };
+  char head[sizeof(kMagic) + 4];
+  if (remaining < sizeof(head))
+    throw std::runtime_error(msg("[import_function] ", path, " is not a function file (too short)."));
+  read(head, sizeof(head));
+  if (std::memcmp(head, kMagic, sizeof(kMagic)) != 0)
     throw std::runtime_error(msg("[import_function] ", path, " is not a function file (wrong magic bytes)."));
-  In top(data.data(), data.size());
-  top.pos = sizeof(kMagic);
-  uint32_t version = top.u32();
+  uint32_t version;
+  std::memcpy(&version, head + sizeof(kMagic), 4);
   if (version != kVersion)
     throw std::runtime_error(msg("[import_function] unsupported function file version; got ", version,
                                  " (this build reads version ", kVersion, ")."));
   auto impl = std::make_shared<ImportedFunction::Impl>();
   std::vector<array> constants;
   bool have_header = false, ended = false;
+  std::string payload;
   while (!ended) {
-    if (top.left() == 0) corrupt("the file is truncated (no end record)");
-    char tag = static_cast<char>(top.u8());
-    uint64_t len = top.u64();
-    if (len > top.left() || top.left() - len < 8) corrupt("the file is truncated");
-    In rec(data.data() + top.pos, static_cast<size_t>(len));
-    top.pos += static_cast<size_t>(len);
-    uint64_t sum = top.u64();
+    if (remaining == 0) corrupt("the file is truncated (no end record)");
+    char rh[9];
+    read(rh, 9);
+    char tag = rh[0];
+    uint64_t len, sum;
+    std::memcpy(&len, rh + 1, 8);
+    if (len > remaining || remaining - len < 8) corrupt("the file is truncated");
+    payload.resize(static_cast<size_t>(len));
+    read(payload.data(), payload.size());
+    read(reinterpret_cast<char*>(&sum), 8);
+    In rec(payload.data(), payload.size());
     if (sum != fnv1a(rec.p, rec.n)) corrupt("a checksum does not match");
     if (!have_header && tag != 'H') corrupt("the header record is missing");
     switch (tag) {
@@ -843,7 +875,11 @@ ImportedFunction import_function(const std::string& path) {
         Dtype t = rec.dtype();
         Shape s = rec.shape();
         uint64_t nb = rec.u64();
-        size_t want = shape_size(s) * size_of(t);
+        uint64_t want = size_of(t);
+        for (auto d : s) {
+          if (d != 0 && want > rec.left() / static_cast<uint64_t>(d)) corrupt("a constant is larger than its record");
+          want *= static_cast<uint64_t>(d);
+        }
         if (nb != want || nb != rec.left()) corrupt("a constant has the wrong number of bytes");
         constants.push_back(array_from_bytes(s, t, rec.p + rec.pos, static_cast<size_t>(nb)));
         break;

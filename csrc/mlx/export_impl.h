@@ -76,7 +76,9 @@ struct ParamReader {
 };
 
 // Rebuilds a trace's graph on `inputs`; `infer` when their shapes differ from the traced ones
-// (shapeless functions).
-std::vector<array> replay(const ExportTrace& t, const std::vector<array>& inputs, bool infer);
+// (shapeless functions). With `validate` (on placeholder inputs of the traced shapes, at import)
+// every node's shapes are inferred and compared with the file; a mismatch is corrupt().
+std::vector<array> replay(const ExportTrace& t, const std::vector<array>& inputs, bool infer,
+                          bool validate = false);
 
 }  // namespace mlx::core::export_detail

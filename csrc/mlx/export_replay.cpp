@@ -1,6 +1,7 @@
 // Import: rebuilds an exported graph on the caller's arrays with the same primitives (the
 // fast ops go through their ops, which attach their composite fallbacks). For shapeless
 // functions called on new shapes, each node's output shapes are inferred from its inputs.
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <set>
@@ -49,17 +50,20 @@ struct Replay {
   const ExportNode& node;
   std::vector<Shape> rec_in;  // the input shapes recorded at export
   bool infer;                 // shapes differ from the trace: infer them
+  bool validate;              // check the file: infer every shape and compare with the recorded one
   Stream s;
   const std::unordered_map<uintptr_t, array>* broadcast_src;  // replayed Broadcast nodes -> sources
   // Traced size -> new sizes, over the dims of the function's inputs that are not 1.
   const std::unordered_map<int, std::set<int>>* dim_map;
 
   [[noreturn]] void cant() const {
+    if (validate) corrupt(msg(node.name, " does not fit the shapes of its inputs"));
     throw ValueError(msg("[import_function] this shapeless function can't be called with inputs of new shapes "
                          "because a primitive's output shape depends on the traced shapes; got ",
                          node.name, "."));
   }
   bool inputs_unchanged(const std::vector<array>& ins) const {
+    if (validate) return false;
     for (size_t i = 0; i < ins.size(); ++i)
       if (ins[i].shape() != rec_in[i]) return false;
     return true;
@@ -67,7 +71,10 @@ struct Replay {
   // Output shapes: recorded ones, or from `rule` when inferring.
   std::vector<Shape> shapes(const std::vector<array>& ins, const std::function<std::vector<Shape>()>& rule) const {
     if (!infer || inputs_unchanged(ins)) return node.shapes;
-    if (!rule) cant();
+    if (!rule) {
+      if (validate) return node.shapes;  // nothing to check it against
+      cant();
+    }
     auto r = rule();
     if (r.size() != node.shapes.size()) cant();
     return r;
@@ -105,8 +112,36 @@ int n_free_dims(const Shape& s, size_t lo, size_t hi) {
   return n;
 }
 
+// A reshape that only drops and inserts dims of size 1 (squeeze / expand_dims): matches the
+// traced input dims to the output dims (dropping only dims that are still 1), with backtracking.
+bool align_units(const Shape& oi, const Shape& oo, const Shape& ni, size_t i, size_t j, Shape& out) {
+  if (i == oi.size() && j == oo.size()) return true;
+  size_t mark = out.size();
+  if (i < oi.size() && j < oo.size() && oi[i] == oo[j]) {
+    out.push_back(ni[i]);
+    if (align_units(oi, oo, ni, i + 1, j + 1, out)) return true;
+    out.resize(mark);
+  }
+  if (i < oi.size() && oi[i] == 1 && ni[i] == 1 && align_units(oi, oo, ni, i + 1, j, out)) return true;
+  out.resize(mark);
+  if (j < oo.size() && oo[j] == 1) {
+    out.push_back(1);
+    if (align_units(oi, oo, ni, i, j + 1, out)) return true;
+    out.resize(mark);
+  }
+  return false;
+}
+
 Shape infer_reshape(const Shape& oi, const Shape& oo, const Shape& ni, const Replay& r) {
   if (oi.size() != ni.size()) r.cant();
+  Shape a, b;
+  for (auto d : oi) if (d != 1) a.push_back(d);
+  for (auto d : oo) if (d != 1) b.push_back(d);
+  if (a == b && oi.size() + oo.size() <= 64) {
+    Shape out;
+    if (align_units(oi, oo, ni, 0, 0, out)) return out;
+    r.cant();
+  }
   for (auto d : oi) if (d == 0) r.cant();
   for (auto d : oo) if (d == 0) r.cant();
   for (auto d : ni) if (d == 0) r.cant();
@@ -167,6 +202,26 @@ Shape infer_reshape(const Shape& oi, const Shape& oo, const Shape& ni, const Rep
     out.insert(out.end(), blk.begin(), blk.end());
   }
   return out;
+}
+
+// The shape of the window [start:stop:strides] (as normalized by the slice ops) of `in`, or an
+// empty shape with a -1 when the window doesn't lie in it.
+Shape window_shape(const Shape& in, const Shape& start, const Shape& stop, const Shape& strides) {
+  if (start.size() != in.size() || stop.size() != in.size() || strides.size() != in.size()) return {-1};
+  Shape sh(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    int64_t n = in[i], b = start[i], e = stop[i], st = strides[i];
+    if (st > 0) {
+      if (b < 0 || b > n || e < 0 || e > n) return {-1};
+      sh[i] = static_cast<int>(e > b ? (e - b + st - 1) / st : 0);
+    } else if (st < 0) {
+      if (b < -1 || b > n - 1 || e < -1 || e > n - 1) return {-1};
+      sh[i] = static_cast<int>(b > e ? (b - e - st - 1) / (-st) : 0);
+    } else {
+      return {-1};
+    }
+  }
+  return sh;
 }
 
 // Window of Slice/SliceUpdate on a new shape: unchanged dims keep the window, full-dim
@@ -234,6 +289,16 @@ const std::unordered_map<std::string, Builder>& builders() {
     auto elementwise = [](std::function<std::shared_ptr<Primitive>(Stream)> mk, size_t n) -> Builder {
       return [mk, n](const ParamReader&, const std::vector<array>& ins, const Replay& r) {
         need_inputs(r, ins, n);
+        if (r.validate) {
+          // The kernels take operands already broadcast to the output and of one dtype.
+          for (auto& x : ins)
+            if (x.shape() != r.node.shapes[0]) r.cant();
+          size_t first = n == 3 ? 1 : 0;
+          for (size_t k = first; k < n; ++k)
+            if (ins[k].dtype() != ins[first].dtype()) r.cant();
+          if (n == 3 && (ins[0].dtype() != bool_ || r.node.dtypes[0] != ins[1].dtype())) r.cant();
+          return r.make(mk(r.s), ins, r.node.shapes);
+        }
         if (!r.infer || r.inputs_unchanged(ins)) return r.build(mk(r.s), ins);
         std::vector<array> xs;
         for (auto& x : ins) xs.push_back(r.src(x));
@@ -249,6 +314,17 @@ const std::unordered_map<std::string, Builder>& builders() {
     b["Select"] = elementwise([](Stream s) { return std::make_shared<Select>(s); }, 3);
     b["Matmul"] = [](const ParamReader&, const std::vector<array>& ins, const Replay& r) {
       need_inputs(r, ins, 2);
+      if (r.validate) {
+        const Shape &a = ins[0].shape(), &b = ins[1].shape();
+        if (a.size() < 2 || a.size() != b.size() || a[a.size() - 1] != b[b.size() - 2] ||
+            !std::equal(a.begin(), a.end() - 2, b.begin()) || ins[0].dtype() != ins[1].dtype() ||
+            ins[0].dtype() != r.node.dtypes[0])
+          r.cant();
+        Shape os(a.begin(), a.end() - 1);
+        os.push_back(b.back());
+        if (os != r.node.shapes[0]) r.cant();
+        return r.make(std::make_shared<Matmul>(r.s), ins, r.node.shapes);
+      }
       if (!r.infer || r.inputs_unchanged(ins)) return r.build(std::make_shared<Matmul>(r.s), ins);
       std::vector<array> xs{r.src(ins[0]), r.src(ins[1])};
       if (xs[0].ndim() < 2 || xs[1].ndim() < 2 || xs[0].shape(-1) != xs[1].shape(-2))
@@ -272,7 +348,7 @@ const std::unordered_map<std::string, Builder>& builders() {
         Shape sh = ins[0].shape();
         for (int& a : axes) {
           a = norm_axis(a, static_cast<int>(sh.size()), r);
-          if (sh[a] == 0 && (t == ReduceType::Min || t == ReduceType::Max)) r.cant();
+          if (!r.validate && sh[a] == 0 && (t == ReduceType::Min || t == ReduceType::Max)) r.cant();
           sh[a] = 1;
         }
         return std::vector<Shape>{sh};
@@ -285,7 +361,7 @@ const std::unordered_map<std::string, Builder>& builders() {
       return r.build(std::make_shared<ArgReduce>(r.s, t, ax), ins, [&] {
         Shape sh = ins[0].shape();
         int a = norm_axis(ax, static_cast<int>(sh.size()), r);
-        if (sh[a] == 0) r.cant();
+        if (!r.validate && sh[a] == 0) r.cant();
         sh[a] = 1;
         return std::vector<Shape>{sh};
       });
@@ -295,6 +371,7 @@ const std::unordered_map<std::string, Builder>& builders() {
     b["Reshape"] = [](const ParamReader& p, const std::vector<array>& ins, const Replay& r) {
       need_inputs(r, ins, 1);
       Shape sh = r.node.shapes[0];
+      if (r.validate && shape_size(sh) != ins[0].size()) r.cant();
       if (r.infer && !r.inputs_unchanged(ins)) sh = infer_reshape(r.rec_in[0], r.node.shapes[0], ins[0].shape(), r);
       return r.make(std::make_shared<Reshape>(r.s, sh), ins, {sh});
     };
@@ -325,6 +402,7 @@ const std::unordered_map<std::string, Builder>& builders() {
       need_inputs(r, ins, 1);
       Shape start = p.v<Shape>(0), stop = p.v<Shape>(1), strides = p.v<Shape>(2);
       Shape sh = r.node.shapes[0];
+      if (r.validate && window_shape(ins[0].shape(), start, stop, strides) != sh) r.cant();
       if (r.infer && !r.inputs_unchanged(ins))
         sh = infer_window(r.rec_in[0], ins[0].shape(), start, stop, strides, r.node.shapes[0], r);
       return r.make(std::make_shared<Slice>(r.s, start, stop, strides), ins, {sh});
@@ -332,6 +410,9 @@ const std::unordered_map<std::string, Builder>& builders() {
     b["SliceUpdate"] = [](const ParamReader& p, const std::vector<array>& ins, const Replay& r) {
       need_inputs(r, ins, 2);
       Shape start = p.v<Shape>(0), stop = p.v<Shape>(1), strides = p.v<Shape>(2);
+      if (r.validate && (window_shape(ins[0].shape(), start, stop, strides) != ins[1].shape() ||
+                         ins[0].shape() != r.node.shapes[0] || ins[0].dtype() != ins[1].dtype()))
+        r.cant();
       if (r.infer && !r.inputs_unchanged(ins)) {
         Shape w = infer_window(r.rec_in[0], ins[0].shape(), start, stop, strides, r.rec_in[1], r);
         if (ins[1].shape() != w) r.cant();
@@ -367,7 +448,7 @@ const std::unordered_map<std::string, Builder>& builders() {
       return r.build(std::make_shared<Gather>(r.s, ax), ins, [&] {
         const Shape& a = ins[0].shape();
         int x = norm_axis(ax, static_cast<int>(a.size()), r);
-        if (a[x] == 0) r.cant();
+        if (!r.validate && a[x] == 0) r.cant();
         Shape sh(a.begin(), a.begin() + x);
         sh.insert(sh.end(), ins[1].shape().begin(), ins[1].shape().end());
         sh.insert(sh.end(), a.begin() + x + 1, a.end());
@@ -380,7 +461,7 @@ const std::unordered_map<std::string, Builder>& builders() {
       return r.build(std::make_shared<GatherAxis>(r.s, ax), ins, [&] {
         const Shape &a = ins[0].shape(), &i = ins[1].shape();
         int x = norm_axis(ax, static_cast<int>(a.size()), r);
-        if (a.size() != i.size() || a[x] == 0) r.cant();
+        if (a.size() != i.size() || (!r.validate && a[x] == 0)) r.cant();
         for (size_t d = 0; d < a.size(); ++d)
           if (static_cast<int>(d) != x && a[d] != i[d]) r.cant();
         return std::vector<Shape>{i};
@@ -408,7 +489,7 @@ const std::unordered_map<std::string, Builder>& builders() {
             want.insert(want.end(), i.begin(), i.end());
             want.insert(want.end(), a.begin() + x + 1, a.end());
           }
-          if (u != want || a[x] == 0) r.cant();
+          if (u != want || (!r.validate && a[x] == 0)) r.cant();
           return std::vector<Shape>{a};
         });
       };
@@ -565,9 +646,78 @@ const std::unordered_map<std::string, Builder>& builders() {
   return m;
 }
 
+// In validate mode: the dtypes a node's kernel expects and produces. Kernels size their
+// outputs from the recorded dtypes and read inputs by their own, so a file whose dtypes
+// disagree could make them write past a buffer.
+void check_dtypes(const ExportNode& n, const std::vector<array>& ins, const Replay& r) {
+  auto bad = [&] { corrupt(msg(n.name, " has inconsistent dtypes")); };
+  auto all_in = [&](Dtype t, size_t from = 0, size_t to = SIZE_MAX) {
+    for (size_t k = from; k < std::min(to, ins.size()); ++k)
+      if (ins[k].dtype() != t) bad();
+  };
+  auto out_is = [&](Dtype t) {
+    for (auto d : n.dtypes)
+      if (d != t) bad();
+  };
+  auto int_index = [&](size_t k) {
+    if (k >= ins.size() || !is_integral(ins[k].dtype())) bad();
+  };
+  const std::string& name = n.name;
+  ParamReader p{n};
+  if (auto u = unary_ops().find(name); u != unary_ops().end()) {
+    if (ins.size() != 1) bad();
+    array ref = unary(u->second, ins[0], r.s);
+    out_is(ref.dtype());
+    return;
+  }
+  if (auto b = binary_ops().find(name); b != binary_ops().end()) {
+    if (ins.size() != 2) bad();
+    all_in(ins[0].dtype());
+    out_is(binary(b->second, ins[0], ins[1], r.s).dtype());
+    return;
+  }
+  if (ins.empty()) return;
+  Dtype t0 = ins[0].dtype();
+  static const std::set<std::string> same = {
+      "Softmax", "Sort", "Partition", "Scan", "Reduce", "Slice", "Reshape", "Transpose", "Broadcast",
+      "AsStrided", "Hadamard", "RandomErfInv", "RandomGumbel", "Inverse", "Cholesky", "DivMod"};
+  if (same.count(name)) {
+    out_is(t0);
+  } else if (name == "ArgSort" || name == "ArgPartition" || name == "ArgReduce" || name == "SearchSorted") {
+    out_is(uint32);
+  } else if (name == "AsType" || name == "FromFP8") {
+    out_is(p.t(0));
+  } else if (name == "ToFP8") {
+    out_is(uint8);
+  } else if (name == "Concatenate" || name == "Solve" || name == "SolveTriangular" || name == "Convolution" ||
+             name == "SliceUpdate") {
+    all_in(t0);
+    out_is(t0);
+  } else if (name == "Gather" || name == "GatherAxis") {
+    int_index(1);
+    out_is(t0);
+  } else if (name == "Scatter" || name == "ScatterAxis") {
+    int_index(1);
+    if (ins.size() != 3) bad();
+    all_in(t0, 2);
+    out_is(t0);
+  } else if (name == "GatherMM" || name == "SegmentedMM") {
+    if (ins.size() < 2) bad();
+    all_in(t0, 0, 2);
+    out_is(t0);
+  } else if (name == "FFT") {
+    out_is(p.b(2) && p.b(1) ? float32 : complex64);
+  } else if (name == "RandomBits") {
+    int w = p.i(1);
+    out_is(w == 1 ? uint8 : w == 2 ? uint16 : w == 4 ? uint32 : w == 8 ? uint64 : bool_);
+    all_in(uint32);
+  }
+}
+
 }  // namespace
 
-std::vector<array> replay(const ExportTrace& t, const std::vector<array>& inputs, bool infer) {
+std::vector<array> replay(const ExportTrace& t, const std::vector<array>& inputs, bool infer, bool validate) {
+  infer = infer || validate;
   Stream s = to_stream(std::monostate{});
   std::vector<std::vector<array>> vals(t.nodes.size());
   std::unordered_map<uintptr_t, array> bsrc;
@@ -594,17 +744,18 @@ std::vector<array> replay(const ExportTrace& t, const std::vector<array>& inputs
       throw std::runtime_error(msg("[import_function] the file uses a primitive this build doesn't know; got ",
                                    n.name, "."));
     std::vector<array> ins;
-    Replay r{n, {}, infer, s, &bsrc, &dim_map};
+    Replay r{n, {}, infer, validate, s, &bsrc, &dim_map};
     for (auto& ref : n.inputs) {
       ins.push_back(get(ref));
       r.rec_in.push_back(rec_shape(ref));
     }
+    if (validate) check_dtypes(n, ins, r);
     auto outs = it->second(ParamReader{n}, ins, r);
     if (outs.size() != n.shapes.size()) corrupt(msg(n.name, " has the wrong number of outputs"));
     for (size_t k = 0; k < outs.size(); ++k) {
       if (outs[k].dtype() != n.dtypes[k])
         corrupt(msg(n.name, " rebuilt with dtype ", outs[k].dtype(), " instead of ", n.dtypes[k]));
-      if (!infer && outs[k].shape() != n.shapes[k])
+      if ((!infer || validate) && outs[k].shape() != n.shapes[k])
         corrupt(msg(n.name, " rebuilt with shape ", outs[k].shape(), " instead of ", n.shapes[k]));
     }
     if (infer && n.name == "Broadcast") bsrc.emplace(outs[0].id(), ins[0]);
