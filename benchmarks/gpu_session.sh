@@ -12,6 +12,9 @@ fi
 export PYTHONPATH=/tmp/mlxinst:/tmp/site
 export CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 export CMAKE_BUILD_PARALLEL_LEVEL=16
+# nvcc compiles host code with the system g++: build the C++ side with the same compiler, or
+# two libstdc++ builds meet in one library (a crash in std::ostream seen on the lent machines).
+export CC=/usr/bin/gcc CXX=/usr/bin/g++
 for what in "$@"; do
   case $what in
     build)

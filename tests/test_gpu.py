@@ -177,7 +177,7 @@ def test_matmul(dt):
     m = mx.array(rng.standard_normal((64, 48)).astype(np.float32)).astype(dt)
     close(mx.matmul(m.T, m, stream=mx.gpu), mx.matmul(m.T, m, stream=mx.cpu), scale=scale)
     close(mx.matmul(m, m.T, stream=mx.gpu), mx.matmul(m, m.T, stream=mx.cpu), scale=scale)
-    close(mx.matmul(m[::2], m[:, ::3], stream=mx.gpu), mx.matmul(m[::2], m[:, ::3], stream=mx.cpu), scale=scale)
+    close(mx.matmul(m[::2], m.T[:, ::3], stream=mx.gpu), mx.matmul(m[::2], m.T[:, ::3], stream=mx.cpu), scale=scale)
     v = m[:, 0]
     close(mx.matmul(m.T, v, stream=mx.gpu), mx.matmul(m.T, v, stream=mx.cpu), scale=scale)
 
