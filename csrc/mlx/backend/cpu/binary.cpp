@@ -182,6 +182,13 @@ void run(const array& a, const array& b, array& out) {
   const In* pa = a.data<In>();
   const In* pb = b.data<In>();
   bool sa = a.data_size() == 1, sb = b.data_size() == 1;
+  if (sa && sb && out.size() > 1) {
+    // Two broadcast values: the result is one broadcast value too (a's layout), not a
+    // filled array, so that later ops see a scalar operand.
+    out.set_data(std::make_shared<Data>(allocator::malloc(sizeof(Out))), 1, a.strides(), a.flags());
+    out.data<Out>()[0] = cast_to<Out>(apply<op>(static_cast<A>(pa[0]), static_cast<A>(pb[0])));
+    return;
+  }
   bool same_layout = a.flags().contiguous && b.flags().contiguous && a.strides() == b.strides() &&
                      a.data_size() == b.data_size();
   if (same_layout || (sa && b.flags().contiguous) || (sb && a.flags().contiguous)) {

@@ -158,6 +158,15 @@ using namespace cpu;
 void AsType::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& in = inputs[0];
   auto& out = outputs[0];
+  if (in.data_size() == 1 && out.size() > 1) {
+    // One broadcast value: cast it once and keep the broadcast layout.
+    out.set_data(std::make_shared<Data>(allocator::malloc(out.itemsize())), 1, in.strides(), in.flags());
+    MLX_DISPATCH_ALL(in.dtype(), {
+      using In = T;
+      MLX_DISPATCH_ALL(out.dtype(), { out.data<T>()[0] = cast_to<T>(in.data<In>()[0]); });
+    });
+    return;
+  }
   if (in.flags().contiguous) {
     alloc_like(out, in);
     size_t n = in.data_size();

@@ -267,6 +267,13 @@ void run_linear(const In* in, Out* out, size_t n) {
 
 template <UnaryOp op, typename In, typename Out>
 void run(const array& in, array& out) {
+  if (in.data_size() == 1 && out.size() > 1) {
+    // One broadcast value in, one broadcast value out (the input's layout).
+    using A = acc_t<In>;
+    out.set_data(std::make_shared<Data>(allocator::malloc(sizeof(Out))), 1, in.strides(), in.flags());
+    out.data<Out>()[0] = cast_to<Out>(apply<op>(static_cast<A>(in.data<In>()[0])));
+    return;
+  }
   if (in.flags().contiguous) {
     cpu::alloc_like(out, in);
     run_linear<op, In, Out>(in.data<In>(), out.data<Out>(), in.data_size());
