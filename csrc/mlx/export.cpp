@@ -834,8 +834,14 @@ ImportedFunction import_function(const std::string& path) {
   if (remaining < sizeof(head))
     throw std::runtime_error(msg("[import_function] ", path, " is not a function file (too short)."));
   read(head, sizeof(head));
-  if (std::memcmp(head, kMagic, sizeof(kMagic)) != 0)
-    throw std::runtime_error(msg("[import_function] ", path, " is not a function file (wrong magic bytes)."));
+  if (std::memcmp(head, kMagic, sizeof(kMagic)) != 0) {
+    // Apple MLX's .mlxfn files begin with a length-prefixed version string ("0.x.y").
+    bool apple = head[8] == '0' && head[9] == '.';
+    throw std::runtime_error(msg("[import_function] ", path, " is not a function file (wrong magic bytes)",
+                                 apple ? "; it looks like a file written by Apple's MLX, whose format this build "
+                                         "doesn't read."
+                                       : "."));
+  }
   uint32_t version;
   std::memcpy(&version, head + sizeof(kMagic), 4);
   if (version != kVersion)

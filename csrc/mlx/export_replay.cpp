@@ -368,7 +368,7 @@ const std::unordered_map<std::string, Builder>& builders() {
     };
     b["Softmax"] = same_shape([](const ParamReader& p, Stream s) { return std::make_shared<Softmax>(s, p.b(0)); });
     // ---- shapes and views ----
-    b["Reshape"] = [](const ParamReader& p, const std::vector<array>& ins, const Replay& r) {
+    b["Reshape"] = [](const ParamReader&, const std::vector<array>& ins, const Replay& r) {
       need_inputs(r, ins, 1);
       Shape sh = r.node.shapes[0];
       if (r.validate && shape_size(sh) != ins[0].size()) r.cant();

@@ -176,6 +176,89 @@ inline auto apply(A a, A b) {
   }
 }
 
+// Copies the nr x nc block at p (strides s0, s1) into buf (rows of kTile), walking the block
+// along its smaller stride so that each source line is read whole, once.
+constexpr int64_t kTile = 32;
+template <typename T>
+inline void gather_tile(const T* p, int64_t s0, int64_t s1, int64_t nr, int64_t nc, T* buf) {
+  if (std::abs(s0) < std::abs(s1)) {
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t r = 0; r < nr; ++r) buf[r * kTile + c] = p[r * s0 + c * s1];
+  } else {
+    for (int64_t r = 0; r < nr; ++r)
+      for (int64_t c = 0; c < nc; ++c) buf[r * kTile + c] = p[r * s0 + c * s1];
+  }
+}
+
+// Strided operands where an input walks the last dim with a stride (a transposed view, say):
+// kTile x kTile tiles of the last two dims; a strided input's tile is first gathered into an
+// L1 buffer along its own contiguous direction (reading it across the row would touch one
+// line per element, and power-of-two strides map those lines to a few cache sets), then the
+// op runs over contiguous rows. Returns false (nothing done) when no input is strided that way.
+template <BinaryOp op, typename In, typename Out>
+bool run_tiled(const array& a, const array& b, array& out) {
+  using A = acc_t<In>;
+  Shape sh = out.shape();
+  std::array<Strides, 3> st{a.strides(), b.strides(), out.strides()};
+  cpu::collapse(sh, st);
+  int nd = static_cast<int>(sh.size());
+  if (nd < 2 || st[2][nd - 1] != 1) return false;
+  auto strided = [&](int k) { return st[k][nd - 1] != 0 && st[k][nd - 1] != 1; };
+  bool ga = strided(0), gb = strided(1);
+  if (!ga && !gb) return false;
+  int64_t R = sh[nd - 2], C = sh[nd - 1];
+  if (R < 8 || C < 8) return false;
+  constexpr int64_t T = kTile;
+  int64_t tr = (R + T - 1) / T, outer = 1;
+  for (int i = 0; i < nd - 2; ++i) outer *= sh[i];
+  const In* pa = a.data<In>();
+  const In* pb = b.data<In>();
+  Out* po = out.data<Out>();
+  int64_t a0 = st[0][nd - 2], a1 = st[0][nd - 1], b0 = st[1][nd - 2], b1 = st[1][nd - 1], o0 = st[2][nd - 2];
+  size_t grain = std::max<size_t>(1, cpu::kElemGrain / (T * C));
+  cpu::parallel_for(outer * tr, grain, [&](size_t t0, size_t t1) {
+    alignas(64) In bufa[T * T];
+    alignas(64) In bufb[T * T];
+    for (size_t t = t0; t < t1; ++t) {
+      int64_t o = static_cast<int64_t>(t) / tr, r0 = (static_cast<int64_t>(t) % tr) * T;
+      int64_t offa = 0, offb = 0, offo = 0;
+      for (int i = nd - 3; i >= 0; --i) {
+        int64_t idx = o % sh[i];
+        o /= sh[i];
+        offa += idx * st[0][i];
+        offb += idx * st[1][i];
+        offo += idx * st[2][i];
+      }
+      int64_t nr = std::min(R - r0, T);
+      for (int64_t c0 = 0; c0 < C; c0 += T) {
+        int64_t nc = std::min(C - c0, T);
+        const In* xa = pa + offa + r0 * a0 + c0 * a1;
+        const In* xb = pb + offb + r0 * b0 + c0 * b1;
+        if (ga) gather_tile(xa, a0, a1, nr, nc, bufa);
+        if (gb) gather_tile(xb, b0, b1, nr, nc, bufb);
+        for (int64_t r = 0; r < nr; ++r) {
+          const In* x = ga ? bufa + r * T : xa + r * a0;
+          const In* y = gb ? bufb + r * T : xb + r * b0;
+          Out* d = po + offo + (r0 + r) * o0 + c0;
+          // After the gather every input walks the row with stride 1, or is constant on it.
+          bool cx = !ga && a1 == 0, cy = !gb && b1 == 0;
+          if (cx) {
+            A vx = static_cast<A>(x[0]);
+            for (int64_t c = 0; c < nc; ++c) d[c] = cast_to<Out>(apply<op>(vx, static_cast<A>(y[c])));
+          } else if (cy) {
+            A vy = static_cast<A>(y[0]);
+            for (int64_t c = 0; c < nc; ++c) d[c] = cast_to<Out>(apply<op>(static_cast<A>(x[c]), vy));
+          } else {
+            for (int64_t c = 0; c < nc; ++c)
+              d[c] = cast_to<Out>(apply<op>(static_cast<A>(x[c]), static_cast<A>(y[c])));
+          }
+        }
+      }
+    }
+  });
+  return true;
+}
+
 template <BinaryOp op, typename In, typename Out>
 void run(const array& a, const array& b, array& out) {
   using A = acc_t<In>;
@@ -240,6 +323,7 @@ void run(const array& a, const array& b, array& out) {
     return;
   }
   cpu::alloc_out(out);
+  if (run_tiled<op, In, Out>(a, b, out)) return;
   Out* po = out.data<Out>();
   cpu::for_each_row<3>(out.shape(), {a.strides(), b.strides(), out.strides()},
                        [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& is) {

@@ -73,12 +73,18 @@ void copy_rows(const array& in, array& out, const Shape& shape, const Strides& o
             ioff += idx * cst[0][i];
             ooff2 += idx * cst[1][i];
           }
-          int64_t a0 = ta * T, a1 = std::min(A, a0 + T);
+          int64_t a0 = ta * T, na = std::min(A - a0, T);
+          // Each tile goes through an L1 buffer: read down the source's contiguous dim, then
+          // written out row by row (reading or writing across rows directly touches one line
+          // per element, and power-of-two strides crowd those lines into a few cache sets).
+          alignas(64) In buf[T * T];
           for (int64_t tb = 0; tb < tilesB; ++tb) {
-            int64_t b0 = tb * T, b1 = std::min(B, b0 + T);
-            for (int64_t a = a0; a < a1; ++a)
-              for (int64_t b = b0; b < b1; ++b)
-                dst[ooff2 + a * osA + b] = src[ioff + a * isA + b * isB];
+            int64_t b0 = tb * T, nb = std::min(B - b0, T);
+            const In* s = src + ioff + a0 * isA + b0 * isB;
+            for (int64_t b = 0; b < nb; ++b)
+              for (int64_t a = 0; a < na; ++a) buf[a * T + b] = s[a + b * isB];
+            for (int64_t a = 0; a < na; ++a)
+              std::memcpy(dst + ooff2 + (a0 + a) * osA + b0, buf + a * T, nb * sizeof(In));
           }
         }
       });
