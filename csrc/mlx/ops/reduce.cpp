@@ -166,6 +166,19 @@ array matmul(const array& a_in, const array& b_in, SD s) {
   if (a.shape(-1) != b.shape(-2))
     throw ValueError(msg("[matmul] a.shape[-1] must equal b.shape[-2]; got a.shape=", a_in.shape(),
                          ", b.shape=", b_in.shape(), "."));
+  if (a.ndim() > 2 && b.ndim() == 2) {
+    // An unbatched right operand: fold a's batch dims into its rows, one product instead of
+    // one per batch item (and a single product for b's gradient, not a sum over the batch).
+    Shape os = a.shape();
+    os.back() = b.shape(-1);
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < a.ndim(); ++i) rows *= a.shape(i);
+    array a2 = reshape(a, {static_cast<int>(rows), a.shape(-1)}, s);
+    array out({a2.shape(0), b.shape(-1)}, t, std::make_shared<Matmul>(to_stream(s)), {a2, b});
+    out = reshape(out, os, s);
+    if (b1) out = squeeze(out, {-1}, s);
+    return out;
+  }
   Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
   Shape batch = broadcast_shapes(ab, bb, "matmul");
   Shape as = batch, bs = batch;
