@@ -449,6 +449,7 @@ def test_metadata_and_callback(tmp_path):
     assert types[:4] == ["inputs", "keyword_inputs", "outputs", "constants"]
     prims = [d["name"] for d in items if d["type"] == "primitive"]
     assert "Multiply" in prims and "Add" in prims
+    assert all(d["device"] == "default" for d in items if d["type"] == "primitive")
     assert items[1]["keywords"][0][0] == "b"
     with pytest.raises(ValueError, match="metadata"):
         mx.export_function(items.append, lambda a: a, _arr(2), metadata="x")

@@ -158,6 +158,11 @@ bool encode(const Primitive& p, ExportNode& n) {
 
 // ---------------------------------------------------------------- tracing
 
+uint8_t placement(const Primitive& p) {
+  if (p.device().type == default_device().type) return 0;
+  return p.device().type == Device::cpu ? 1 : 2;
+}
+
 struct GraphBuilder {
   ExportTrace& t;
   std::unordered_map<uintptr_t, ExportRef> ref;  // arrays already in the graph
@@ -187,6 +192,7 @@ struct GraphBuilder {
     if (a.has_primitive() && !a.is_available() && dynamic_cast<const Broadcast*>(&a.primitive())) {
       ExportNode n;
       encode(a.primitive(), n);
+      n.device = placement(a.primitive());
       n.inputs.push_back(constant(a.inputs()[0]));
       n.shapes.push_back(a.shape());
       n.dtypes.push_back(a.dtype());
@@ -279,6 +285,7 @@ struct GraphBuilder {
       }
       throw ValueError(msg("[export_function] this primitive can't be exported; got ", p.name(), "."));
     }
+    n.device = placement(p);
     for (auto& in : a.inputs()) n.inputs.push_back(get(in));
     for (auto& o : outs) {
       n.shapes.push_back(o.shape());
@@ -554,6 +561,7 @@ std::string trace_payload(const ExportTrace& t, const std::vector<int>& const_id
   o.u32(static_cast<uint32_t>(t.nodes.size()));
   for (auto& n : t.nodes) {
     o.str(n.name);
+    o.u8(n.device);
     o.u32(static_cast<uint32_t>(n.params.size()));
     for (auto& p : n.params) o.param(p);
     o.u32(static_cast<uint32_t>(n.inputs.size()));
@@ -784,10 +792,12 @@ ExportTrace read_trace(In& in, const std::vector<array>& constants) {
     if (c >= constants.size()) corrupt("a constant index out of range");
     t.constants.push_back(constants[c]);
   }
-  uint32_t nn = in.count(16);
+  uint32_t nn = in.count(17);
   t.nodes.resize(nn);
   for (auto& n : t.nodes) {
     n.name = in.str();
+    n.device = in.u8();
+    if (n.device > 2) corrupt("an unknown device");
     uint32_t np = in.count(2);
     for (uint32_t k = 0; k < np; ++k) n.params.push_back(in.param());
     uint32_t nin = in.count(9);

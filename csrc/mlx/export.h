@@ -34,6 +34,9 @@ struct ExportRef {
 
 struct ExportNode {
   std::string name;  // the primitive's name (Primitive::name())
+  // Where it runs: 0 the default device (at import: the default device then), 1 the CPU,
+  // 2 the GPU (nodes placed explicitly on a device other than the default one at export).
+  uint8_t device = 0;
   std::vector<ExportParam> params;
   std::vector<ExportRef> inputs;
   std::vector<Shape> shapes;  // one per output

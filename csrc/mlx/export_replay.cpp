@@ -718,7 +718,9 @@ void check_dtypes(const ExportNode& n, const std::vector<array>& ins, const Repl
 
 std::vector<array> replay(const ExportTrace& t, const std::vector<array>& inputs, bool infer, bool validate) {
   infer = infer || validate;
-  Stream s = to_stream(std::monostate{});
+  Stream s_default = to_stream(std::monostate{});
+  Stream s_cpu = default_stream(Device(Device::cpu));
+  Stream s_gpu = is_available(Device(Device::gpu)) ? default_stream(Device(Device::gpu)) : s_default;
   std::vector<std::vector<array>> vals(t.nodes.size());
   std::unordered_map<uintptr_t, array> bsrc;
   std::unordered_map<int, std::set<int>> dim_map;
@@ -744,6 +746,7 @@ std::vector<array> replay(const ExportTrace& t, const std::vector<array>& inputs
       throw std::runtime_error(msg("[import_function] the file uses a primitive this build doesn't know; got ",
                                    n.name, "."));
     std::vector<array> ins;
+    Stream s = n.device == 1 ? s_cpu : n.device == 2 ? s_gpu : s_default;
     Replay r{n, {}, infer, validate, s, &bsrc, &dim_map};
     for (auto& ref : n.inputs) {
       ins.push_back(get(ref));

@@ -176,6 +176,7 @@ void export_to_callback(nb::callable cb, const ExportTrace& t) {
     d = nb::dict();
     d["type"] = "primitive";
     d["name"] = n.name;
+    d["device"] = n.device == 1 ? "cpu" : n.device == 2 ? "gpu" : "default";
     d["arguments"] = args;
     d["inputs"] = ins;
     d["outputs"] = outs;
