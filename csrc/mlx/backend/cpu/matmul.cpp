@@ -64,22 +64,55 @@ const bool kBlasSingleThread = [] {
 
 void blas_single_thread() { (void)kBlasSingleThread; }
 
+// One product C = op(A) op(B) (C row-major with leading dim ldc), split over the pool: the
+// longer output side is cut into blocks of whole panels.
+template <typename T>
+void gemm_split(bool ta, bool tb, int M, int N, int K, const T* pa, int lda, const T* pb, int ldb, T* pc,
+                int ldc, int nt) {
+  bool split_m = M >= N;
+  int len = split_m ? M : N;
+  int blocks = std::max(1, std::min(nt * 2, len / 64));
+  cpu::parallel_for(blocks, 1, [&](size_t k0, size_t k1) {
+    for (size_t k = k0; k < k1; ++k) {
+      int s0 = static_cast<int>(int64_t(len) * k / blocks), s1 = static_cast<int>(int64_t(len) * (k + 1) / blocks);
+      if (s0 >= s1) continue;
+      if (split_m) {
+        const T* sa = pa + (ta ? s0 : int64_t(s0) * lda);
+        gemm<T>(ta, tb, s1 - s0, N, K, sa, lda, pb, ldb, pc + int64_t(s0) * ldc, ldc);
+      } else {
+        const T* sb = pb + (tb ? int64_t(s0) * ldb : s0);
+        gemm<T>(ta, tb, M, s1 - s0, K, pa, lda, sb, ldb, pc + s0, ldc);
+      }
+    }
+  });
+}
+
 template <typename T>
 void matmul_blas(const array& a_in, const array& b_in, array& out) {
   blas_single_thread();
   Operand a = prepare(a_in), b = prepare(b_in);
   int M = out.shape(-2), N = out.shape(-1), K = a_in.shape(-1);
   int64_t batch = M && N ? out.size() / (int64_t(M) * N) : 0;
+  int lda = static_cast<int>(a.ld), ldb = static_cast<int>(b.ld);
+  const T* a0 = a.arr.template data<T>();
+  const T* b0 = b.arr.template data<T>();
+  int nt = cpu::num_threads();
+  if (out.ndim() == 2 && a.trans && !b.trans && M > 1 && N > 1 && K > 0) {
+    // A^T B (the weight gradient of x @ W.T, say) is written column-major, as (B^T A)^T: the
+    // same product, but the transpose that usually follows it is then row-major, and so are
+    // the elementwise ops on it (an SGD update of W no longer mixes two layouts).
+    out.set_data(std::make_shared<Data>(allocator::malloc(out.nbytes())), out.size(), Strides{1, M},
+                 Flags{true, false, true});
+    gemm_split<T>(true, false, N, M, K, b0, ldb, a0, lda, out.data<T>(), M, 2.0 * M * N * K < 2e6 ? 1 : nt);
+    return;
+  }
+  cpu::alloc_out(out);
   T* c = out.data<T>();
   if (K == 0) {
     std::memset(static_cast<void*>(c), 0, out.nbytes());
     return;
   }
-  const T* a0 = a.arr.template data<T>();
-  const T* b0 = b.arr.template data<T>();
-  int lda = static_cast<int>(a.ld), ldb = static_cast<int>(b.ld);
   double flops = 2.0 * M * N * K;
-  int nt = cpu::num_threads();
   if (batch >= nt || flops * batch < 2e6 || nt == 1) {
     // Many products (or small ones): one single-threaded gemm per batch item.
     size_t grain = std::max<size_t>(1, static_cast<size_t>(2e6 / std::max(flops, 1.0)));
@@ -91,36 +124,20 @@ void matmul_blas(const array& a_in, const array& b_in, array& out) {
     });
     return;
   }
-  // Few large products: split the longer output side into blocks of whole panels.
-  bool split_m = M >= N;
-  int len = split_m ? M : N;
-  int blocks = std::max(1, std::min(nt * 2, len / 64));
-  for (int64_t i = 0; i < batch; ++i) {
-    const T* pa = a0 + batch_offset(a.arr, i);
-    const T* pb = b0 + batch_offset(b.arr, i);
-    T* pc = c + i * int64_t(M) * N;
-    cpu::parallel_for(blocks, 1, [&](size_t k0, size_t k1) {
-      for (size_t k = k0; k < k1; ++k) {
-        int s0 = static_cast<int>(int64_t(len) * k / blocks), s1 = static_cast<int>(int64_t(len) * (k + 1) / blocks);
-        if (s0 >= s1) continue;
-        if (split_m) {
-          const T* sa = pa + (a.trans ? s0 : int64_t(s0) * lda);
-          gemm<T>(a.trans, b.trans, s1 - s0, N, K, sa, lda, pb, ldb, pc + int64_t(s0) * N, N);
-        } else {
-          const T* sb = pb + (b.trans ? int64_t(s0) * ldb : s0);
-          gemm<T>(a.trans, b.trans, M, s1 - s0, K, pa, lda, sb, ldb, pc + s0, N);
-        }
-      }
-    });
-  }
+  // Few large products: each one split over the pool.
+  for (int64_t i = 0; i < batch; ++i)
+    gemm_split<T>(a.trans, b.trans, M, N, K, a0 + batch_offset(a.arr, i), lda, b0 + batch_offset(b.arr, i), ldb,
+                  c + i * int64_t(M) * N, N, nt);
 }
 
 }  // namespace
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
-  cpu::alloc_out(out);
-  if (out.size() == 0) return;
+  if (out.size() == 0) {
+    cpu::alloc_out(out);
+    return;
+  }
   switch (out.dtype()) {
     case float32: matmul_blas<float>(inputs[0], inputs[1], out); break;
     case float64: matmul_blas<double>(inputs[0], inputs[1], out); break;
@@ -136,8 +153,8 @@ void Matmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
       };
       array a = to_f32(inputs[0]), b = to_f32(inputs[1]);
       array c(out.shape(), float32, nullptr, {});
-      cpu::alloc_out(c);
       matmul_blas<float>(a, b, c);
+      cpu::alloc_out(out);
       cpu::copy_to_contiguous(c, out);
       break;
     }
