@@ -65,13 +65,14 @@ const bool kBlasSingleThread = [] {
 void blas_single_thread() { (void)kBlasSingleThread; }
 
 // One product C = op(A) op(B) (C row-major with leading dim ldc), split over the pool: the
-// longer output side is cut into blocks of whole panels.
+// longer output side is cut into one block of whole panels per thread (each block packs the
+// other operand again, so more blocks than threads only add packing).
 template <typename T>
 void gemm_split(bool ta, bool tb, int M, int N, int K, const T* pa, int lda, const T* pb, int ldb, T* pc,
                 int ldc, int nt) {
   bool split_m = M >= N;
   int len = split_m ? M : N;
-  int blocks = std::max(1, std::min(nt * 2, len / 64));
+  int blocks = std::max(1, std::min(nt, len / 64));
   cpu::parallel_for(blocks, 1, [&](size_t k0, size_t k1) {
     for (size_t k = k0; k < k1; ++k) {
       int s0 = static_cast<int>(int64_t(len) * k / blocks), s1 = static_cast<int>(int64_t(len) * (k + 1) / blocks);
