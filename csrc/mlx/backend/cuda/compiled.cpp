@@ -10,7 +10,6 @@
 #include <nvrtc.h>
 
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
 
 #include "mlx/backend/cuda/cuda.h"
@@ -97,11 +96,13 @@ __device__ __forceinline__ float mx_logaddexp(float a, float b) {
   float d = a > b ? b - a : a - b; return m + log1pf(expf(d)); }
 )";
 
-// Source of the fused kernel, or "" when a step has no expression here.
+// Source of the fused kernel, or "" when a step has no expression here. (Built with
+// std::string and std::to_string only: no locale-dependent stream formatting.)
 std::string generate(const std::vector<FusedStep>& steps, const std::vector<bool>& scalar) {
-  std::ostringstream body;
+  std::string body;
   size_t nin = scalar.size();
-  auto operand = [&](int o) { return o >= 0 ? "x" + std::to_string(o) : "t" + std::to_string(-1 - o); };
+  auto num = [](size_t v) { return std::to_string(v); };
+  auto operand = [&](int o) { return o >= 0 ? "x" + num(static_cast<size_t>(o)) : "t" + num(static_cast<size_t>(-1 - o)); };
   for (size_t k = 0; k < steps.size(); ++k) {
     auto& st = steps[k];
     if (st.dtype != Dtype::float32) return "";
@@ -114,36 +115,37 @@ std::string generate(const std::vector<FusedStep>& steps, const std::vector<bool
       const char* pat = binary_expr(b->op());
       if (!pat || st.operands.size() != 2) return "";
       e = subst(pat, operand(st.operands[0]), operand(st.operands[1]));
-    } else if (auto* c = dynamic_cast<AsType*>(st.prim.get())) {
-      (void)c;
+    } else if (dynamic_cast<AsType*>(st.prim.get())) {
       if (st.operands.size() != 1) return "";
       e = operand(st.operands[0]);
     } else {
       return "";
     }
-    body << "      float t" << k << " = " << e << ";\n";
+    body += "      float t" + num(k) + " = " + e + ";\n";
   }
-  std::ostringstream src;
-  src << kPrelude << "extern \"C\" __global__ void fused(";
-  for (size_t i = 0; i < nin; ++i) src << "const float* __restrict__ in" << i << ", ";
-  src << "float* __restrict__ out, long long n) {\n"
-      << "  long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 4;\n"
-      << "  if (base + 4 <= n) {\n";
+  std::string last = "t" + num(steps.size() - 1);
+  std::string src = kPrelude;
+  src += "extern \"C\" __global__ void fused(";
+  for (size_t i = 0; i < nin; ++i) src += "const float* __restrict__ in" + num(i) + ", ";
+  src += "float* __restrict__ out, long long n) {\n";
+  src += "  long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 4;\n";
+  src += "  if (base + 4 <= n) {\n";
   for (size_t i = 0; i < nin; ++i) {
-    if (scalar[i]) src << "    float4 v" << i << " = make_float4(in" << i << "[0], in" << i << "[0], in" << i << "[0], in" << i << "[0]);\n";
-    else src << "    float4 v" << i << " = *reinterpret_cast<const float4*>(in" << i << " + base);\n";
+    std::string in = "in" + num(i);
+    if (scalar[i]) src += "    float4 v" + num(i) + " = make_float4(" + in + "[0], " + in + "[0], " + in + "[0], " + in + "[0]);\n";
+    else src += "    float4 v" + num(i) + " = *reinterpret_cast<const float4*>(" + in + " + base);\n";
   }
-  src << "    float4 r;\n";
+  src += "    float4 r;\n";
   for (const char* lane : {"x", "y", "z", "w"}) {
-    src << "    {\n";
-    for (size_t i = 0; i < nin; ++i) src << "      float x" << i << " = v" << i << "." << lane << ";\n";
-    src << body.str() << "      r." << lane << " = t" << steps.size() - 1 << ";\n    }\n";
+    src += "    {\n";
+    for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = v" + num(i) + "." + lane + ";\n";
+    src += body + "      r." + lane + " = " + last + ";\n    }\n";
   }
-  src << "    *reinterpret_cast<float4*>(out + base) = r;\n"
-      << "  } else {\n    for (long long i = base; i < n; ++i) {\n";
-  for (size_t i = 0; i < nin; ++i) src << "      float x" << i << " = in" << i << (scalar[i] ? "[0]" : "[i]") << ";\n";
-  src << body.str() << "      out[i] = t" << steps.size() - 1 << ";\n    }\n  }\n}\n";
-  return src.str();
+  src += "    *reinterpret_cast<float4*>(out + base) = r;\n";
+  src += "  } else {\n    for (long long i = base; i < n; ++i) {\n";
+  for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = in" + num(i) + (scalar[i] ? "[0]" : "[i]") + ";\n";
+  src += body + "      out[i] = " + last + ";\n    }\n  }\n}\n";
+  return src;
 }
 
 struct Nvrtc {
