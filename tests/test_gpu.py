@@ -283,3 +283,10 @@ def test_compiled_fused_kernels():
             with mx.stream(mx.cpu):
                 rc = f(xa, ya)
             close(rg, rc, scale=10)
+
+
+def test_reductions_many_rows():
+    x = mx.array(rng.standard_normal((70000, 5)).astype(np.float32))
+    close(mx.sum(x, axis=1, stream=mx.gpu), mx.sum(x, axis=1, stream=mx.cpu))
+    y = mx.array(rng.standard_normal((70000, 3, 4)).astype(np.float32))
+    close(mx.max(y, axis=1, stream=mx.gpu), mx.max(y, axis=1, stream=mx.cpu))

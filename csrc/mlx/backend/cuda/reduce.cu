@@ -68,34 +68,36 @@ __device__ A block_reduce(A v) {
   return v;
 }
 
-// Rows of `len` contiguous values; grid (chunks, rows). Writes one partial per (row, chunk).
+// Rows of `len` contiguous values; grid (rows, chunks). Writes one partial per (row, chunk).
 template <ReduceType R, typename In, typename A, typename Out>
 __global__ void k_row_reduce(const In* __restrict__ x, Out* __restrict__ y, int64_t len, int chunks) {
   using Op = RedOp<R, A>;
-  int64_t row = blockIdx.y;
+  int64_t row = blockIdx.x;
   int64_t per = (len + chunks - 1) / chunks;
-  int64_t s = blockIdx.x * per, e = min(len, s + per);
+  int64_t s = blockIdx.y * per, e = min(len, s + per);
   const In* p = x + row * len;
   A acc = Op::init();
   for (int64_t i = s + threadIdx.x; i < e; i += blockDim.x) acc = Op::combine(acc, cast<A>(p[i]));
   acc = block_reduce<Op>(acc);
-  if (threadIdx.x == 0) y[row * chunks + blockIdx.x] = cast<Out>(acc);
+  if (threadIdx.x == 0) y[row * chunks + blockIdx.y] = cast<Out>(acc);
 }
 
-// (outer, r, inner) layout, reducing r; grid (ceil(inner/256), outer, chunks).
+// (outer, r, inner) layout, reducing r; grid (outer * ceil(inner/256), chunks).
 template <ReduceType R, typename In, typename A, typename Out>
-__global__ void k_col_reduce(const In* __restrict__ x, Out* __restrict__ y, int64_t r, int64_t inner, int chunks) {
+__global__ void k_col_reduce(const In* __restrict__ x, Out* __restrict__ y, int64_t outer, int64_t r, int64_t inner,
+                             int chunks) {
   using Op = RedOp<R, A>;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  int64_t nb = (inner + blockDim.x - 1) / blockDim.x;
+  int64_t o = blockIdx.x / nb;
+  int64_t i = (blockIdx.x % nb) * blockDim.x + threadIdx.x;
   if (i >= inner) return;
-  int64_t o = blockIdx.y;
   int64_t per = (r + chunks - 1) / chunks;
-  int64_t s = blockIdx.z * per, e = min(r, s + per);
+  int64_t s = blockIdx.y * per, e = min(r, s + per);
   const In* p = x + o * r * inner + i;
   A acc = Op::init();
   for (int64_t k = s; k < e; ++k) acc = Op::combine(acc, cast<A>(p[k * inner]));
   // partials laid out (chunk, outer, inner)
-  y[(int64_t(blockIdx.z) * gridDim.y + o) * inner + i] = cast<Out>(acc);
+  y[(int64_t(blockIdx.y) * outer + o) * inner + i] = cast<Out>(acc);
 }
 
 template <ReduceType R, typename In, typename Out>
@@ -105,16 +107,16 @@ void reduce_rows(const In* x, Out* y, int64_t rows, int64_t len) {
   int sms = props().multiProcessorCount;
   int chunks = 1;
   if (rows < 2 * sms && len >= 8192) chunks = static_cast<int>(std::min<int64_t>((4 * sms + rows - 1) / rows, len / 4096));
-  chunks = std::max(chunks, 1);
+  chunks = std::min(std::max(chunks, 1), 1024);
   if (chunks == 1) {
-    k_row_reduce<R, In, A, Out><<<dim3(1, rows), threads, 0, stream()>>>(x, y, len, 1);
+    k_row_reduce<R, In, A, Out><<<dim3(rows, 1), threads, 0, stream()>>>(x, y, len, 1);
     check_launch("row reduce");
     return;
   }
   A* part = static_cast<A*>(dev_malloc(sizeof(A) * rows * chunks));
-  k_row_reduce<R, In, A, A><<<dim3(chunks, rows), threads, 0, stream()>>>(x, part, len, chunks);
+  k_row_reduce<R, In, A, A><<<dim3(rows, chunks), threads, 0, stream()>>>(x, part, len, chunks);
   check_launch("row reduce");
-  k_row_reduce<R, A, A, Out><<<dim3(1, rows), 128, 0, stream()>>>(part, y, chunks, 1);
+  k_row_reduce<R, A, A, Out><<<dim3(rows, 1), 128, 0, stream()>>>(part, y, chunks, 1);
   check_launch("row reduce");
   dev_free(part, sizeof(A) * rows * chunks);
 }
@@ -127,17 +129,18 @@ void reduce_cols(const In* x, Out* y, int64_t outer, int64_t r, int64_t inner) {
   int chunks = 1;
   if (cols < int64_t(sms) * 1024 && r >= 64) chunks = static_cast<int>(std::min<int64_t>((sms * 1024 + cols - 1) / cols, r / 32));
   chunks = std::max(chunks, 1);
-  dim3 grid(blocks_for(inner, 256), outer, chunks);
+  chunks = std::min(chunks, 1024);
+  dim3 grid(static_cast<unsigned>(outer * blocks_for(inner, 256)), chunks);
   if (chunks == 1) {
-    k_col_reduce<R, In, A, Out><<<grid, 256, 0, stream()>>>(x, y, r, inner, 1);
+    k_col_reduce<R, In, A, Out><<<grid, 256, 0, stream()>>>(x, y, outer, r, inner, 1);
     check_launch("column reduce");
     return;
   }
   A* part = static_cast<A*>(dev_malloc(sizeof(A) * cols * chunks));
-  k_col_reduce<R, In, A, A><<<grid, 256, 0, stream()>>>(x, part, r, inner, chunks);
+  k_col_reduce<R, In, A, A><<<grid, 256, 0, stream()>>>(x, part, outer, r, inner, chunks);
   check_launch("column reduce");
   // partials are (chunks, cols): a column reduction with outer 1.
-  k_col_reduce<R, A, A, Out><<<dim3(blocks_for(cols, 256), 1, 1), 256, 0, stream()>>>(part, y, chunks, cols, 1);
+  k_col_reduce<R, A, A, Out><<<dim3(blocks_for(cols, 256), 1), 256, 0, stream()>>>(part, y, 1, chunks, cols, 1);
   check_launch("column reduce");
   dev_free(part, sizeof(A) * cols * chunks);
 }
