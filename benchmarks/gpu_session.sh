@@ -14,7 +14,7 @@ export CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 export CMAKE_BUILD_PARALLEL_LEVEL=16
 # nvcc compiles host code with the system g++: build the C++ side with the same compiler, or
 # two libstdc++ builds meet in one library (a crash in std::ostream seen on the lent machines).
-export CC=/usr/bin/gcc CXX=/usr/bin/g++
+export CC=/usr/bin/gcc CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++
 for what in "$@"; do
   case $what in
     build)
@@ -26,7 +26,7 @@ for what in "$@"; do
     gputests)
       (cd /tmp && timeout 300 python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=short -rf /tmp/gtests/test_gpu.py $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | tail -60) ;;
     suite)
-      (cd /tmp && timeout 500 python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=line -rf /tmp/gtests --ignore=/tmp/gtests/test_cpp_embedding.py --ignore=/tmp/gtests/test_docs.py $SUITE_ARGS 2>&1 | tee $OUT/suite.log | tail -60) ;;
+      (cd /tmp && timeout ${SUITE_TIMEOUT:-500} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=line -rf /tmp/gtests --ignore=/tmp/gtests/test_cpp_embedding.py --ignore=/tmp/gtests/test_docs.py $SUITE_ARGS 2>&1 | tee $OUT/suite.log | tail -60) ;;
     bench)
       (cd /tmp && timeout 240 python3 $ROOT/.devcarry/gpu.py --fw mlx ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_mlx.log;
        timeout 240 python3 $ROOT/.devcarry/gpu.py --fw torch ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_torch.log) ;;

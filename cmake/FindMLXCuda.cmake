@@ -1,6 +1,13 @@
 # Looks for nvcc and cuBLAS/cuBLASLt; sets MLX_CUDA_FOUND, MLX_CUBLAS_INCLUDE_DIR,
 # MLX_CUBLAS_LIB_DIR and MLX_CUBLAS_LIBRARIES, and enables the CUDA language.
 include(CheckLanguage)
+# nvcc compiles host code with the same compiler as the C++ sources: two different host
+# compilers can bring two C++ standard libraries into libmlx (one linked statically), and
+# std::ostream then crashes. CUDAHOSTCXX or CMAKE_CUDA_HOST_COMPILER still override this.
+if(NOT DEFINED CMAKE_CUDA_HOST_COMPILER AND NOT DEFINED ENV{CUDAHOSTCXX})
+  set(CMAKE_CUDA_HOST_COMPILER "${CMAKE_CXX_COMPILER}" CACHE FILEPATH "")
+  set(ENV{CUDAHOSTCXX} "${CMAKE_CXX_COMPILER}")
+endif()
 check_language(CUDA)
 if(NOT CMAKE_CUDA_COMPILER)
   return()
