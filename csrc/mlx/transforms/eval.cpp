@@ -60,6 +60,9 @@ void eval(std::vector<array> outputs) {
     if (prim.device().type == Device::gpu) {
       gpu::eval(prim, a.inputs(), outs);
     } else {
+      if (gpu_used) {  // bring inputs computed on the GPU back before the CPU kernel's threads read them
+        for (auto& in : a.inputs()) detail::host_ptr(*in.data_shared_ptr());
+      }
       prim.eval_cpu(a.inputs(), outs);
       if (gpu_used) gpu::after_cpu_eval(outs);
     }
