@@ -1,5 +1,6 @@
 // Binary and ternary elementwise kernels (with contiguous, scalar and strided paths).
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "mlx/backend/cpu/simd_math.h"
@@ -390,6 +391,50 @@ void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   Binary(stream(), BinaryOp::Remainder).eval_cpu(inputs, r);
 }
 
+namespace {
+
+template <size_t N> struct UintOf;
+template <> struct UintOf<1> { using type = uint8_t; };
+template <> struct UintOf<2> { using type = uint16_t; };
+template <> struct UintOf<4> { using type = uint32_t; };
+template <> struct UintOf<8> { using type = uint64_t; };
+
+// o[i] = c[i] ? x[i] : y[i] over n elements, with element strides (0 = one value); done with
+// bit masks rather than branches (a random mask mispredicts every other element) so the
+// unit-stride loops vectorize.
+template <typename T>
+void select_span(const bool* c, int64_t sc, const T* x, int64_t sx, const T* y, int64_t sy, T* o, int64_t n) {
+  if constexpr (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8) {
+    using U = typename UintOf<sizeof(T)>::type;
+    auto pick = [](bool m, const T& a, const T& b, T* d) {
+      U ua, ub;
+      std::memcpy(&ua, &a, sizeof(T));
+      std::memcpy(&ub, &b, sizeof(T));
+      U mask = static_cast<U>(U(0) - static_cast<U>(m));
+      U r = static_cast<U>((ua & mask) | (ub & static_cast<U>(~mask)));
+      std::memcpy(d, &r, sizeof(T));
+    };
+    if (sc == 1 && sx == 1 && sy == 1) {
+      for (int64_t i = 0; i < n; ++i) pick(c[i], x[i], y[i], o + i);
+    } else if (sc == 1 && sx == 1 && sy == 0) {
+      T vy = y[0];
+      for (int64_t i = 0; i < n; ++i) pick(c[i], x[i], vy, o + i);
+    } else if (sc == 1 && sx == 0 && sy == 1) {
+      T vx = x[0];
+      for (int64_t i = 0; i < n; ++i) pick(c[i], vx, y[i], o + i);
+    } else if (sc == 1 && sx == 0 && sy == 0) {
+      T vx = x[0], vy = y[0];
+      for (int64_t i = 0; i < n; ++i) pick(c[i], vx, vy, o + i);
+    } else {
+      for (int64_t i = 0; i < n; ++i) pick(c[i * sc], x[i * sx], y[i * sy], o + i);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i] = c[i * sc] ? x[i * sx] : y[i * sy];
+  }
+}
+
+}  // namespace
+
 void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& c = inputs[0];
   auto& x = inputs[1];
@@ -398,22 +443,28 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   cpu::alloc_out(out);
   if (out.size() == 0) return;
   const bool* pc = c.data<bool>();
+  // Every input row-contiguous or a single value: one flat loop, split over the pool.
+  auto flat = [](const array& a) -> int { return a.data_size() == 1 ? 0 : (a.flags().row_contiguous ? 1 : -1); };
+  int fc = flat(c), fx = flat(x), fy = flat(y);
   MLX_DISPATCH_ALL(out.dtype(), {
     const T* px = x.data<T>();
     const T* py = y.data<T>();
     T* po = out.data<T>();
-    cpu::for_each_row<4>(out.shape(), {c.strides(), x.strides(), y.strides(), out.strides()},
-                         [&](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& is) {
-                           const bool* cc = pc + off[0];
-                           const T* xx = px + off[1];
-                           const T* yy = py + off[2];
-                           T* oo = po + off[3];
-                           if (is[0] == 1 && is[1] == 1 && is[2] == 1) {
-                             for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : yy[i];
-                           } else {
-                             for (int64_t i = 0; i < n; ++i) oo[i] = cc[i * is[0]] ? xx[i * is[1]] : yy[i * is[2]];
-                           }
-                         });
+    if (fc >= 0 && fx >= 0 && fy >= 0) {
+      cpu::parallel_for(out.size(), cpu::kElemGrain, [&](size_t b, size_t e) {
+        select_span<T>(pc + b * fc, fc, px + b * fx, fx, py + b * fy, fy, po + b, static_cast<int64_t>(e - b));
+      });
+    } else {
+      cpu::for_each_row<4>(out.shape(), {c.strides(), x.strides(), y.strides(), out.strides()},
+                           [&](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& is) {
+                             if (is[3] == 1) {
+                               select_span<T>(pc + off[0], is[0], px + off[1], is[1], py + off[2], is[2], po + off[3], n);
+                             } else {
+                               for (int64_t i = 0; i < n; ++i)
+                                 po[off[3] + i * is[3]] = pc[off[0] + i * is[0]] ? px[off[1] + i * is[1]] : py[off[2] + i * is[2]];
+                             }
+                           });
+    }
   });
 }
 
