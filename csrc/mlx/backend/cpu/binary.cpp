@@ -408,11 +408,11 @@ void select_span(const bool* c, int64_t sc, const T* x, int64_t sx, const T* y, 
     using U = typename UintOf<sizeof(T)>::type;
     auto pick = [](bool m, const T& a, const T& b, T* d) {
       U ua, ub;
-      std::memcpy(&ua, &a, sizeof(T));
-      std::memcpy(&ub, &b, sizeof(T));
+      std::memcpy(&ua, static_cast<const void*>(&a), sizeof(T));
+      std::memcpy(&ub, static_cast<const void*>(&b), sizeof(T));
       U mask = static_cast<U>(U(0) - static_cast<U>(m));
       U r = static_cast<U>((ua & mask) | (ub & static_cast<U>(~mask)));
-      std::memcpy(d, &r, sizeof(T));
+      std::memcpy(static_cast<void*>(d), &r, sizeof(T));
     };
     if (sc == 1 && sx == 1 && sy == 1) {
       for (int64_t i = 0; i < n; ++i) pick(c[i], x[i], y[i], o + i);
