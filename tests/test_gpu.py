@@ -207,7 +207,15 @@ def test_fallback_ops_and_float64():
     idx = mx.array([0, 3, 1])
     close(mx.take(x, idx, axis=1, stream=mx.gpu), mx.take(x, idx, axis=1, stream=mx.cpu))
     d = mx.array(np.arange(6.0), dtype=mx.float64)
-    assert np.array(mx.exp(d, stream=mx.gpu)).tolist() == np.exp(np.arange(6.0)).tolist()
+    with pytest.raises(ValueError):  # as MLX: float64 is CPU only
+        mx.eval(mx.exp(d, stream=mx.gpu))
+    assert np.array(mx.exp(d, stream=mx.cpu)).tolist() == np.exp(np.arange(6.0)).tolist()
+    # linear algebra without a stream runs on the CPU; on an explicit GPU stream, on the host
+    m = mx.array(rng.standard_normal((4, 4)).astype(np.float32) + 4 * np.eye(4, dtype=np.float32))
+    close(mx.linalg.inv(m, stream=mx.gpu), mx.linalg.inv(m, stream=mx.cpu), scale=10)
+    close(mx.linalg.inv(m), mx.linalg.inv(m, stream=mx.cpu))
+    e = mx.zeros((0, 3))
+    close(mx.contiguous(e.T, stream=mx.gpu), mx.contiguous(e.T, stream=mx.cpu))
 
 
 def test_memory_counters():

@@ -239,6 +239,13 @@ int device_count() {
 }
 
 void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  for (auto& o : outputs) {
+    if (o.dtype() == Dtype::float64) {
+      throw ValueError(std::string("[") + p.name() +
+                       "] float64 is not supported on the GPU; got a float64 output on a gpu stream. "
+                       "Use stream=mx.cpu.");
+    }
+  }
   auto& reg = cu::registry();
   auto it = reg.find(typeid(p));
   if (it != reg.end() && it->second(p, inputs, outputs)) return;

@@ -213,6 +213,11 @@ MLX_CUDA_KERNEL(AsType, eval_astype);
 bool copy_to_row_contiguous(const array& in, array& out) {
   Strided s;
   if (!collapse(out.shape(), {&in}, s)) return false;
+  if (out.size() == 0) {
+    if (!dispatch(out.dtype(), [](auto) {})) return false;
+    alloc_out(out);
+    return true;
+  }
   bool ok = false;
   dispatch(in.dtype(), [&](auto ti) {
     using In = typename decltype(ti)::type;
@@ -222,7 +227,9 @@ bool copy_to_row_contiguous(const array& in, array& out) {
       Out* y = static_cast<Out*>(alloc_out(out));
       if (in.flags().row_contiguous && in.data_size() == in.size()) {
         map1_contig(x, y, static_cast<int64_t>(out.size()), CastF<In, Out>{});
-      } else if (s.ndim >= 2 && s.strides[0][s.ndim - 2] == 1 && s.strides[0][s.ndim - 1] != 1) {
+      } else if (s.ndim >= 2 && s.strides[0][s.ndim - 2] == 1 && s.strides[0][s.ndim - 1] != 1 &&
+                 (s.shape[s.ndim - 2] + 31) / 32 <= 65535 &&
+                 static_cast<int64_t>(out.size()) / (s.shape[s.ndim - 2] * s.shape[s.ndim - 1]) <= 65535) {
         // A transpose of the last two collapsed dims (with batch dims before): tiled.
         int64_t R = s.shape[s.ndim - 2], C = s.shape[s.ndim - 1];
         int64_t batch = out.size() / std::max<int64_t>(R * C, 1);
