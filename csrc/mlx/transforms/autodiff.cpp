@@ -17,10 +17,11 @@ std::vector<array> depending_tape(const std::vector<array>& outputs,
   std::unordered_set<uintptr_t> depends(input_ids.begin(), input_ids.end());
   std::vector<array> tape;
   std::vector<std::pair<array, size_t>> stack;
+  // One complete walk per output, so an output that feeds a later one (f(x) = (h, exp(h)))
+  // is on the tape, and known to depend on the inputs, before the later one is checked.
   for (auto& o : outputs) {
     if (input_ids.count(o.id()) || !visited.insert(o.id()).second) continue;
     stack.emplace_back(o, 0);
-  }
   while (!stack.empty()) {
     auto& [a, i] = stack.back();
     if (a.has_primitive() && i < a.inputs().size()) {
@@ -39,6 +40,7 @@ std::vector<array> depending_tape(const std::vector<array>& outputs,
       }
       tape.push_back(node);
     }
+  }
   }
   return tape;
 }
