@@ -393,41 +393,23 @@ void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
 
 namespace {
 
-template <size_t N> struct UintOf;
-template <> struct UintOf<1> { using type = uint8_t; };
-template <> struct UintOf<2> { using type = uint16_t; };
-template <> struct UintOf<4> { using type = uint32_t; };
-template <> struct UintOf<8> { using type = uint64_t; };
-
-// o[i] = c[i] ? x[i] : y[i] over n elements, with element strides (0 = one value); done with
-// bit masks rather than branches (a random mask mispredicts every other element) so the
-// unit-stride loops vectorize.
+// o[i] = c[i] ? x[i] : y[i] over n elements, with element strides (0 = one value). The mask
+// is read as bytes: on bool loads the loops do not vectorize and branch on every element (a
+// random mask mispredicts half of them); on bytes they compile to blends.
 template <typename T>
-void select_span(const bool* c, int64_t sc, const T* x, int64_t sx, const T* y, int64_t sy, T* o, int64_t n) {
-  if constexpr (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8) {
-    using U = typename UintOf<sizeof(T)>::type;
-    auto pick = [](bool m, const T& a, const T& b, T* d) {
-      U ua, ub;
-      std::memcpy(&ua, static_cast<const void*>(&a), sizeof(T));
-      std::memcpy(&ub, static_cast<const void*>(&b), sizeof(T));
-      U mask = static_cast<U>(U(0) - static_cast<U>(m));
-      U r = static_cast<U>((ua & mask) | (ub & static_cast<U>(~mask)));
-      std::memcpy(static_cast<void*>(d), &r, sizeof(T));
-    };
-    if (sc == 1 && sx == 1 && sy == 1) {
-      for (int64_t i = 0; i < n; ++i) pick(c[i], x[i], y[i], o + i);
-    } else if (sc == 1 && sx == 1 && sy == 0) {
-      T vy = y[0];
-      for (int64_t i = 0; i < n; ++i) pick(c[i], x[i], vy, o + i);
-    } else if (sc == 1 && sx == 0 && sy == 1) {
-      T vx = x[0];
-      for (int64_t i = 0; i < n; ++i) pick(c[i], vx, y[i], o + i);
-    } else if (sc == 1 && sx == 0 && sy == 0) {
-      T vx = x[0], vy = y[0];
-      for (int64_t i = 0; i < n; ++i) pick(c[i], vx, vy, o + i);
-    } else {
-      for (int64_t i = 0; i < n; ++i) pick(c[i * sc], x[i * sx], y[i * sy], o + i);
-    }
+void select_span(const bool* cb, int64_t sc, const T* x, int64_t sx, const T* y, int64_t sy, T* o, int64_t n) {
+  const uint8_t* c = reinterpret_cast<const uint8_t*>(cb);
+  if (sc == 1 && sx == 1 && sy == 1) {
+    for (int64_t i = 0; i < n; ++i) o[i] = c[i] ? x[i] : y[i];
+  } else if (sc == 1 && sx == 1 && sy == 0) {
+    T vy = y[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = c[i] ? x[i] : vy;
+  } else if (sc == 1 && sx == 0 && sy == 1) {
+    T vx = x[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = c[i] ? vx : y[i];
+  } else if (sc == 1 && sx == 0 && sy == 0) {
+    T vx = x[0], vy = y[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = c[i] ? vx : vy;
   } else {
     for (int64_t i = 0; i < n; ++i) o[i] = c[i * sc] ? x[i * sx] : y[i * sy];
   }
