@@ -305,27 +305,51 @@ def compile(fun=None, inputs=None, outputs=None, shapeless=False):
     running Python. `inputs` and `outputs` name state that fun reads and updates (for
     example model parameters and optimizer state), as in MLX. Calling eval inside fun
     raises while it is being traced.
+
+    With ``shapeless=True`` the signature leaves shapes out (ranks and dtypes stay in it):
+    a trace is replayed on inputs of new shapes, every node's shape being inferred again.
+    Where a node's shape depends on the traced shapes in a way that can't be inferred (a
+    reshape to fixed sizes, a reduction over a dimension that changed), the function is
+    traced again for those shapes. As in MLX, Python code that reads ``x.shape`` sees the
+    traced shapes only.
     """
     if fun is None:
         return lambda f: compile(f, inputs=inputs, outputs=outputs, shapeless=shapeless)
     cache = {}
 
+    array = mx.array
+
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
         if not _compile_enabled[0]:
             return fun(*args, **kwargs)
-        leaves, spec = _flatten((args, kwargs))
-        state_in, _ = _flatten(inputs) if inputs is not None else ([], None)
-        all_in = leaves + state_in
-        key = (_const_key(spec), len(state_in),
-               tuple(((() if shapeless else x.shape), x.dtype) for x in all_in))
+        if not kwargs and all(type(a) is array for a in args):
+            # Fast path: positional arrays only (the structure key is just their count).
+            leaves = list(args)
+            spec = None
+            base = (len(args),)
+        else:
+            leaves, spec = _flatten((args, kwargs))
+            base = (_const_key(spec),)
+        state_in = _flatten(inputs)[0] if inputs is not None else []
+        all_in = leaves + state_in if state_in else leaves
+        base = base + (len(state_in),)
+        key = base + (tuple([(x.shape, x.dtype) for x in all_in]),)
         entry = cache.get(key)
-        if entry is None:
+        loose = None
+        if entry is None and shapeless:
+            loose = base + (tuple((x.ndim, x.dtype) for x in all_in), "shapeless")
+            entry = cache.get(loose)
+
+        def trace():
             info = {}
             n_args = len(leaves)
 
             def flat(xs):
-                a, kw = _unflatten(spec, xs[:n_args])
+                if spec is None:
+                    a, kw = xs[:n_args], {}
+                else:
+                    a, kw = _unflatten(spec, xs[:n_args])
                 if inputs is not None:
                     _fill(inputs, iter(xs[n_args:]))
                 try:
@@ -334,18 +358,36 @@ def compile(fun=None, inputs=None, outputs=None, shapeless=False):
                 finally:
                     if inputs is not None:
                         _fill(inputs, iter(state_in))
-                ol, os_ = _flatten(out)
+                if type(out) is array:
+                    ol, os_ = [out], None  # a single array
+                else:
+                    ol, os_ = _flatten(out)
                 info["spec"] = os_
                 info["n_out"] = len(ol)
                 return ol + st
 
             graph = mx._compile_graph(flat, all_in)
-            entry = (graph, info["spec"], info["n_out"])
-            cache[key] = entry
+            return (graph, info["spec"], info["n_out"])
+
+        if entry is None:
+            entry = trace()
+            cache[loose if loose is not None else key] = entry
+            res = entry[0](all_in)
+        else:
+            try:
+                res = entry[0](all_in)
+            except ValueError as e:
+                # A shapeless trace that can't be replayed on these shapes: trace them.
+                if loose is None or "reuse the shapeless trace" not in str(e):
+                    raise
+                entry = trace()
+                cache[key] = entry
+                res = entry[0](all_in)
         graph, out_spec, n_out = entry
-        res = graph(all_in)
         if outputs is not None:
             _fill(outputs, iter(res[n_out:]))
+        if out_spec is None:
+            return res[0]
         return _unflatten(out_spec, res[:n_out])
 
     return wrapper

@@ -1,10 +1,14 @@
-// compile(): tracing, common-subexpression elimination, elementwise fusion and replay.
+// compile(): tracing, common-subexpression elimination, graph simplification, elementwise
+// fusion and replay (with shape inference for shapeless use).
 #include "mlx/transforms/compile.h"
 
+#include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
-#include <numeric>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "mlx/ops.h"
 #include "mlx/primitives/compiled.h"
@@ -19,7 +23,31 @@ bool is_fusable(const Primitive& p) {
          dynamic_cast<const Select*>(&p);
 }
 
-CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs, bool fuse) {
+namespace {
+
+constexpr const char* kShapelessMsg = "[compile] can't reuse the shapeless trace for inputs of new shapes";
+
+bool is_elementwise(const Primitive& p) {
+  return dynamic_cast<const Unary*>(&p) || dynamic_cast<const Binary*>(&p) || dynamic_cast<const AsType*>(&p) ||
+         dynamic_cast<const Select*>(&p) || dynamic_cast<const Compiled*>(&p);
+}
+
+// perm swaps the last two axes and keeps the others.
+bool swaps_last_two(const std::vector<int>& perm) {
+  int n = static_cast<int>(perm.size());
+  if (n < 2) return false;
+  for (int i = 0; i < n - 2; ++i)
+    if (perm[i] != i) return false;
+  return perm[n - 2] == n - 1 && perm[n - 1] == n - 2;
+}
+
+}  // namespace
+
+bool is_shapeless_error(const std::exception& e) {
+  return std::strncmp(e.what(), kShapelessMsg, std::strlen(kShapelessMsg)) == 0;
+}
+
+CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs, bool fuse_ops) {
   detail::TraceGuard guard;
   std::vector<array> tracers;
   std::unordered_map<uintptr_t, int> input_index;
@@ -30,6 +58,7 @@ CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs,
     tracers.push_back(t);
     input_index[t.id()] = static_cast<int>(i);
     ids.insert(t.id());
+    input_shapes_.push_back(inputs[i].shape());
   }
   std::vector<array> outs;
   detail::compile_trace_depth()++;
@@ -46,11 +75,25 @@ CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs,
   std::unordered_map<uintptr_t, Ref> ref_of;
   for (auto& [id, i] : input_index) ref_of[id] = Ref{0, i, 0};
   std::unordered_map<uintptr_t, int> const_index;
-  auto ref_for = [&](const array& a) -> Ref {
+  // A lazy broadcast of a constant (a Python scalar in `x + 1`) stays a node over the
+  // constant, so that a shapeless replay can broadcast the constant to new shapes.
+  std::function<Ref(const array&)> ref_for = [&](const array& a) -> Ref {
     auto it = ref_of.find(a.id());
     if (it != ref_of.end()) return it->second;
     auto c = const_index.find(a.id());
     if (c != const_index.end()) return Ref{1, c->second, 0};
+    if (!a.is_available() && a.has_primitive() && a.siblings().empty() &&
+        dynamic_cast<const Broadcast*>(&a.primitive())) {
+      Node n;
+      n.prim = a.primitive_ptr();
+      n.inputs = {ref_for(a.inputs()[0])};
+      n.shapes = {a.shape()};
+      n.dtypes = {a.dtype()};
+      nodes_.push_back(std::move(n));
+      Ref r{2, static_cast<int>(nodes_.size()) - 1, 0};
+      ref_of[a.id()] = r;
+      return r;
+    }
     constants_.push_back(a);
     int k = static_cast<int>(constants_.size()) - 1;
     const_index[a.id()] = k;
@@ -86,44 +129,162 @@ CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs,
     for (size_t k = 0; k < outs_a.size(); ++k) ref_of[outs_a[k].id()] = Ref{2, idx, static_cast<int>(k)};
   }
   for (auto& o : outs) outputs_.push_back(ref_for(o));
-  if (!fuse) return;
+  if (!fuse_ops) return;
+  simplify();
+  fuse();
+}
 
-  // ---- elementwise fusion ----
-  int N = static_cast<int>(nodes_.size());
-  std::vector<int> consumers(N, 0);
+const Shape& CompiledGraph::traced_shape(const Ref& r) const {
+  if (r.kind == 0) return input_shapes_[r.index];
+  if (r.kind == 1) return constants_[r.index].shape();
+  return nodes_[r.index].shapes[r.out];
+}
+
+// Graph rewrites before fusion:
+//  - transpose(a @ b) -> b^T @ a^T (swapping the last two axes) where the product has no
+//    other use: the gradient of x @ W.T w.r.t. W comes out in W's layout, so what consumes
+//    it (an optimizer update) reads it in order instead of through a transposed view. BLAS
+//    takes the transposed operands as flags; transpose(transpose(x)) cancels.
+//  - nodes no output depends on are dropped.
+void CompiledGraph::simplify() {
+  const int N = static_cast<int>(nodes_.size());
+  std::vector<int> uses(N, 0);
   for (auto& n : nodes_)
     for (auto& r : n.inputs)
-      if (r.kind == 2) consumers[r.index]++;
+      if (r.kind == 2) uses[r.index]++;
   for (auto& r : outputs_)
-    if (r.kind == 2) consumers[r.index] += 2;  // outputs must stay materialized
-  std::vector<int> group(N, -1);
-  std::iota(group.begin(), group.end(), 0);
-  std::function<int(int)> find = [&](int x) { return group[x] == x ? x : group[x] = find(group[x]); };
-  std::vector<bool> fus(N, false);
+    if (r.kind == 2) uses[r.index] += 2;
+
+  std::vector<Node> out;
+  std::vector<int> remap(N, -1);
+  auto rm = [&](Ref r) {
+    if (r.kind == 2) r.index = remap[r.index];
+    return r;
+  };
+  // The transpose of operand r (old-graph ref), cancelling a transpose that produced it.
+  auto transposed = [&](const Ref& r, const std::vector<int>& perm, const Stream& s) -> Ref {
+    if (r.kind == 2 && nodes_[r.index].shapes.size() == 1) {
+      if (auto* t = dynamic_cast<const Transpose*>(nodes_[r.index].prim.get()); t && t->perm_ == perm)
+        return rm(nodes_[r.index].inputs[0]);
+    }
+    Node t;
+    t.prim = std::make_shared<Transpose>(s, perm);
+    t.inputs = {rm(r)};
+    Shape sh = traced_shape(r);
+    std::swap(sh[sh.size() - 1], sh[sh.size() - 2]);
+    t.shapes = {sh};
+    t.dtypes = {r.kind == 1 ? constants_[r.index].dtype() : nodes_[r.index].dtypes[r.out]};  // never an input
+    out.push_back(std::move(t));
+    return Ref{2, static_cast<int>(out.size()) - 1, 0};
+  };
+  std::vector<bool> skip(N, false);
+  for (int i = 0; i < N; ++i) {
+    auto& n = nodes_[i];
+    auto* t = dynamic_cast<const Transpose*>(n.prim.get());
+    if (t && swaps_last_two(t->perm_) && n.inputs[0].kind == 2) {
+      int m = n.inputs[0].index;
+      auto& mn = nodes_[m];
+      if (dynamic_cast<const Matmul*>(mn.prim.get()) && uses[m] == 1 && mn.shapes.size() == 1 &&
+          mn.inputs.size() == 2 && mn.inputs[0].kind != 0 && mn.inputs[1].kind != 0) {
+        skip[m] = true;  // dead once rewritten (its only use is this transpose)
+      }
+    }
+  }
+  for (int i = 0; i < N; ++i) {
+    auto& n = nodes_[i];
+    if (skip[i]) continue;
+    auto* t = dynamic_cast<const Transpose*>(n.prim.get());
+    if (t && n.inputs[0].kind == 2 && skip[n.inputs[0].index]) {
+      auto& mn = nodes_[n.inputs[0].index];
+      const Stream& s = mn.prim->stream();
+      Ref bt = transposed(mn.inputs[1], t->perm_, s);
+      Ref at = transposed(mn.inputs[0], t->perm_, s);
+      Node mm;
+      mm.prim = std::make_shared<Matmul>(s);
+      mm.inputs = {bt, at};
+      mm.shapes = n.shapes;
+      mm.dtypes = n.dtypes;
+      out.push_back(std::move(mm));
+      remap[i] = static_cast<int>(out.size()) - 1;
+      continue;
+    }
+    Node c = n;
+    for (auto& r : c.inputs) r = rm(r);
+    out.push_back(std::move(c));
+    remap[i] = static_cast<int>(out.size()) - 1;
+  }
+  for (auto& r : outputs_) r = rm(r);
+  nodes_ = std::move(out);
+
+  // Dead code elimination.
+  const int M = static_cast<int>(nodes_.size());
+  std::vector<char> live(M, 0);
+  for (auto& r : outputs_)
+    if (r.kind == 2) live[r.index] = 1;
+  for (int i = M - 1; i >= 0; --i) {
+    if (!live[i]) continue;
+    for (auto& r : nodes_[i].inputs)
+      if (r.kind == 2) live[r.index] = 1;
+  }
+  std::vector<int> re(M, -1);
+  std::vector<Node> kept;
+  for (int i = 0; i < M; ++i) {
+    if (!live[i]) continue;
+    Node c = std::move(nodes_[i]);
+    for (auto& r : c.inputs)
+      if (r.kind == 2) r.index = re[r.index];
+    kept.push_back(std::move(c));
+    re[i] = static_cast<int>(kept.size()) - 1;
+  }
+  for (auto& r : outputs_)
+    if (r.kind == 2) r.index = re[r.index];
+  nodes_ = std::move(kept);
+}
+
+// Elementwise fusion. Walking backwards, a fusable node joins the group of its consumers
+// when all of them are in one group, have its shape, and it is not an output; so every
+// member but the group's root is used only inside the group (the group is convex and its
+// values are computed once per tile, even where a member has several uses).
+void CompiledGraph::fuse() {
+  const int N = static_cast<int>(nodes_.size());
+  std::vector<std::vector<int>> cons(N);
+  for (int i = 0; i < N; ++i)
+    for (auto& r : nodes_[i].inputs)
+      if (r.kind == 2 && (cons[r.index].empty() || cons[r.index].back() != i)) cons[r.index].push_back(i);
+  std::vector<char> is_out(N, 0);
+  for (auto& r : outputs_)
+    if (r.kind == 2) is_out[r.index] = 1;
+  std::vector<char> fus(N, 0);
   for (int i = 0; i < N; ++i) {
     auto& n = nodes_[i];
     fus[i] = n.shapes.size() == 1 && is_fusable(*n.prim) && shape_size(n.shapes[0]) > 0;
-    if (!fus[i]) continue;
-    for (auto& r : n.inputs) {
-      if (r.kind != 2 || !fus[r.index] || consumers[r.index] != 1) continue;
-      if (nodes_[r.index].shapes[0] != n.shapes[0]) continue;
-      group[find(r.index)] = find(i);
+  }
+  std::vector<int> root(N);
+  for (int i = N - 1; i >= 0; --i) {
+    root[i] = i;
+    if (!fus[i] || is_out[i] || cons[i].empty()) continue;
+    int g = -1;
+    bool ok = true;
+    for (int c : cons[i]) {
+      if (!fus[c] || nodes_[c].shapes[0] != nodes_[i].shapes[0]) {
+        ok = false;
+        break;
+      }
+      if (g < 0) g = root[c];
+      else if (g != root[c]) ok = false;
     }
+    if (ok) root[i] = g;
   }
   std::map<int, std::vector<int>> members;
   for (int i = 0; i < N; ++i)
-    if (fus[i]) members[find(i)].push_back(i);
-  std::vector<int> remap(N, -1);  // old node -> new node index (roots and unfused nodes)
+    if (fus[i]) members[root[i]].push_back(i);
+  std::vector<char> in_fused(N, 0);
+  for (auto& [r, mem] : members)
+    if (mem.size() >= 2)
+      for (int m : mem) in_fused[m] = 1;
+
+  std::vector<int> remap(N, -1);
   std::vector<Node> out_nodes;
-  std::vector<bool> in_fused(N, false);
-  std::map<int, int> root_of;  // member -> root
-  for (auto& [root, mem] : members) {
-    if (mem.size() < 2) continue;
-    for (int m : mem) {
-      in_fused[m] = true;
-      root_of[m] = root;
-    }
-  }
   auto remap_ref = [&](Ref r) {
     if (r.kind == 2) r.index = remap[r.index];
     return r;
@@ -136,17 +297,17 @@ CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs,
       remap[i] = static_cast<int>(out_nodes.size()) - 1;
       continue;
     }
-    if (root_of[i] != i) continue;  // emitted with its root (roots come last in topological order)
+    if (root[i] != i) continue;  // emitted with its root (the root comes last)
     auto& mem = members[i];
     std::vector<Ref> ext;
-    std::map<int, int> step_of;
+    std::unordered_map<int, int> step_of;
     std::vector<FusedStep> steps;
     for (int m : mem) {
       FusedStep st;
       st.prim = nodes_[m].prim;
       st.dtype = nodes_[m].dtypes[0];
       for (auto& r : nodes_[m].inputs) {
-        if (r.kind == 2 && in_fused[r.index] && root_of[r.index] == i) {
+        if (r.kind == 2 && in_fused[r.index] && root[r.index] == i) {
           st.operands.push_back(-1 - step_of[r.index]);
           continue;
         }
@@ -177,6 +338,9 @@ CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs,
 }
 
 std::vector<array> CompiledGraph::operator()(const std::vector<array>& inputs) const {
+  bool same = inputs.size() == input_shapes_.size();
+  for (size_t i = 0; i < inputs.size() && same; ++i) same = inputs[i].shape() == input_shapes_[i];
+  if (!same) return replay_inferred(inputs);
   std::vector<std::vector<array>> vals(nodes_.size());
   auto get = [&](const Ref& r) -> array {
     if (r.kind == 0) return inputs[r.index];
@@ -186,6 +350,7 @@ std::vector<array> CompiledGraph::operator()(const std::vector<array>& inputs) c
   for (size_t i = 0; i < nodes_.size(); ++i) {
     auto& n = nodes_[i];
     std::vector<array> ins;
+    ins.reserve(n.inputs.size());
     for (auto& r : n.inputs) ins.push_back(get(r));
     if (n.shapes.size() == 1) {
       vals[i] = {array(n.shapes[0], n.dtypes[0], n.prim, std::move(ins))};
@@ -198,6 +363,206 @@ std::vector<array> CompiledGraph::operator()(const std::vector<array>& inputs) c
   return outs;
 }
 
+namespace {
+
+[[noreturn]] void cant_infer(const Primitive& p) {
+  throw ValueError(msg(kShapelessMsg, "; the output shape of ", p.name(), " depends on the traced shapes."));
+}
+
+// Output shape of a reshape traced as ti -> to, now applied to ni. Dims are matched in blocks
+// of equal traced products; a changed block's output takes the new product when it has one
+// dim that isn't 1, else its dims are mapped through `dims` (traced size -> new size, from
+// the function's inputs) with at most one dim left to take what remains.
+bool infer_reshape(const Shape& ti, const Shape& to, const Shape& ni, const std::unordered_map<int, int>& dims,
+                   Shape& res) {
+  if (ti.size() != ni.size()) return false;
+  for (auto d : ti) if (d <= 0) return false;
+  for (auto d : to) if (d <= 0) return false;
+  for (auto d : ni) if (d <= 0) return false;
+  size_t i = 0, j = 0;
+  res.clear();
+  while (i < ti.size() || j < to.size()) {
+    size_t i0 = i, j0 = j;
+    int64_t pi = i < ti.size() ? ti[i++] : 1;
+    int64_t po = j < to.size() ? to[j++] : 1;
+    while (pi != po) {
+      if (pi < po) {
+        if (i >= ti.size()) return false;
+        pi *= ti[i++];
+      } else {
+        if (j >= to.size()) return false;
+        po *= to[j++];
+      }
+    }
+    bool changed = false;
+    int64_t np = 1;
+    for (size_t k = i0; k < i; ++k) {
+      changed |= ni[k] != ti[k];
+      np *= ni[k];
+    }
+    if (!changed) {
+      res.insert(res.end(), to.begin() + j0, to.begin() + j);
+      continue;
+    }
+    int free = 0;
+    for (size_t k = j0; k < j; ++k) free += to[k] != 1;
+    Shape blk;
+    int unknown = -1;
+    int64_t known = 1;
+    for (size_t k = j0; k < j; ++k) {
+      int d = to[k];
+      if (d == 1) {
+        blk.push_back(1);
+        continue;
+      }
+      auto it = dims.find(d);
+      if (free > 1 && it != dims.end() && it->second > 0) {
+        blk.push_back(it->second);
+        known *= it->second;
+        continue;
+      }
+      if (unknown >= 0) return false;
+      unknown = static_cast<int>(blk.size());
+      blk.push_back(0);
+    }
+    if (unknown >= 0) {
+      if (known == 0 || np % known != 0) return false;
+      blk[unknown] = static_cast<int>(np / known);
+    } else if (known != np) {
+      return false;
+    }
+    res.insert(res.end(), blk.begin(), blk.end());
+  }
+  return true;
+}
+
+}  // namespace
+
+// Replay on inputs of new shapes. A node whose inputs kept their traced shapes keeps its
+// traced output shapes; otherwise its shape comes from a rule: elementwise nodes broadcast
+// the sources of their (broadcast) operands again, and transpose, matmul, reshape and
+// reductions over unchanged axes have rules. Anything else can't be replayed (the caller
+// traces again). Reductions over a changed axis are refused: a mean's normalizer is a
+// traced constant.
+std::vector<array> CompiledGraph::replay_inferred(const std::vector<array>& inputs) const {
+  if (inputs.size() != input_shapes_.size())
+    throw ValueError(msg("[compile] the compiled function takes ", input_shapes_.size(), " arrays; got ",
+                         inputs.size(), "."));
+  // Traced size -> new size over the inputs' dims (-1: ambiguous).
+  std::unordered_map<int, int> dims;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Shape& t = input_shapes_[i];
+    if (t.size() != inputs[i].ndim())
+      throw ValueError(msg(kShapelessMsg, "; an input's number of dimensions changed."));
+    for (size_t k = 0; k < t.size(); ++k) {
+      if (t[k] == 1) continue;
+      auto [it, fresh] = dims.emplace(t[k], inputs[i].shape(k));
+      if (!fresh && it->second != inputs[i].shape(k)) it->second = -1;
+    }
+  }
+  std::vector<std::vector<array>> vals(nodes_.size());
+  std::unordered_map<uintptr_t, array> bsrc;       // replayed Broadcast outputs -> their sources
+  std::unordered_set<uintptr_t> stale;             // broadcasts whose traced target no longer holds
+  auto get = [&](const Ref& r) -> array {
+    if (r.kind == 0) return inputs[r.index];
+    if (r.kind == 1) return constants_[r.index];
+    return vals[r.index][r.out];
+  };
+  try {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      auto& n = nodes_[i];
+      const Primitive& p = *n.prim;
+      const Stream& s = p.stream();
+      std::vector<array> ins;
+      bool unchanged = true, has_stale = false;
+      for (auto& r : n.inputs) {
+        ins.push_back(get(r));
+        unchanged = unchanged && ins.back().shape() == traced_shape(r);
+        has_stale = has_stale || stale.count(ins.back().id());
+      }
+      auto make = [&](std::shared_ptr<Primitive> prim, std::vector<Shape> shapes, std::vector<array> xs) {
+        if (shapes.size() == 1) vals[i] = {array(shapes[0], n.dtypes[0], std::move(prim), std::move(xs))};
+        else vals[i] = array::make_arrays(std::move(shapes), n.dtypes, prim, xs);
+      };
+      if (is_elementwise(p)) {
+        if (unchanged && !has_stale) {
+          make(n.prim, n.shapes, std::move(ins));
+          continue;
+        }
+        std::vector<array> src;
+        Shape sh;
+        for (auto& x : ins) {
+          auto it = bsrc.find(x.id());
+          src.push_back(it == bsrc.end() ? x : it->second);
+          sh = src.size() == 1 ? src.back().shape() : broadcast_shapes(sh, src.back().shape(), "compile");
+        }
+        for (auto& x : src)
+          if (x.shape() != sh) x = broadcast_to(x, sh, s);
+        make(n.prim, {sh}, std::move(src));
+        continue;
+      }
+      if (dynamic_cast<const Broadcast*>(&p)) {
+        array src = ins[0];
+        auto it = bsrc.find(src.id());
+        if (it != bsrc.end()) src = it->second;
+        if (unchanged && !has_stale) {
+          make(n.prim, n.shapes, std::move(ins));
+        } else {
+          // The target shape is known only to the consumers (elementwise ones broadcast again):
+          // a same-shape view stands in, marked so that other consumers refuse it.
+          vals[i] = {array(src.shape(), src.dtype(), std::make_shared<Broadcast>(s, src.shape()), {src})};
+          stale.insert(vals[i][0].id());
+        }
+        bsrc.emplace(vals[i][0].id(), src);
+        continue;
+      }
+      if (has_stale) cant_infer(p);
+      if (unchanged) {
+        make(n.prim, n.shapes, std::move(ins));
+        continue;
+      }
+      if (auto* t = dynamic_cast<const Transpose*>(&p)) {
+        Shape sh;
+        for (int a : t->perm_) sh.push_back(ins[0].shape(a));
+        make(n.prim, {sh}, std::move(ins));
+      } else if (dynamic_cast<const Matmul*>(&p)) {
+        const Shape &a = ins[0].shape(), &b = ins[1].shape();
+        if (a.size() < 2 || a.size() != b.size() || a.back() != b[b.size() - 2] ||
+            !std::equal(a.begin(), a.end() - 2, b.begin()))
+          cant_infer(p);
+        Shape sh = a;
+        sh.back() = b.back();
+        make(n.prim, {sh}, std::move(ins));
+      } else if (auto* rd = dynamic_cast<const Reduce*>(&p)) {
+        const Shape& ti = traced_shape(n.inputs[0]);
+        Shape sh = ins[0].shape();
+        for (int a : rd->axes_) {
+          int ax = a < 0 ? a + static_cast<int>(sh.size()) : a;
+          if (ax < 0 || ax >= static_cast<int>(sh.size()) || sh[ax] != ti[ax]) cant_infer(p);
+          sh[ax] = 1;
+        }
+        if (sh.size() != n.shapes[0].size()) cant_infer(p);
+        make(n.prim, {sh}, std::move(ins));
+      } else if (dynamic_cast<const Reshape*>(&p)) {
+        Shape sh;
+        if (!infer_reshape(traced_shape(n.inputs[0]), n.shapes[0], ins[0].shape(), dims, sh)) cant_infer(p);
+        make(std::make_shared<Reshape>(s, sh), {sh}, std::move(ins));
+      } else {
+        cant_infer(p);
+      }
+    }
+  } catch (const std::exception& e) {
+    if (is_shapeless_error(e)) throw;
+    throw ValueError(msg(kShapelessMsg, "; ", e.what()));
+  }
+  std::vector<array> outs;
+  for (auto& r : outputs_) {
+    outs.push_back(get(r));
+    if (stale.count(outs.back().id()) && r.kind == 2) cant_infer(*nodes_[r.index].prim);
+  }
+  return outs;
+}
+
 VecFn compile(const VecFn& fun, bool shapeless) {
   struct Cache {
     std::mutex mu;
@@ -205,21 +570,37 @@ VecFn compile(const VecFn& fun, bool shapeless) {
   };
   auto cache = std::make_shared<Cache>();
   return [fun, cache, shapeless](const std::vector<array>& inputs) {
-    std::vector<std::pair<Shape, Dtype>> key;
-    for (auto& a : inputs) key.emplace_back(shapeless ? Shape{} : a.shape(), a.dtype());
-    std::shared_ptr<CompiledGraph> g;
-    {
+    auto lookup = [&](const std::vector<std::pair<Shape, Dtype>>& key) {
       std::lock_guard lk(cache->mu);
       auto it = cache->graphs.find(key);
-      if (it != cache->graphs.end()) g = it->second;
-    }
-    if (!g) {
-      g = std::make_shared<CompiledGraph>(fun, inputs);
+      return it == cache->graphs.end() ? nullptr : it->second;
+    };
+    auto trace = [&](const std::vector<std::pair<Shape, Dtype>>& key) {
+      auto g = std::make_shared<CompiledGraph>(fun, inputs);
       std::lock_guard lk(cache->mu);
       cache->graphs[key] = g;
+      return g;
+    };
+    std::vector<std::pair<Shape, Dtype>> exact;
+    for (auto& a : inputs) exact.emplace_back(a.shape(), a.dtype());
+    if (!shapeless) {
+      auto g = lookup(exact);
+      if (!g) g = trace(exact);
+      return (*g)(inputs);
     }
-    if (shapeless) return fun(inputs);
-    return (*g)(inputs);
+    // Shapeless: one trace per ranks and dtypes (shapes of -1s), exact traces where its
+    // replay can't infer the shapes.
+    if (auto g = lookup(exact)) return (*g)(inputs);
+    std::vector<std::pair<Shape, Dtype>> loose;
+    for (auto& a : inputs) loose.emplace_back(Shape(a.ndim(), -1), a.dtype());
+    auto g = lookup(loose);
+    if (!g) return (*trace(loose))(inputs);
+    try {
+      return (*g)(inputs);
+    } catch (const std::exception& e) {
+      if (!is_shapeless_error(e)) throw;
+    }
+    return (*trace(exact))(inputs);
   };
 }
 

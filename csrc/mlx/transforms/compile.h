@@ -11,6 +11,8 @@ class CompiledGraph {
  public:
   // Traces fun on inputs (values are used only for tracing).
   CompiledGraph(const VecFn& fun, const std::vector<array>& inputs, bool fuse = true);
+  // Replays the graph. Inputs of other shapes (same ranks, shapeless use) get every node's
+  // shape inferred; where a node's shape can't be, throws ValueError (see is_shapeless_error).
   std::vector<array> operator()(const std::vector<array>& inputs) const;
   size_t num_nodes() const { return nodes_.size(); }
   size_t num_fused() const { return num_fused_; }
@@ -30,10 +32,22 @@ class CompiledGraph {
   std::vector<Node> nodes_;
   std::vector<array> constants_;
   std::vector<Ref> outputs_;
+  std::vector<Shape> input_shapes_;  // as traced
   size_t num_fused_ = 0;
+
+  const Shape& traced_shape(const Ref& r) const;
+  void simplify();
+  void fuse();
+  std::vector<array> replay_inferred(const std::vector<array>& inputs) const;
 };
 
+// Whether an exception thrown by CompiledGraph::operator() means "this trace can't be
+// replayed on these shapes" (trace again for them).
+bool is_shapeless_error(const std::exception& e);
+
 // Returns fun compiled: traced on first call per signature (shapes and dtypes), then replayed.
+// shapeless: one trace per ranks and dtypes, replayed on new shapes where every node's shape
+// can be inferred (else traced again for those shapes).
 VecFn compile(const VecFn& fun, bool shapeless = false);
 
 }  // namespace mlx::core

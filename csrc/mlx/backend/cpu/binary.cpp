@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "mlx/backend/cpu/elementwise_kernels.h"
 #include "mlx/backend/cpu/simd_math.h"
 #include "mlx/backend/cpu/utils.h"
 #include "mlx/dtype_dispatch.h"
@@ -346,14 +347,22 @@ void run(const array& a, const array& b, array& out) {
                        });
 }
 
+// Output type rule and accepted inputs, shared by dispatch and the span kernels.
+template <BinaryOp op>
+struct BinaryRule {
+  static constexpr bool to_bool = op == BinaryOp::Equal || op == BinaryOp::NaNEqual || op == BinaryOp::NotEqual ||
+                                  op == BinaryOp::Less || op == BinaryOp::LessEqual || op == BinaryOp::Greater ||
+                                  op == BinaryOp::GreaterEqual || op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr;
+  static constexpr bool ints_only = op == BinaryOp::BitwiseAnd || op == BinaryOp::BitwiseOr ||
+                                    op == BinaryOp::BitwiseXor || op == BinaryOp::LeftShift || op == BinaryOp::RightShift;
+  static constexpr bool floats_only = op == BinaryOp::ArcTan2;
+};
+
 template <BinaryOp op>
 void dispatch(const array& a, const array& b, array& out) {
-  constexpr bool to_bool = op == BinaryOp::Equal || op == BinaryOp::NaNEqual || op == BinaryOp::NotEqual ||
-                           op == BinaryOp::Less || op == BinaryOp::LessEqual || op == BinaryOp::Greater ||
-                           op == BinaryOp::GreaterEqual || op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr;
-  constexpr bool ints_only = op == BinaryOp::BitwiseAnd || op == BinaryOp::BitwiseOr ||
-                             op == BinaryOp::BitwiseXor || op == BinaryOp::LeftShift || op == BinaryOp::RightShift;
-  constexpr bool floats_only = op == BinaryOp::ArcTan2;
+  constexpr bool to_bool = BinaryRule<op>::to_bool;
+  constexpr bool ints_only = BinaryRule<op>::ints_only;
+  constexpr bool floats_only = BinaryRule<op>::floats_only;
   if constexpr (op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr) {
     run<op, bool, bool>(a, b, out);
   } else if constexpr (ints_only) {
@@ -362,6 +371,75 @@ void dispatch(const array& a, const array& b, array& out) {
     MLX_DISPATCH_FLOAT(a.dtype(), { run<op, T, T>(a, b, out); });
   } else {
     MLX_DISPATCH_ALL(a.dtype(), { run<op, T, std::conditional_t<to_bool, bool, T>>(a, b, out); });
+  }
+}
+
+// ---- span kernels for the fused interpreter (see elementwise_kernels.h) ----
+
+// The loops of run's contiguous paths on one span.
+template <BinaryOp op, typename In, typename Out, cpu::SpanMode mode>
+void binary_span_impl(const void* a, const void* b, void* out, size_t n) {
+  using A = acc_t<In>;
+  const In* x = static_cast<const In*>(a);
+  const In* y = static_cast<const In*>(b);
+  Out* d = static_cast<Out*>(out);
+  if constexpr (mode == cpu::SpanMode::SV) {
+    A va = static_cast<A>(x[0]);
+    for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(va, static_cast<A>(y[i])));
+  } else if constexpr (mode == cpu::SpanMode::VS) {
+    A vb = static_cast<A>(y[0]);
+    if constexpr (op == BinaryOp::Power && std::is_floating_point_v<A>) {
+      if (vb == A(2) || vb == A(3)) {
+        bool cube = vb == A(3);
+        for (size_t i = 0; i < n; ++i) {
+          A v = static_cast<A>(x[i]);
+          d[i] = cast_to<Out>(cube ? v * v * v : v * v);
+        }
+        return;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i]), vb));
+  } else {
+    for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i]), static_cast<A>(y[i])));
+  }
+}
+
+template <BinaryOp op, typename In, typename Out>
+cpu::BinarySpanFn binary_span_of(cpu::SpanMode mode, Dtype* out_t) {
+  *out_t = TypeToDtype<Out>::value;
+  switch (mode) {
+    case cpu::SpanMode::SV: return &binary_span_impl<op, In, Out, cpu::SpanMode::SV>;
+    case cpu::SpanMode::VS: return &binary_span_impl<op, In, Out, cpu::SpanMode::VS>;
+    default: return &binary_span_impl<op, In, Out, cpu::SpanMode::VV>;
+  }
+}
+
+// The type rules of dispatch<op>, restricted to the covered dtypes.
+template <BinaryOp op>
+cpu::BinarySpanFn binary_span_op(Dtype in, cpu::SpanMode mode, Dtype* out_t) {
+  using R = BinaryRule<op>;
+  if constexpr (op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr) {
+    return in == bool_ ? binary_span_of<op, bool, bool>(mode, out_t) : nullptr;
+  } else if constexpr (R::ints_only) {
+    if (in == bool_) return binary_span_of<op, bool, bool>(mode, out_t);
+    if (in == int32) return binary_span_of<op, int32_t, int32_t>(mode, out_t);
+    return nullptr;
+  } else if constexpr (R::floats_only) {
+    switch (in) {
+      case float16: return binary_span_of<op, float16_t, float16_t>(mode, out_t);
+      case bfloat16: return binary_span_of<op, bfloat16_t, bfloat16_t>(mode, out_t);
+      case float32: return binary_span_of<op, float, float>(mode, out_t);
+      default: return nullptr;
+    }
+  } else {
+    switch (in) {
+      case bool_: return binary_span_of<op, bool, bool>(mode, out_t);
+      case int32: return binary_span_of<op, int32_t, std::conditional_t<R::to_bool, bool, int32_t>>(mode, out_t);
+      case float16: return binary_span_of<op, float16_t, std::conditional_t<R::to_bool, bool, float16_t>>(mode, out_t);
+      case bfloat16: return binary_span_of<op, bfloat16_t, std::conditional_t<R::to_bool, bool, bfloat16_t>>(mode, out_t);
+      case float32: return binary_span_of<op, float, std::conditional_t<R::to_bool, bool, float>>(mode, out_t);
+      default: return nullptr;
+    }
   }
 }
 
@@ -451,3 +529,18 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
 }
 
 }  // namespace mlx::core
+
+namespace mlx::core::cpu {
+
+BinarySpanFn binary_span(BinaryOp op, Dtype in, SpanMode mode, Dtype* out_t) {
+  switch (op) {
+#define MLX_BINARY(C, n) \
+  case BinaryOp::C:      \
+    return binary_span_op<BinaryOp::C>(in, mode, out_t);
+#include "mlx/primitives/elementwise.def"
+#undef MLX_BINARY
+  }
+  return nullptr;
+}
+
+}  // namespace mlx::core::cpu

@@ -1,73 +1,458 @@
-// The fused elementwise kernel: runs a compiled program tile by tile so that
-// intermediates stay in cache and every input is read once.
+// The fused elementwise kernel: an interpreter over typed scratch buffers.
+//
+// The program (one instruction per step) is resolved once per call: every step gets its
+// span kernel (a function pointer from elementwise_kernels.h), operands become "external
+// input read in place", "one value" or "scratch slot", and slots are reused once their
+// value is dead. The output is then computed tile by tile: each step runs as one tight
+// loop over the tile, so intermediates stay in L1 and every input is read once. Steps
+// whose operands are all single values (scalars) run once, before the tiles.
+// Programs with a step the span kernels do not cover (other dtypes, complex) run each
+// step's own eval_cpu on whole arrays instead.
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 
+#include "mlx/backend/cpu/elementwise_kernels.h"
 #include "mlx/backend/cpu/utils.h"
 #include "mlx/primitives/compiled.h"
+#include "mlx/types/cast.h"
 
 namespace mlx::core {
 
 namespace {
-constexpr size_t kTile = 16384;  // five float buffers of this size fit in L2
 
-array wrap(void* p, Dtype t, size_t n, bool scalar) {
-  auto data = std::make_shared<Data>(Buffer{p, n * size_of(t)}, [](Buffer) {});
-  Flags f = scalar ? Flags{false, false, false} : Flags{true, true, true};
-  return array(Shape{static_cast<int32_t>(n)}, t, std::move(data), Strides{scalar ? 0 : 1}, 0, f,
-               scalar ? 1 : n);
+constexpr size_t kTile = 2048;        // elements per tile: a float32 slot is 8 KB
+constexpr size_t kSlotItem = 4;       // bytes per element of a slot (widest covered dtype)
+constexpr int kMaxDims = 32;          // collapsed dims a gathered input may have
+constexpr size_t kTransRows = 16;     // rows per tile when gathering a transposed input
+constexpr size_t kMaxTransTile = 16384;
+constexpr size_t kMinTransTile = 1024;
+
+bool covered(Dtype t) { return t == bool_ || t == int32 || t == float16 || t == bfloat16 || t == float32; }
+
+// ---- cast and select spans (no math: cast_to and a choice) ----
+using CastSpanFn = void (*)(const void*, void*, size_t);
+using SelectSpanFn = void (*)(const void*, const void*, const void*, void*, size_t);
+
+template <typename In, typename Out>
+void cast_span_impl(const void* in, void* out, size_t n) {
+  const In* x = static_cast<const In*>(in);
+  Out* d = static_cast<Out*>(out);
+  for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(x[i]);
 }
+
+template <typename F>
+bool with_type(Dtype t, F&& f) {
+  switch (t) {
+    case bool_: f(bool{}); return true;
+    case int32: f(int32_t{}); return true;
+    case float16: f(float16_t{}); return true;
+    case bfloat16: f(bfloat16_t{}); return true;
+    case float32: f(float{}); return true;
+    default: return false;
+  }
+}
+
+CastSpanFn cast_span(Dtype in, Dtype out) {
+  CastSpanFn fn = nullptr;
+  with_type(in, [&](auto a) {
+    with_type(out, [&](auto b) { fn = &cast_span_impl<decltype(a), decltype(b)>; });
+  });
+  return fn;
+}
+
+template <typename T, bool CS, bool XS, bool YS>
+void select_span_impl(const void* c, const void* x, const void* y, void* out, size_t n) {
+  const bool* pc = static_cast<const bool*>(c);
+  const T* px = static_cast<const T*>(x);
+  const T* py = static_cast<const T*>(y);
+  T* d = static_cast<T*>(out);
+  for (size_t i = 0; i < n; ++i) d[i] = pc[CS ? 0 : i] ? px[XS ? 0 : i] : py[YS ? 0 : i];
+}
+
+template <typename T>
+SelectSpanFn select_span_t(int m) {
+  switch (m) {
+    case 0: return &select_span_impl<T, false, false, false>;
+    case 1: return &select_span_impl<T, true, false, false>;
+    case 2: return &select_span_impl<T, false, true, false>;
+    case 3: return &select_span_impl<T, true, true, false>;
+    case 4: return &select_span_impl<T, false, false, true>;
+    case 5: return &select_span_impl<T, true, false, true>;
+    case 6: return &select_span_impl<T, false, true, true>;
+    default: return &select_span_impl<T, true, true, true>;
+  }
+}
+
+// ---- gathers of strided inputs into a slot ----
+
+// Elements [b, b + len) (row-major order of the collapsed shape) of a strided view.
+template <typename U>
+void gather_rows(const U* src, const Shape& sh, const Strides& st, size_t b, size_t len, U* dst) {
+  int nd = static_cast<int>(sh.size());
+  int64_t idx[kMaxDims];
+  int64_t off = 0;
+  size_t r = b;
+  for (int i = nd - 1; i >= 0; --i) {
+    idx[i] = static_cast<int64_t>(r % sh[i]);
+    r /= sh[i];
+    off += idx[i] * st[i];
+  }
+  const int64_t inner = sh[nd - 1], si = st[nd - 1];
+  while (len > 0) {
+    size_t run = std::min<size_t>(len, static_cast<size_t>(inner - idx[nd - 1]));
+    const U* s = src + off;
+    if (si == 0) {
+      std::fill(dst, dst + run, *s);
+    } else if (si == 1) {
+      std::memcpy(dst, s, run * sizeof(U));
+    } else {
+      for (size_t k = 0; k < run; ++k) dst[k] = s[static_cast<int64_t>(k) * si];
+    }
+    dst += run;
+    len -= run;
+    off += static_cast<int64_t>(run) * si;
+    idx[nd - 1] += static_cast<int64_t>(run);
+    for (int i = nd - 1; i > 0 && idx[i] == sh[i]; --i) {
+      off -= sh[i] * st[i];
+      idx[i] = 0;
+      idx[i - 1]++;
+      off += st[i - 1];
+    }
+  }
+}
+
+// Rows [r0, r0 + rows) of a 2-D view with strides (1, S), C columns: each source cache
+// line (consecutive rows of one column) is read once.
+template <typename U>
+void gather_transposed(const U* src, int64_t C, int64_t S, size_t r0, size_t rows, U* dst) {
+  for (int64_t j = 0; j < C; ++j) {
+    const U* s = src + r0 + j * S;
+    for (size_t i = 0; i < rows; ++i) dst[i * C + j] = s[i];
+  }
+}
+
+enum class Loc : uint8_t { Input, Const, Slot };
+struct Opnd {
+  Loc loc;
+  int idx;  // input index, const-area offset in bytes, or slot
+};
+
+enum class Kind : uint8_t { Unary, Binary, Cast, Select };
+
+struct Instr {
+  Kind kind;
+  cpu::UnarySpanFn un = nullptr;
+  cpu::BinarySpanFn bin = nullptr;
+  CastSpanFn cast = nullptr;
+  SelectSpanFn sel = nullptr;
+  Opnd ops[3] = {{Loc::Const, 0}, {Loc::Const, 0}, {Loc::Const, 0}};  // unused ones: harmless
+  bool scalar = false;  // all operands are single values: runs once
+  int out = -1;         // slot (tile steps) or const-area offset (scalar steps)
+};
+
+struct GatherIn {
+  int input;
+  int slot;
+  Shape shape;
+  Strides strides;
+  bool transposed = false;
+};
+
+struct Program {
+  std::vector<Instr> instrs;
+  std::vector<GatherIn> gathers;
+  size_t const_bytes = 0;
+  int nslots = 0;
+};
+
+// Runs the steps one by one on whole arrays, each with its own kernel.
+void eval_generic(const std::vector<FusedStep>& steps, const std::vector<array>& inputs, array& out) {
+  std::vector<array> vals;
+  for (auto& st : steps) {
+    std::vector<array> ops;
+    for (int o : st.operands) ops.push_back(o < 0 ? vals[-1 - o] : inputs[o]);
+    std::vector<array> res{array(out.shape(), st.dtype, nullptr, {})};
+    st.prim->eval_cpu(ops, res);
+    vals.push_back(std::move(res[0]));
+  }
+  out.copy_shared_buffer(vals.back());
+}
+
 }  // namespace
 
-void Compiled::eval_cpu(const std::vector<array>& inputs_in, std::vector<array>& outputs) {
+void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& out = outputs[0];
-  size_t n = out.size();
-  std::vector<array> inputs;
-  std::vector<bool> scalar;
-  for (auto& in : inputs_in) {
-    bool s = in.data_size() == 1 && in.size() > 0;
-    if (!s && !(in.flags().row_contiguous && in.size() == n)) {
-      inputs.push_back(cpu::ensure_row_contiguous(in));
-    } else {
-      inputs.push_back(in);
-    }
-    scalar.push_back(s);
+  const size_t n = out.size();
+  if (n == 0) {
+    cpu::alloc_out(out);
+    return;
   }
-  cpu::alloc_out(out);
-  if (n == 0) return;
-  size_t tiles = (n + kTile - 1) / kTile;
-  size_t isz = out.itemsize();
-  char* dst = static_cast<char*>(out.raw_ptr());
-  cpu::parallel_for(tiles, 4, [&](size_t t0, size_t t1) {
-    std::vector<array> vals, keep;
-    for (size_t t = t0; t < t1; ++t) {
-      size_t b = t * kTile, len = std::min(kTile, n - b);
-      vals.clear();
-      keep.clear();
-      for (auto& st : steps_) {
-        std::vector<array> ops;
-        for (int o : st.operands) {
-          if (o < 0) {
-            ops.push_back(vals[-1 - o]);
-          } else {
-            auto& in = inputs[o];
-            char* p = static_cast<char*>(in.raw_ptr());
-            ops.push_back(scalar[o] ? wrap(p, in.dtype(), len, true)
-                                    : wrap(p + b * in.itemsize(), in.dtype(), len, false));
-            keep.push_back(ops.back());  // a second reference: input memory is never donated
-          }
-        }
-        std::vector<array> res{array(Shape{static_cast<int32_t>(len)}, st.dtype, nullptr, {})};
-        st.prim->eval_cpu(ops, res);
-        vals.push_back(res[0]);
+  const size_t ni = inputs.size();
+
+  // ---- input layouts ----
+  std::vector<char> is_scalar(ni, 0);
+  int first_vec = -1;
+  for (size_t i = 0; i < ni; ++i) {
+    is_scalar[i] = inputs[i].data_size() == 1;
+    if (!is_scalar[i] && first_vec < 0) first_vec = static_cast<int>(i);
+  }
+  // Linear mode: every vector input is dense with one common (non row-major) layout; the
+  // program then runs in memory order and the output takes that layout.
+  bool linear = false;
+  if (first_vec >= 0) {
+    const array& f = inputs[first_vec];
+    linear = f.flags().contiguous && !f.flags().row_contiguous && f.data_size() == n;
+    for (size_t i = 0; i < ni && linear; ++i)
+      if (!is_scalar[i])
+        linear = inputs[i].flags().contiguous && inputs[i].data_size() == n && inputs[i].strides() == f.strides();
+  }
+  std::vector<char> direct(ni, 0);
+  for (size_t i = 0; i < ni; ++i)
+    direct[i] = !is_scalar[i] && (linear || (inputs[i].flags().row_contiguous && inputs[i].data_size() == n));
+
+  // ---- the program ----
+  Program prog;
+  bool ok = true;
+  for (size_t i = 0; i < ni && ok; ++i) ok = covered(inputs[i].dtype());
+  const int nsteps = static_cast<int>(steps_.size());
+  std::vector<char> step_scalar(nsteps, 0);
+  std::vector<int> last_use(nsteps, -1);
+  for (int s = 0; s < nsteps && ok; ++s) {
+    auto& st = steps_[s];
+    ok = covered(st.dtype);
+    bool all_scalar = true;
+    for (int o : st.operands) {
+      all_scalar = all_scalar && (o < 0 ? step_scalar[-1 - o] : is_scalar[o]);
+      if (o < 0) last_use[-1 - o] = s;
+    }
+    step_scalar[s] = all_scalar;
+  }
+  auto dtype_of = [&](int o) { return o < 0 ? steps_[-1 - o].dtype : inputs[o].dtype(); };
+  auto scalar_of = [&](int o) -> bool { return o < 0 ? step_scalar[-1 - o] : is_scalar[o]; };
+
+  // Gathers for strided vector inputs that some tile step reads.
+  std::vector<int> gather_slot(ni, -1);
+  size_t tile = kTile;
+  if (ok) {
+    for (size_t i = 0; i < ni; ++i) {
+      if (is_scalar[i] || direct[i]) continue;
+      GatherIn g;
+      g.input = static_cast<int>(i);
+      g.shape = inputs[i].shape();
+      std::array<Strides, 1> st{inputs[i].strides()};
+      cpu::collapse<1>(g.shape, st);
+      g.strides = st[0];
+      if (g.shape.size() > static_cast<size_t>(kMaxDims)) {
+        ok = false;
+        break;
       }
-      array& last = vals.back();
-      if (last.flags().row_contiguous) {
-        std::memcpy(dst + b * isz, last.raw_ptr(), len * isz);
+      if (g.shape.size() == 2 && g.strides[0] == 1 && g.strides[1] > 1 &&
+          kTransRows * static_cast<size_t>(g.shape[1]) <= kMaxTransTile &&
+          kTransRows * static_cast<size_t>(g.shape[1]) >= kMinTransTile) {
+        size_t t = kTransRows * static_cast<size_t>(g.shape[1]);
+        if (tile == kTile || tile == t) {
+          tile = t;
+          g.transposed = true;
+        }
+      }
+      g.slot = prog.nslots++;
+      gather_slot[i] = g.slot;
+      prog.gathers.push_back(std::move(g));
+    }
+  }
+
+  // Instructions, with slot reuse (a result never shares a slot with its operands).
+  std::vector<int> step_loc(nsteps, -1);  // slot or const offset
+  std::vector<int> free_slots;
+  for (int s = 0; s < nsteps && ok; ++s) {
+    auto& st = steps_[s];
+    Instr ins;
+    ins.scalar = step_scalar[s];
+    size_t nops = st.operands.size();
+    for (size_t k = 0; k < nops && k < 3; ++k) {
+      int o = st.operands[k];
+      if (o < 0) {
+        ins.ops[k] = {step_scalar[-1 - o] ? Loc::Const : Loc::Slot, step_loc[-1 - o]};
+      } else if (is_scalar[o]) {
+        ins.ops[k] = {Loc::Const, -1 - o};  // read in place from the input
+      } else if (direct[o]) {
+        ins.ops[k] = {Loc::Input, o};
       } else {
-        array dview = wrap(dst + b * isz, out.dtype(), len, false);
-        cpu::copy_strided(last, dview, last.shape(), Strides{1}, 0);
+        ins.ops[k] = {Loc::Slot, gather_slot[o]};
       }
     }
+    Dtype rt = st.dtype;
+    if (auto* u = dynamic_cast<const Unary*>(st.prim.get()); u && nops == 1) {
+      ins.kind = Kind::Unary;
+      ins.un = cpu::unary_span(u->op(), dtype_of(st.operands[0]), &rt);
+      ok = ins.un != nullptr;
+    } else if (auto* bp = dynamic_cast<const Binary*>(st.prim.get()); bp && nops == 2) {
+      ins.kind = Kind::Binary;
+      Dtype ta = dtype_of(st.operands[0]);
+      ok = ta == dtype_of(st.operands[1]);
+      bool sa = scalar_of(st.operands[0]), sb = scalar_of(st.operands[1]);
+      cpu::SpanMode m = ins.scalar || (!sa && !sb) ? cpu::SpanMode::VV : sa ? cpu::SpanMode::SV : cpu::SpanMode::VS;
+      if (ok) ins.bin = cpu::binary_span(bp->op(), ta, m, &rt);
+      ok = ok && ins.bin != nullptr;
+    } else if (dynamic_cast<const AsType*>(st.prim.get()) && nops == 1) {
+      ins.kind = Kind::Cast;
+      ins.cast = cast_span(dtype_of(st.operands[0]), st.dtype);
+      ok = ins.cast != nullptr;
+    } else if (dynamic_cast<const Select*>(st.prim.get()) && nops == 3) {
+      ins.kind = Kind::Select;
+      ok = dtype_of(st.operands[0]) == bool_ && dtype_of(st.operands[1]) == st.dtype &&
+           dtype_of(st.operands[2]) == st.dtype;
+      int m = ins.scalar ? 0
+                         : (scalar_of(st.operands[0]) ? 1 : 0) | (scalar_of(st.operands[1]) ? 2 : 0) |
+                               (scalar_of(st.operands[2]) ? 4 : 0);
+      if (ok) with_type(st.dtype, [&](auto t) { ins.sel = select_span_t<decltype(t)>(m); });
+      ok = ok && ins.sel != nullptr;
+    } else {
+      ok = false;
+    }
+    ok = ok && rt == st.dtype;
+    if (!ok) break;
+    if (ins.scalar) {
+      ins.out = static_cast<int>(prog.const_bytes);
+      prog.const_bytes += 8;
+    } else if (!free_slots.empty()) {
+      ins.out = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      ins.out = prog.nslots++;
+    }
+    step_loc[s] = ins.out;
+    for (int o : st.operands) {
+      if (o < 0 && !step_scalar[-1 - o] && last_use[-1 - o] == s) {
+        free_slots.push_back(step_loc[-1 - o]);
+        last_use[-1 - o] = -1;  // an operand used twice is freed once
+      }
+    }
+    prog.instrs.push_back(ins);
+  }
+  if (!ok) {
+    eval_generic(steps_, inputs, out);
+    return;
+  }
+
+  // ---- single values: scalar inputs in place, scalar steps once ----
+  alignas(64) char const_small[256];
+  std::unique_ptr<char[]> const_big;
+  char* consts = const_small;
+  if (prog.const_bytes > sizeof(const_small)) {
+    const_big.reset(new char[prog.const_bytes]);
+    consts = const_big.get();
+  }
+  std::vector<const char*> in_ptr(ni);
+  std::vector<size_t> in_isz(ni);
+  for (size_t i = 0; i < ni; ++i) {
+    in_ptr[i] = static_cast<const char*>(const_cast<array&>(inputs[i]).raw_ptr());
+    in_isz[i] = inputs[i].itemsize();
+  }
+  auto const_ptr = [&](int idx) -> const char* { return idx < 0 ? in_ptr[-1 - idx] : consts + idx; };
+
+  auto run_instr = [](const Instr& ins, const void* a, const void* b, const void* c, void* o, size_t len) {
+    switch (ins.kind) {
+      case Kind::Unary: ins.un(a, o, len); break;
+      case Kind::Binary: ins.bin(a, b, o, len); break;
+      case Kind::Cast: ins.cast(a, o, len); break;
+      case Kind::Select: ins.sel(a, b, c, o, len); break;
+    }
+  };
+  for (auto& ins : prog.instrs) {
+    if (!ins.scalar) continue;
+    run_instr(ins, const_ptr(ins.ops[0].idx), const_ptr(ins.ops[1].idx), const_ptr(ins.ops[2].idx),
+              consts + ins.out, 1);
+  }
+  const Instr& last = prog.instrs.back();
+  const size_t osz = out.itemsize();
+  if (last.scalar) {
+    // Every input is a single value: so is the output, broadcast as the inputs are.
+    auto buf = allocator::malloc(std::max<size_t>(osz, 1));
+    out.set_data(std::make_shared<Data>(buf), 1, inputs[0].strides(), inputs[0].flags());
+    std::memcpy(out.raw_ptr(), consts + last.out, osz);
+    return;
+  }
+
+  // ---- the output: donate a dead input of the same layout and item size, else allocate ----
+  int donated = -1;
+  for (size_t i = 0; i < ni && !linear; ++i) {
+    if (direct[i] && inputs[i].itemsize() == osz && inputs[i].is_donatable()) {
+      out.copy_shared_buffer(inputs[i]);
+      donated = static_cast<int>(i);
+      break;
+    }
+  }
+  if (donated < 0) {
+    if (linear) {
+      const array& f = inputs[first_vec];
+      auto buf = allocator::malloc(std::max<size_t>(n * osz, 1));
+      out.set_data(std::make_shared<Data>(buf), n, f.strides(), f.flags());
+    } else {
+      cpu::alloc_out(out);
+    }
+  }
+  char* dst = static_cast<char*>(out.raw_ptr());
+
+
+  // ---- the tiles ----
+  const bool stream = n * osz >= cpu::kStreamBytes;
+  const bool direct_out = !stream && donated < 0;
+  // Slots lie 320 bytes apart modulo 4 KB: a loop reading one slot and writing another then
+  // never has its loads falsely wait on its stores (4K aliasing).
+  const size_t slot_bytes = tile * kSlotItem + 320;
+  const size_t ntiles = (n + tile - 1) / tile;
+  const size_t grain = std::max<size_t>(1, cpu::kElemGrain / tile);
+  const int nslots = prog.nslots;
+  cpu::parallel_for(ntiles, grain, [&](size_t t0, size_t t1) {
+    size_t bytes = std::max<size_t>(1, static_cast<size_t>(nslots)) * slot_bytes;
+    std::unique_ptr<char, void (*)(char*)> scratch(
+        static_cast<char*>(::operator new(bytes, std::align_val_t(64))),
+        [](char* p) { ::operator delete(p, std::align_val_t(64)); });
+    char* sb = scratch.get();
+    auto ptr = [&](const Opnd& op, size_t b) -> const void* {
+      switch (op.loc) {
+        case Loc::Input: return in_ptr[op.idx] + b * in_isz[op.idx];
+        case Loc::Const: return const_ptr(op.idx);
+        default: return sb + static_cast<size_t>(op.idx) * slot_bytes;
+      }
+    };
+    for (size_t t = t0; t < t1; ++t) {
+      const size_t b = t * tile, len = std::min(tile, n - b);
+      for (auto& g : prog.gathers) {
+        const array& in = inputs[g.input];
+        char* d = sb + static_cast<size_t>(g.slot) * slot_bytes;
+        auto go = [&](auto u) {
+          using U = decltype(u);
+          const U* s = reinterpret_cast<const U*>(in_ptr[g.input]);
+          if (g.transposed) {
+            gather_transposed(s, g.shape[1], g.strides[1], b / g.shape[1], len / g.shape[1], reinterpret_cast<U*>(d));
+          } else {
+            gather_rows(s, g.shape, g.strides, b, len, reinterpret_cast<U*>(d));
+          }
+        };
+        switch (in.itemsize()) {
+          case 1: go(uint8_t{}); break;
+          case 2: go(uint16_t{}); break;
+          default: go(uint32_t{}); break;
+        }
+      }
+      for (size_t k = 0; k < prog.instrs.size(); ++k) {
+        const Instr& ins = prog.instrs[k];
+        if (ins.scalar) continue;
+        void* o = (direct_out && k + 1 == prog.instrs.size()) ? static_cast<void*>(dst + b * osz)
+                                                               : sb + static_cast<size_t>(ins.out) * slot_bytes;
+        run_instr(ins, ptr(ins.ops[0], b), ptr(ins.ops[1], b), ptr(ins.ops[2], b), o, len);
+      }
+      if (!direct_out) {
+        const char* res = sb + static_cast<size_t>(last.out) * slot_bytes;
+        if (stream) cpu::stream_store(dst + b * osz, res, len * osz);
+        else std::memcpy(dst + b * osz, res, len * osz);
+      }
+    }
+    if (stream) cpu::stream_fence();
   });
 }
 

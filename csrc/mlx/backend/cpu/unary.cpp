@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "mlx/backend/cpu/elementwise_kernels.h"
 #include "mlx/backend/cpu/simd_math.h"
 #include "mlx/backend/cpu/utils.h"
 #include "mlx/dtype_dispatch.h"
@@ -295,12 +296,13 @@ void run(const array& in, array& out) {
                        });
 }
 
-// Picks the input types an op accepts and the output type rule.
+// The output type rule (to_bool) and the ops defined on floating inputs only (float_only),
+// shared by dispatch and the span kernels of the fused interpreter.
 template <UnaryOp op>
-void dispatch(const array& in, array& out) {
-  constexpr bool to_bool = op == UnaryOp::LogicalNot || op == UnaryOp::IsNan || op == UnaryOp::IsInf ||
-                           op == UnaryOp::IsPosInf || op == UnaryOp::IsNegInf;
-  constexpr bool float_only = op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt || op == UnaryOp::Exp ||
+struct UnaryRule {
+  static constexpr bool to_bool = op == UnaryOp::LogicalNot || op == UnaryOp::IsNan || op == UnaryOp::IsInf ||
+                                  op == UnaryOp::IsPosInf || op == UnaryOp::IsNegInf;
+  static constexpr bool float_only = op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt || op == UnaryOp::Exp ||
       op == UnaryOp::Expm1 || op == UnaryOp::Log || op == UnaryOp::Log1p || op == UnaryOp::Log2 ||
       op == UnaryOp::Log10 || op == UnaryOp::Sin || op == UnaryOp::Cos || op == UnaryOp::Tan ||
       op == UnaryOp::ArcSin || op == UnaryOp::ArcCos || op == UnaryOp::ArcTan || op == UnaryOp::Sinh ||
@@ -308,6 +310,13 @@ void dispatch(const array& in, array& out) {
       op == UnaryOp::ArcTanh || op == UnaryOp::Erf || op == UnaryOp::ErfInv || op == UnaryOp::Sigmoid ||
       op == UnaryOp::Reciprocal || op == UnaryOp::Floor || op == UnaryOp::Ceil || op == UnaryOp::Round ||
       op == UnaryOp::IsInf || op == UnaryOp::IsPosInf || op == UnaryOp::IsNegInf || op == UnaryOp::IsNan;
+};
+
+// Picks the input types an op accepts and the output type rule.
+template <UnaryOp op>
+void dispatch(const array& in, array& out) {
+  constexpr bool to_bool = UnaryRule<op>::to_bool;
+  constexpr bool float_only = UnaryRule<op>::float_only;
   if constexpr (op == UnaryOp::Real || op == UnaryOp::Imag) {
     run<op, complex64_t, float>(in, out);
   } else if constexpr (op == UnaryOp::LogicalNot) {
@@ -340,6 +349,61 @@ void dispatch(const array& in, array& out) {
   }
 }
 
+// ---- span kernels for the fused interpreter (see elementwise_kernels.h) ----
+
+// The loop of run_linear on one span.
+template <UnaryOp op, typename In, typename Out>
+void unary_span_impl(const void* in, void* out, size_t n) {
+  using A = acc_t<In>;
+  const In* x = static_cast<const In*>(in);
+  Out* d = static_cast<Out*>(out);
+  if constexpr (needs_sincos_fixup<op, A>()) {
+    if (sincos_fast<op, false>(x, 1, d, 1, n)) sincos_fixup<op>(d, 1, n);
+  } else {
+    for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
+  }
+}
+
+template <UnaryOp op, typename In, typename Out>
+cpu::UnarySpanFn unary_span_of(Dtype* out_t) {
+  *out_t = TypeToDtype<Out>::value;
+  return &unary_span_impl<op, In, Out>;
+}
+
+// The type rules of dispatch<op>, restricted to the covered dtypes.
+template <UnaryOp op>
+cpu::UnarySpanFn unary_span_op(Dtype in, Dtype* out_t) {
+  using R = UnaryRule<op>;
+  if constexpr (op == UnaryOp::Real || op == UnaryOp::Imag || op == UnaryOp::Copy ||
+                op == UnaryOp::StopGradient) {
+    return nullptr;
+  } else if constexpr (op == UnaryOp::LogicalNot) {
+    return in == bool_ ? unary_span_of<op, bool, bool>(out_t) : nullptr;
+  } else if constexpr (op == UnaryOp::BitwiseInvert) {
+    if (in == bool_) return unary_span_of<op, bool, bool>(out_t);
+    if (in == int32) return unary_span_of<op, int32_t, int32_t>(out_t);
+    return nullptr;
+  } else if constexpr (R::float_only) {
+    switch (in) {
+      case float16: return unary_span_of<op, float16_t, std::conditional_t<R::to_bool, bool, float16_t>>(out_t);
+      case bfloat16: return unary_span_of<op, bfloat16_t, std::conditional_t<R::to_bool, bool, bfloat16_t>>(out_t);
+      case float32: return unary_span_of<op, float, std::conditional_t<R::to_bool, bool, float>>(out_t);
+      default: return nullptr;
+    }
+  } else {
+    switch (in) {
+      case bool_:
+        if constexpr (op == UnaryOp::Negative) return nullptr;
+        else return unary_span_of<op, bool, bool>(out_t);
+      case int32: return unary_span_of<op, int32_t, int32_t>(out_t);
+      case float16: return unary_span_of<op, float16_t, float16_t>(out_t);
+      case bfloat16: return unary_span_of<op, bfloat16_t, bfloat16_t>(out_t);
+      case float32: return unary_span_of<op, float, float>(out_t);
+      default: return nullptr;
+    }
+  }
+}
+
 }  // namespace
 
 void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -369,3 +433,18 @@ void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
 }
 
 }  // namespace mlx::core
+
+namespace mlx::core::cpu {
+
+UnarySpanFn unary_span(UnaryOp op, Dtype in, Dtype* out_t) {
+  switch (op) {
+#define MLX_UNARY(C, n) \
+  case UnaryOp::C:      \
+    return unary_span_op<UnaryOp::C>(in, out_t);
+#include "mlx/primitives/elementwise.def"
+#undef MLX_UNARY
+  }
+  return nullptr;
+}
+
+}  // namespace mlx::core::cpu
