@@ -420,6 +420,64 @@ def test_shapeless_layers(tmp_path, case):
             _close(o, w, tol=1e-4)
 
 
+def test_shapeless_mean_var_std_follow_new_sizes(tmp_path):
+    """mean/var/std divide by a count read from the shape at eval time (NumberOfElements)."""
+    path = str(tmp_path / "mv.mlxfn")
+
+    def fun(x):
+        return (mx.mean(x, axis=1), mx.var(x, axis=0), mx.std(x, axis=(0, 1), ddof=1), mx.mean(x),
+                mx.var(x.astype(mx.int32), axis=-1, keepdims=True))
+
+    def ref(x):
+        x = np.array(x).astype(np.float64)
+        xi = np.array(mx.array(x).astype(mx.int32)).astype(np.float64)
+        return (x.mean(axis=1), x.var(axis=0), x.std(axis=(0, 1), ddof=1), x.mean(),
+                xi.var(axis=-1, keepdims=True))
+
+    mx.export_function(path, fun, _arr(3, 4, 2, lo=-5, hi=5), shapeless=True)
+    f = mx.import_function(path)
+    for shape in [(3, 4, 2), (5, 7, 2), (2, 1, 3), (6, 11, 4)]:
+        x = _arr(*shape, lo=-5, hi=5)
+        out = f(x)
+        for o, w, e in zip(out, fun(x), ref(x)):
+            assert o.dtype == w.dtype == mx.float32 and o.shape == w.shape == e.shape
+            np.testing.assert_allclose(np.array(o), e, rtol=1e-5, atol=1e-5)
+
+
+def test_shapeless_layer_norm_composite(tmp_path):
+    path = str(tmp_path / "ln.mlxfn")
+    w, b = _arr(8), _arr(8)
+
+    def ln(x):
+        mu = x.mean(axis=-1, keepdims=True)
+        v = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mu) * mx.rsqrt(v + 1e-5) * w + b
+
+    def ln_seq(x):  # normalizes over the sequence axis, whose size changes
+        return (x - x.mean(axis=1, keepdims=True)) / mx.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+
+    def ref_seq(x):
+        x = np.array(x).astype(np.float64)
+        return (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)
+
+    mx.export_function(path, ln, _arr(2, 3, 8), shapeless=True)
+    f = mx.import_function(path)
+    for shape in [(4, 9, 8), (1, 1, 8)]:
+        x = _arr(*shape)
+        _close(f(x)[0], ln(x), tol=1e-4)
+    mx.export_function(path, ln_seq, _arr(2, 3, 8), shapeless=True)
+    f = mx.import_function(path)
+    for shape in [(4, 9, 8), (2, 3, 8), (3, 17, 5)]:
+        x = _arr(*shape)
+        np.testing.assert_allclose(np.array(f(x)[0]), ref_seq(x), rtol=1e-4, atol=1e-4)
+    # a gpu stream (falls back to the CPU where there is no GPU) and gradients of the import
+    x = _arr(3, 6, 8)
+    with mx.stream(mx.gpu if mx.cuda.is_available() else mx.cpu):
+        np.testing.assert_allclose(np.array(f(x)[0]), ref_seq(x), rtol=1e-4, atol=1e-4)
+    g = mx.grad(lambda x: (f(x)[0] * mx.arange(8)).sum())(x)
+    _close(g, mx.grad(lambda x: (ln_seq(x) * mx.arange(8)).sum())(x), tol=1e-4)
+
+
 def test_shapeless_uninferable_raises(tmp_path):
     path = str(tmp_path / "u.mlxfn")
     mx.export_function(path, lambda x: x[:, 1:3], _arr(3, 4), shapeless=True)

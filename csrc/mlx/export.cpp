@@ -28,6 +28,7 @@
 #include "mlx/primitives/fast.h"
 #include "mlx/primitives/fft.h"
 #include "mlx/primitives/linalg.h"
+#include "mlx/primitives/number_of_elements.h"
 #include "mlx/primitives/primitives.h"
 #include "mlx/primitives/quantized.h"
 #include "mlx/primitives/random.h"
@@ -90,6 +91,7 @@ bool encode(const Primitive& p, ExportNode& n) {
   if (IS(AsType)) { q = {PT(x->dtype_)}; return true; }
   if (IS(Arange)) { q = {PF(x->start_), PF(x->stop_), PF(x->step_)}; return true; }
   if (IS(Reduce)) { q = {PS(enum_name(x->type_, reduce_type_names)), PV(x->axes_)}; return true; }
+  if (IS(NumberOfElements)) { q = {PV(x->axes_), PB(x->inverted_), P(x->ddof_), PT(x->dtype_)}; return true; }
   if (IS(ArgReduce)) { q = {PS(enum_name(x->type_, argreduce_names)), P(x->axis_)}; return true; }
   if (IS(Reshape)) { q = {PV(x->shape_)}; return true; }
   if (IS(Transpose)) { q = {PV(x->perm_)}; return true; }

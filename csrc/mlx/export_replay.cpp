@@ -14,6 +14,7 @@
 #include "mlx/primitives/fast.h"
 #include "mlx/primitives/fft.h"
 #include "mlx/primitives/linalg.h"
+#include "mlx/primitives/number_of_elements.h"
 #include "mlx/primitives/primitives.h"
 #include "mlx/primitives/quantized.h"
 #include "mlx/primitives/random.h"
@@ -354,6 +355,16 @@ const std::unordered_map<std::string, Builder>& builders() {
         return std::vector<Shape>{sh};
       });
     };
+    // A 0-d count whose value is read from the input's shape when evaluated.
+    b["NumberOfElements"] = [](const ParamReader& p, const std::vector<array>& ins, const Replay& r) {
+      need_inputs(r, ins, 1);
+      auto axes = p.v(0);
+      int nd = static_cast<int>(ins[0].ndim());
+      for (int a : axes)
+        if (a < 0 || a >= nd) r.cant();
+      auto prim = std::make_shared<NumberOfElements>(r.s, axes, p.b(1), p.i(2), p.t(3));
+      return r.build(prim, ins, [] { return std::vector<Shape>{Shape{}}; });
+    };
     b["ArgReduce"] = [](const ParamReader& p, const std::vector<array>& ins, const Replay& r) {
       need_inputs(r, ins, 1);
       auto t = enum_value<ArgReduceType>(p.s(0), argreduce_names);
@@ -685,6 +696,8 @@ void check_dtypes(const ExportNode& n, const std::vector<array>& ins, const Repl
     out_is(t0);
   } else if (name == "ArgSort" || name == "ArgPartition" || name == "ArgReduce" || name == "SearchSorted") {
     out_is(uint32);
+  } else if (name == "NumberOfElements") {
+    out_is(p.t(3));
   } else if (name == "AsType" || name == "FromFP8") {
     out_is(p.t(0));
   } else if (name == "ToFP8") {

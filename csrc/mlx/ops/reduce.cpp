@@ -2,6 +2,7 @@
 #include <numeric>
 
 #include "mlx/ops.h"
+#include "mlx/primitives/number_of_elements.h"
 
 namespace mlx::core {
 
@@ -60,10 +61,10 @@ array any(const array& a, const std::vector<int>& axes, bool keepdims, SD s) {
 array mean(const array& a, const std::vector<int>& axes, bool keepdims, SD s) {
   auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "mean");
   Dtype t = float_of(a.dtype());
-  double n = 1;
-  for (int i : ax) n *= a.shape(i);
   array sm = sum(astype(a, t, s), ax, keepdims, s);
-  return multiply(sm, astype(array(n == 0 ? NAN : 1.0 / n), t, s), s);
+  // 1/n read from a's shape at eval time (right for shapeless compile/export on new shapes);
+  // over an empty axis it is NaN.
+  return multiply(sm, number_of_elements(a, ax, true, 0, t, s), s);
 }
 
 array var(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, SD s) {
@@ -71,15 +72,16 @@ array var(const array& a, const std::vector<int>& axes, bool keepdims, int ddof,
   auto ax = normalize_axes(axes, static_cast<int>(a.ndim()), "mean");
   Dtype t = float_of(a.dtype());
   array x = astype(a, t, s);
-  double n = 1;
-  for (int i : ax) n *= a.shape(i);
-  array mu = mean(x, ax, true, s);
+  // mean(x) inline, so that with ddof == 0 one count node serves both divisions (each such node
+  // adds a zero term to the input's gradient).
+  array inv_n = number_of_elements(a, ax, true, 0, t, s);
+  array mu = multiply(sum(x, ax, true, s), inv_n, s);
   array d = subtract(x, mu, s);
   array sq = is_complex(t) ? real(multiply(d, conjugate(d, s), s), s) : square(d, s);
   array sm = sum(sq, ax, keepdims, s);
-  double denom = n - ddof;
-  // As MLX, ddof >= n divides by zero (inf).
-  return multiply(sm, astype(array(denom <= 0 ? INFINITY : 1.0 / denom), sm.dtype(), s), s);
+  // 1/(n - ddof) from a's shape at eval time; as MLX, ddof >= n divides by zero (inf).
+  if (ddof == 0 && sm.dtype() == t) return multiply(sm, inv_n, s);
+  return multiply(sm, number_of_elements(a, ax, true, ddof, sm.dtype(), s), s);
 }
 
 array std_dev(const array& a, const std::vector<int>& axes, bool keepdims, int ddof, SD s) {
