@@ -23,6 +23,7 @@ namespace mlx::core {
 namespace {
 
 constexpr size_t kTile = 2048;        // elements per tile: a float32 slot is 8 KB
+constexpr size_t kPieces = 8;         // pieces of the first step of a pipelined tile
 constexpr size_t kSlotItem = 4;       // bytes per element of a slot (widest covered dtype)
 constexpr int kMaxDims = 32;          // collapsed dims a gathered input may have
 constexpr size_t kTransRows = 16;     // rows per tile when gathering a transposed input
@@ -150,6 +151,8 @@ struct Instr {
   Opnd ops[3] = {{Loc::Const, 0}, {Loc::Const, 0}, {Loc::Const, 0}};  // unused ones: harmless
   bool scalar = false;  // all operands are single values: runs once
   int out = -1;         // slot (tile steps) or const-area offset (scalar steps)
+  uint8_t opsz[3] = {0, 0, 0};  // bytes per element of each operand (0: one value)
+  uint8_t outsz = 0;
 };
 
 struct GatherIn {
@@ -283,6 +286,9 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         ins.ops[k] = {Loc::Slot, gather_slot[o]};
       }
     }
+    for (size_t k = 0; k < nops && k < 3; ++k)
+      ins.opsz[k] = ins.ops[k].loc == Loc::Const ? 0 : static_cast<uint8_t>(size_of(dtype_of(st.operands[k])));
+    ins.outsz = static_cast<uint8_t>(size_of(st.dtype));
     Dtype rt = st.dtype;
     if (auto* u = dynamic_cast<const Unary*>(st.prim.get()); u && nops == 1) {
       ins.kind = Kind::Unary;
@@ -406,24 +412,52 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   const size_t ntiles = (n + tile - 1) / tile;
   const size_t grain = std::max<size_t>(1, cpu::kElemGrain / tile);
   const int nslots = prog.nslots;
+
+  // Large outputs: the tiles are software-pipelined around the first tile step (the one that
+  // reads the inputs first, usually the costly math). It runs in pieces; between them go
+  // the streaming stores of the previous tile's result and prefetches of this tile's other
+  // inputs, so that memory traffic overlaps the math instead of stalling in bursts.
+  int first = -1;
+  for (size_t k = 0; k < prog.instrs.size() && first < 0; ++k)
+    if (!prog.instrs[k].scalar) first = static_cast<int>(k);
+  const bool pipelined = stream;
+  std::vector<int> pf_inputs;
+  if (pipelined) {
+    std::vector<char> used(ni, 0);
+    for (auto& op : prog.instrs[first].ops)
+      if (op.loc == Loc::Input) used[op.idx] = 1;
+    for (size_t i = 0; i < ni; ++i)
+      if (direct[i] && !used[i]) pf_inputs.push_back(static_cast<int>(i));
+  }
   cpu::parallel_for(ntiles, grain, [&](size_t t0, size_t t1) {
-    size_t bytes = std::max<size_t>(1, static_cast<size_t>(nslots)) * slot_bytes;
+    size_t bytes = static_cast<size_t>(nslots + (pipelined ? 2 : 0) + 1) * slot_bytes;
     std::unique_ptr<char, void (*)(char*)> scratch(
         static_cast<char*>(::operator new(bytes, std::align_val_t(64))),
         [](char* p) { ::operator delete(p, std::align_val_t(64)); });
     char* sb = scratch.get();
+    auto slot = [&](int k) { return sb + static_cast<size_t>(k) * slot_bytes; };
     auto ptr = [&](const Opnd& op, size_t b) -> const void* {
       switch (op.loc) {
         case Loc::Input: return in_ptr[op.idx] + b * in_isz[op.idx];
         case Loc::Const: return const_ptr(op.idx);
-        default: return sb + static_cast<size_t>(op.idx) * slot_bytes;
+        default: return slot(op.idx);
+      }
+    };
+    // The previous tile's result, being streamed out.
+    const char* psrc = nullptr;
+    char* pdst = nullptr;
+    size_t pbytes = 0, pdone = 0;
+    auto store_upto = [&](size_t upto) {
+      if (upto > pdone) {
+        cpu::stream_store(pdst + pdone, psrc + pdone, upto - pdone);
+        pdone = upto;
       }
     };
     for (size_t t = t0; t < t1; ++t) {
       const size_t b = t * tile, len = std::min(tile, n - b);
       for (auto& g : prog.gathers) {
         const array& in = inputs[g.input];
-        char* d = sb + static_cast<size_t>(g.slot) * slot_bytes;
+        char* d = slot(g.slot);
         auto go = [&](auto u) {
           using U = decltype(u);
           const U* s = reinterpret_cast<const U*>(in_ptr[g.input]);
@@ -439,19 +473,44 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
           default: go(uint32_t{}); break;
         }
       }
+      char* res = pipelined ? slot(nslots + static_cast<int>(t & 1)) : nullptr;
       for (size_t k = 0; k < prog.instrs.size(); ++k) {
         const Instr& ins = prog.instrs[k];
         if (ins.scalar) continue;
-        void* o = (direct_out && k + 1 == prog.instrs.size()) ? static_cast<void*>(dst + b * osz)
-                                                               : sb + static_cast<size_t>(ins.out) * slot_bytes;
-        run_instr(ins, ptr(ins.ops[0], b), ptr(ins.ops[1], b), ptr(ins.ops[2], b), o, len);
+        const bool is_last = k + 1 == prog.instrs.size();
+        char* o = is_last && direct_out ? dst + b * osz : is_last && res ? res : slot(ins.out);
+        const void* a0 = ptr(ins.ops[0], b);
+        const void* a1 = ptr(ins.ops[1], b);
+        const void* a2 = ptr(ins.ops[2], b);
+        if (!pipelined || static_cast<int>(k) != first) {
+          run_instr(ins, a0, a1, a2, o, len);
+          continue;
+        }
+        for (size_t p = 0; p < kPieces; ++p) {
+          size_t lo = (len * p / kPieces) & ~size_t(15), hi = p + 1 == kPieces ? len : (len * (p + 1) / kPieces) & ~size_t(15);
+          if (hi > lo)
+            run_instr(ins, static_cast<const char*>(a0) + lo * ins.opsz[0], static_cast<const char*>(a1) + lo * ins.opsz[1],
+                      static_cast<const char*>(a2) + lo * ins.opsz[2], o + lo * ins.outsz, hi - lo);
+          if (psrc) store_upto(p + 1 == kPieces ? pbytes : (pbytes * (p + 1) / kPieces) & ~size_t(63));
+          for (int i : pf_inputs) {
+            const char* q = in_ptr[i] + b * in_isz[i];
+            size_t plo = (len * in_isz[i] * p / kPieces) & ~size_t(63), phi = len * in_isz[i] * (p + 1) / kPieces;
+            for (size_t off = plo; off < phi; off += 64) __builtin_prefetch(q + off, 0, 3);
+          }
+        }
       }
-      if (!direct_out) {
-        const char* res = sb + static_cast<size_t>(last.out) * slot_bytes;
-        if (stream) cpu::stream_store(dst + b * osz, res, len * osz);
-        else std::memcpy(dst + b * osz, res, len * osz);
+      if (pipelined) {
+        psrc = res;
+        pdst = dst + b * osz;
+        pbytes = len * osz;
+        pdone = 0;
+      } else if (!direct_out) {
+        const char* r = slot(last.out);
+        if (stream) cpu::stream_store(dst + b * osz, r, len * osz);
+        else std::memcpy(dst + b * osz, r, len * osz);
       }
     }
+    if (psrc) store_upto(pbytes);
     if (stream) cpu::stream_fence();
   });
 }
