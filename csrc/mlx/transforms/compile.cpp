@@ -32,15 +32,6 @@ bool is_elementwise(const Primitive& p) {
          dynamic_cast<const Select*>(&p) || dynamic_cast<const Compiled*>(&p);
 }
 
-// perm swaps the last two axes and keeps the others.
-bool swaps_last_two(const std::vector<int>& perm) {
-  int n = static_cast<int>(perm.size());
-  if (n < 2) return false;
-  for (int i = 0; i < n - 2; ++i)
-    if (perm[i] != i) return false;
-  return perm[n - 2] == n - 1 && perm[n - 1] == n - 2;
-}
-
 }  // namespace
 
 bool is_shapeless_error(const std::exception& e) {
@@ -140,83 +131,8 @@ const Shape& CompiledGraph::traced_shape(const Ref& r) const {
   return nodes_[r.index].shapes[r.out];
 }
 
-// Graph rewrites before fusion:
-//  - transpose(a @ b) -> b^T @ a^T (swapping the last two axes) where the product has no
-//    other use: the gradient of x @ W.T w.r.t. W comes out in W's layout, so what consumes
-//    it (an optimizer update) reads it in order instead of through a transposed view. BLAS
-//    takes the transposed operands as flags; transpose(transpose(x)) cancels.
-//  - nodes no output depends on are dropped.
+// Drops nodes that no output depends on.
 void CompiledGraph::simplify() {
-  const int N = static_cast<int>(nodes_.size());
-  std::vector<int> uses(N, 0);
-  for (auto& n : nodes_)
-    for (auto& r : n.inputs)
-      if (r.kind == 2) uses[r.index]++;
-  for (auto& r : outputs_)
-    if (r.kind == 2) uses[r.index] += 2;
-
-  std::vector<Node> out;
-  std::vector<int> remap(N, -1);
-  auto rm = [&](Ref r) {
-    if (r.kind == 2) r.index = remap[r.index];
-    return r;
-  };
-  // The transpose of operand r (old-graph ref), cancelling a transpose that produced it.
-  auto transposed = [&](const Ref& r, const std::vector<int>& perm, const Stream& s) -> Ref {
-    if (r.kind == 2 && nodes_[r.index].shapes.size() == 1) {
-      if (auto* t = dynamic_cast<const Transpose*>(nodes_[r.index].prim.get()); t && t->perm_ == perm)
-        return rm(nodes_[r.index].inputs[0]);
-    }
-    Node t;
-    t.prim = std::make_shared<Transpose>(s, perm);
-    t.inputs = {rm(r)};
-    Shape sh = traced_shape(r);
-    std::swap(sh[sh.size() - 1], sh[sh.size() - 2]);
-    t.shapes = {sh};
-    t.dtypes = {r.kind == 1 ? constants_[r.index].dtype() : nodes_[r.index].dtypes[r.out]};  // never an input
-    out.push_back(std::move(t));
-    return Ref{2, static_cast<int>(out.size()) - 1, 0};
-  };
-  std::vector<bool> skip(N, false);
-  for (int i = 0; i < N; ++i) {
-    auto& n = nodes_[i];
-    auto* t = dynamic_cast<const Transpose*>(n.prim.get());
-    if (t && swaps_last_two(t->perm_) && n.inputs[0].kind == 2) {
-      int m = n.inputs[0].index;
-      auto& mn = nodes_[m];
-      if (dynamic_cast<const Matmul*>(mn.prim.get()) && uses[m] == 1 && mn.shapes.size() == 1 &&
-          mn.inputs.size() == 2 && mn.inputs[0].kind != 0 && mn.inputs[1].kind != 0) {
-        skip[m] = true;  // dead once rewritten (its only use is this transpose)
-      }
-    }
-  }
-  for (int i = 0; i < N; ++i) {
-    auto& n = nodes_[i];
-    if (skip[i]) continue;
-    auto* t = dynamic_cast<const Transpose*>(n.prim.get());
-    if (t && n.inputs[0].kind == 2 && skip[n.inputs[0].index]) {
-      auto& mn = nodes_[n.inputs[0].index];
-      const Stream& s = mn.prim->stream();
-      Ref bt = transposed(mn.inputs[1], t->perm_, s);
-      Ref at = transposed(mn.inputs[0], t->perm_, s);
-      Node mm;
-      mm.prim = std::make_shared<Matmul>(s);
-      mm.inputs = {bt, at};
-      mm.shapes = n.shapes;
-      mm.dtypes = n.dtypes;
-      out.push_back(std::move(mm));
-      remap[i] = static_cast<int>(out.size()) - 1;
-      continue;
-    }
-    Node c = n;
-    for (auto& r : c.inputs) r = rm(r);
-    out.push_back(std::move(c));
-    remap[i] = static_cast<int>(out.size()) - 1;
-  }
-  for (auto& r : outputs_) r = rm(r);
-  nodes_ = std::move(out);
-
-  // Dead code elimination.
   const int M = static_cast<int>(nodes_.size());
   std::vector<char> live(M, 0);
   for (auto& r : outputs_)
