@@ -9,6 +9,7 @@
 // Programs with a step the span kernels do not cover (other dtypes, complex) run each
 // step's own eval_cpu on whole arrays instead.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -413,23 +414,47 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   const size_t grain = std::max<size_t>(1, cpu::kElemGrain / tile);
   const int nslots = prog.nslots;
 
-  // Large outputs: the tiles are software-pipelined around the first tile step (the one that
-  // reads the inputs first, usually the costly math). It runs in pieces; between them go
-  // the streaming stores of the previous tile's result and prefetches of this tile's other
-  // inputs, so that memory traffic overlaps the math instead of stalling in bursts.
-  int first = -1;
-  for (size_t k = 0; k < prog.instrs.size() && first < 0; ++k)
-    if (!prog.instrs[k].scalar) first = static_cast<int>(k);
+  // Large outputs: the tiles are software-pipelined. The first tile step (the one that reads
+  // the inputs first, usually costly math) runs in pieces; between pieces go the streaming
+  // stores of the previous tile's result and prefetches of this tile's inputs that the first
+  // step doesn't read, so that memory traffic overlaps the math instead of stalling in
+  // bursts. (Spreading them over every unary step measured slower.)
   const bool pipelined = stream;
-  std::vector<int> pf_inputs;
+  std::vector<int> split(prog.instrs.size(), -1);  // instruction -> its first piece number
+  size_t npieces = 0;
+  struct Prefetch {
+    int input;
+    size_t end;  // pieces before the input's first use
+  };
+  std::vector<Prefetch> pf;
   if (pipelined) {
-    std::vector<char> used(ni, 0);
-    for (auto& op : prog.instrs[first].ops)
-      if (op.loc == Loc::Input) used[op.idx] = 1;
-    for (size_t i = 0; i < ni; ++i)
-      if (direct[i] && !used[i]) pf_inputs.push_back(static_cast<int>(i));
+    int first = -1;
+    for (size_t k = 0; k < prog.instrs.size(); ++k) {
+      auto& ins = prog.instrs[k];
+      if (ins.scalar) continue;
+      if (first < 0) first = static_cast<int>(k);
+      if (static_cast<int>(k) == first) {
+        split[k] = static_cast<int>(npieces);
+        npieces += kPieces;
+      }
+      for (auto& op : ins.ops) {
+        if (op.loc != Loc::Input || static_cast<int>(k) == first) continue;
+        bool seen = false;
+        for (auto& q : pf) seen = seen || q.input == op.idx;
+        bool read_first = false;
+        for (auto& fo : prog.instrs[first].ops) read_first = read_first || (fo.loc == Loc::Input && fo.idx == op.idx);
+        if (!seen && !read_first) pf.push_back({op.idx, npieces});
+      }
+    }
   }
-  cpu::parallel_for(ntiles, grain, [&](size_t t0, size_t t1) {
+  // Threads take blocks of tiles from a shared counter rather than fixed halves: where a
+  // core is also busy with other work, the other one takes more of the blocks.
+  const size_t nthreads = static_cast<size_t>(std::max(1, cpu::num_threads()));
+  const size_t block = std::max(grain, std::min<size_t>(64, ntiles / (8 * nthreads)));
+  const size_t nblocks = (ntiles + block - 1) / block;
+  const size_t workers = ntiles >= 2 * grain ? std::min(nthreads, nblocks) : 1;
+  std::atomic<size_t> next_block{0};
+  cpu::parallel_for(workers, 1, [&](size_t, size_t) {
     size_t bytes = static_cast<size_t>(nslots + (pipelined ? 2 : 0) + 1) * slot_bytes;
     std::unique_ptr<char, void (*)(char*)> scratch(
         static_cast<char*>(::operator new(bytes, std::align_val_t(64))),
@@ -453,7 +478,8 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         pdone = upto;
       }
     };
-    for (size_t t = t0; t < t1; ++t) {
+    for (size_t blk; (blk = next_block.fetch_add(1)) < nblocks;)
+    for (size_t t = blk * block, t1 = std::min(ntiles, t + block); t < t1; ++t) {
       const size_t b = t * tile, len = std::min(tile, n - b);
       for (auto& g : prog.gathers) {
         const array& in = inputs[g.input];
@@ -482,7 +508,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         const void* a0 = ptr(ins.ops[0], b);
         const void* a1 = ptr(ins.ops[1], b);
         const void* a2 = ptr(ins.ops[2], b);
-        if (!pipelined || static_cast<int>(k) != first) {
+        if (split[k] < 0) {
           run_instr(ins, a0, a1, a2, o, len);
           continue;
         }
@@ -491,14 +517,18 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
           if (hi > lo)
             run_instr(ins, static_cast<const char*>(a0) + lo * ins.opsz[0], static_cast<const char*>(a1) + lo * ins.opsz[1],
                       static_cast<const char*>(a2) + lo * ins.opsz[2], o + lo * ins.outsz, hi - lo);
-          if (psrc) store_upto(p + 1 == kPieces ? pbytes : (pbytes * (p + 1) / kPieces) & ~size_t(63));
-          for (int i : pf_inputs) {
-            const char* q = in_ptr[i] + b * in_isz[i];
-            size_t plo = (len * in_isz[i] * p / kPieces) & ~size_t(63), phi = len * in_isz[i] * (p + 1) / kPieces;
-            for (size_t off = plo; off < phi; off += 64) __builtin_prefetch(q + off, 0, 3);
+          const size_t g = static_cast<size_t>(split[k]) + p + 1;  // pieces done in this tile
+          if (psrc) store_upto(g == npieces ? pbytes : (pbytes * g / npieces) & ~size_t(63));
+          for (auto& q : pf) {
+            if (g > q.end) continue;
+            const size_t tot = len * in_isz[q.input];
+            const char* base = in_ptr[q.input] + b * in_isz[q.input];
+            size_t plo = (tot * (g - 1) / q.end) & ~size_t(63), phi = tot * g / q.end;
+            for (size_t off = plo; off < phi; off += 64) __builtin_prefetch(base + off, 0, 3);
           }
         }
       }
+      if (psrc) store_upto(pbytes);
       if (pipelined) {
         psrc = res;
         pdst = dst + b * osz;
