@@ -204,7 +204,7 @@ def test_multi_use_values_fuse():
     np.testing.assert_allclose(_np(outs[0]), _np(h([x])[0]), rtol=1e-6)
 
 
-def test_transpose_of_matmul_rewrite():
+def test_transposed_products():
     rng = np.random.default_rng(19)
     a = mx.array(rng.standard_normal((32, 20)).astype(np.float32))
     b = mx.array(rng.standard_normal((20, 48)).astype(np.float32))
