@@ -307,9 +307,9 @@ def compile(fun=None, inputs=None, outputs=None, shapeless=False):
     raises while it is being traced.
 
     With ``shapeless=True`` the signature leaves shapes out (ranks and dtypes stay in it):
-    a trace is replayed on inputs of new shapes, every node's shape being inferred again.
-    Where a node's shape depends on the traced shapes in a way that can't be inferred (a
-    reshape to fixed sizes, a reduction over a dimension that changed), the function is
+    a trace is replayed on inputs of new shapes, every node's shape being inferred again
+    (reshapes replay as merges and splits of the traced dimensions). Where a node's shape
+    can't be inferred (a reshape to sizes unrelated to the inputs', say), the function is
     traced again for those shapes. As in MLX, Python code that reads ``x.shape`` sees the
     traced shapes only.
     """

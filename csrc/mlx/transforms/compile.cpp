@@ -12,6 +12,7 @@
 
 #include "mlx/ops.h"
 #include "mlx/primitives/compiled.h"
+#include "mlx/primitives/number_of_elements.h"
 
 namespace mlx::core {
 
@@ -356,10 +357,9 @@ bool infer_reshape(const Shape& ti, const Shape& to, const Shape& ni, const std:
 
 // Replay on inputs of new shapes. A node whose inputs kept their traced shapes keeps its
 // traced output shapes; otherwise its shape comes from a rule: elementwise nodes broadcast
-// the sources of their (broadcast) operands again, and transpose, matmul, reshape and
-// reductions over unchanged axes have rules. Anything else can't be replayed (the caller
-// traces again). Reductions over a changed axis are refused: a mean's normalizer is a
-// traced constant.
+// the sources of their (broadcast) operands again, and transpose, matmul, reshape,
+// reductions and element counts (mean's normalizer) have rules. Anything else can't be
+// replayed (the caller traces again).
 std::vector<array> CompiledGraph::replay_inferred(const std::vector<array>& inputs) const {
   if (inputs.size() != input_shapes_.size())
     throw ValueError(msg("[compile] the compiled function takes ", input_shapes_.size(), " arrays; got ",
@@ -450,15 +450,16 @@ std::vector<array> CompiledGraph::replay_inferred(const std::vector<array>& inpu
         sh.back() = b.back();
         make(n.prim, {sh}, std::move(ins));
       } else if (auto* rd = dynamic_cast<const Reduce*>(&p)) {
-        const Shape& ti = traced_shape(n.inputs[0]);
         Shape sh = ins[0].shape();
         for (int a : rd->axes_) {
           int ax = a < 0 ? a + static_cast<int>(sh.size()) : a;
-          if (ax < 0 || ax >= static_cast<int>(sh.size()) || sh[ax] != ti[ax]) cant_infer(p);
+          if (ax < 0 || ax >= static_cast<int>(sh.size())) cant_infer(p);
           sh[ax] = 1;
         }
         if (sh.size() != n.shapes[0].size()) cant_infer(p);
         make(n.prim, {sh}, std::move(ins));
+      } else if (dynamic_cast<const NumberOfElements*>(&p)) {
+        make(n.prim, n.shapes, std::move(ins));  // a 0-d count, read from the input's shape at eval
       } else if (dynamic_cast<const Reshape*>(&p)) {
         Shape sh;
         if (!infer_reshape(traced_shape(n.inputs[0]), n.shapes[0], ins[0].shape(), dims, sh)) cant_infer(p);
