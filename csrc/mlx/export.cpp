@@ -8,6 +8,7 @@
 #include "mlx/export.h"
 
 #include "mlx/export_impl.h"
+#include "mlx/transforms.h"
 
 #include <algorithm>
 #include <climits>
@@ -216,40 +217,7 @@ struct GraphBuilder {
   void run(const std::vector<array>& outs) {
     std::unordered_set<uintptr_t> ids;
     for (auto& [id, r] : ref) ids.insert(id);
-    for (auto& a : tape(outs, ids)) process(a);
-  }
-
-  // The nodes between `ids` (exclusive) and `outs` that depend on one of `ids`, in topological
-  // order. Like detail::depending_tape, but each output's walk finishes before the next one
-  // starts, so an output that feeds a later output is known to depend on the inputs.
-  static std::vector<array> tape(const std::vector<array>& outs, const std::unordered_set<uintptr_t>& ids) {
-    std::unordered_set<uintptr_t> visited, depends(ids.begin(), ids.end());
-    std::vector<array> order;
-    std::vector<std::pair<array, size_t>> stack;
-    for (auto& o : outs) {
-      if (ids.count(o.id()) || !visited.insert(o.id()).second) continue;
-      stack.emplace_back(o, 0);
-      while (!stack.empty()) {
-        auto& [a, i] = stack.back();
-        if (a.has_primitive() && i < a.inputs().size()) {
-          const array& in = a.inputs()[i++];
-          if (!ids.count(in.id()) && visited.insert(in.id()).second) stack.emplace_back(in, 0);
-          continue;
-        }
-        array node = a;
-        stack.pop_back();
-        if (!node.has_primitive()) continue;
-        bool dep = false;
-        for (auto& in : node.inputs()) dep |= depends.count(in.id()) > 0;
-        if (!dep) continue;
-        for (auto& x : node.outputs()) {
-          depends.insert(x.id());
-          visited.insert(x.id());
-        }
-        order.push_back(node);
-      }
-    }
-    return order;
+    for (auto& a : detail::depending_tape(outs, ids)) process(a);
   }
 
   // Maps a node's outputs to replacement arrays (its expansion), adding their nodes first.
