@@ -30,6 +30,14 @@ for what in "$@"; do
     bench)
       (cd /tmp && timeout 240 python3 $ROOT/.devcarry/gpu.py --fw mlx ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_mlx.log;
        timeout 240 python3 $ROOT/.devcarry/gpu.py --fw torch ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_torch.log) ;;
+    probe)
+      # What the machine has (library folders, cuDNN version) and which nodes of the model
+      # workloads still run on the host.
+      python3 -c "import nvidia, os; [print(p, sorted(os.listdir(p))) for p in nvidia.__path__]"
+      ls /usr/local/cuda/include 2>/dev/null | grep -i "cufft.h\|cusolverDn.h\|cudnn\|curand.h" | tr '\n' ' '; echo
+      python3 -c "import torch; print('torch cudnn', torch.backends.cudnn.version())"
+      find / -name "cudnn_frontend.h" -not -path "*/proc/*" 2>/dev/null | head -3
+      (cd /tmp && MLX_CUDA_LOG_FALLBACK=1 timeout 200 python3 $ROOT/.devcarry/gpu.py --fw mlx --only "${PROBE_ONLY:-sdpa|conv|mlp|transformer}" 2>&1 | tee $OUT/probe.log | tail -40) ;;
     gdb)
       (cd /tmp && printf '%s\n' "$GDB_CODE" > /tmp/snippet.py && cuda-gdb -batch -ex run -ex bt --args python3 /tmp/snippet.py 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -30) ;;
   esac

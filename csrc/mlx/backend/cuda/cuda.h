@@ -52,6 +52,11 @@ int register_kernel(std::type_index t, Kernel k);
 #define MLX_CUDA_KERNEL(Class, fn) \
   static int _mlx_reg_##Class = ::mlx::core::cu::register_kernel(typeid(Class), fn)
 
+// MLX_CUDA_LOG_FALLBACK=1 in the environment: nodes that run on the host are counted per
+// primitive and printed at exit.
+bool log_fallbacks();
+void note_fallback(Primitive& p, const std::vector<array>& inputs);
+
 // Runs a graph built from `inputs` (for composite implementations: the kernels of its nodes
 // run on the GPU) and moves its values into `outputs`.
 void eval_composite(const std::vector<array>& graph_outputs, std::vector<array>& outputs);

@@ -1,7 +1,10 @@
 // The CUDA runtime side of the backend: device, stream, memory pool, host/device copies of an
 // array's data, and the per-node dispatch between GPU kernels and the CPU.
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <unordered_map>
 
 #include "mlx/backend/cuda/cuda.h"
@@ -225,6 +228,47 @@ bool collapse(const Shape& shape, const std::vector<const array*>& arrays, Strid
   return true;
 }
 
+namespace {
+// MLX_CUDA_LOG_FALLBACK=1: counts the nodes of GPU streams that ran on the host, per primitive
+// and input dtype, and prints the table at exit (a guide to which kernels are missing).
+struct FallbackLog {
+  std::mutex mu;
+  std::map<std::string, size_t> counts;
+  void print() {
+    std::lock_guard lk(mu);
+    if (counts.empty()) return;
+    std::fprintf(stderr, "[mlx cuda] nodes run on the host instead of the GPU:\n");
+    for (auto& [k, n] : counts) std::fprintf(stderr, "  %8zu  %s\n", n, k.c_str());
+  }
+};
+FallbackLog& fallback_log() {
+  static FallbackLog* log = new FallbackLog;  // printed by an atexit hook, never destroyed
+  return *log;
+}
+}  // namespace
+
+bool log_fallbacks() {
+  static bool on = [] {
+    const char* e = std::getenv("MLX_CUDA_LOG_FALLBACK");
+    if (!e || !*e || std::string(e) == "0") return false;
+    std::atexit([] { fallback_log().print(); });
+    return true;
+  }();
+  return on;
+}
+
+void note_fallback(Primitive& p, const std::vector<array>& inputs) {
+  std::string key = p.name();
+  if (!inputs.empty()) {
+    std::ostringstream os;
+    os << inputs[0].dtype();
+    key += " (" + os.str() + ")";
+  }
+  auto& log = fallback_log();
+  std::lock_guard lk(log.mu);
+  ++log.counts[key];
+}
+
 }  // namespace cu
 
 namespace gpu {
@@ -250,6 +294,7 @@ void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& ou
   auto it = reg.find(typeid(p));
   if (it != reg.end() && it->second(p, inputs, outputs)) return;
   // No GPU kernel for this node: run it on the CPU.
+  if (cu::log_fallbacks()) cu::note_fallback(p, inputs);
   for (auto& in : inputs) {
     Data& d = *in.data_shared_ptr();
     if (!(d.where & Data::kHost)) to_host(d);
