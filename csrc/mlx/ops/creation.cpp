@@ -28,7 +28,9 @@ array arange(double start, double stop, double step, Dtype dtype, SD s) {
 
 array linspace(double start, double stop, int num, Dtype dtype, SD s) {
   if (num < 0) throw ValueError(msg("[linspace] num must be non-negative; got num=", num, "."));
-  if (num == 1) return astype(reshape(array(start), {1}, s), dtype, s);
+  // Scalars are made in float32 unless float64 is asked for (no float64 node on a GPU stream).
+  auto scalar = [dtype](double v) { return dtype == float64 ? array(v) : array(static_cast<float>(v)); };
+  if (num == 1) return astype(reshape(scalar(start), {1}, s), dtype, s);
   double step = num > 1 ? (stop - start) / (num - 1) : 0.0;
   // start + i*step, with the last point exactly stop.
   array idx = arange(0, num, 1, float32, s);
@@ -39,7 +41,7 @@ array linspace(double start, double stop, int num, Dtype dtype, SD s) {
   }
   if (num > 1) {
     Shape st{num - 1}, sp{num}, str{1};
-    r = slice_update(r, astype(reshape(array(stop), {1}, s), r.dtype(), s), st, sp, str, s);
+    r = slice_update(r, astype(reshape(scalar(stop), {1}, s), r.dtype(), s), st, sp, str, s);
   }
   return astype(r, dtype, s);
 }
