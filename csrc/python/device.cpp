@@ -1,5 +1,6 @@
 // Dtypes, devices, streams and the memory API.
 #include "convert.h"
+#include "mlx/backend/gpu/gpu.h"
 
 using namespace nb::literals;
 
@@ -109,6 +110,12 @@ void init_device(nb::module_& m) {
     }
     return out;
   }, "device"_a = nb::none());
+
+  m.def("_gpu_host_fallbacks", [] {
+    nb::dict out;
+    for (auto& [k, n] : gpu::host_fallbacks()) out[k.c_str()] = n;
+    return out;
+  }, "Nodes of GPU streams that ran on the host, per 'Primitive (dtype)' (for tests).");
 
   m.def("get_active_memory", &get_active_memory);
   m.def("get_peak_memory", &get_peak_memory);

@@ -52,8 +52,8 @@ int register_kernel(std::type_index t, Kernel k);
 #define MLX_CUDA_KERNEL(Class, fn) \
   static int _mlx_reg_##Class = ::mlx::core::cu::register_kernel(typeid(Class), fn)
 
-// MLX_CUDA_LOG_FALLBACK=1 in the environment: nodes that run on the host are counted per
-// primitive and printed at exit.
+// Nodes that run on the host are counted per primitive (gpu::host_fallbacks); with
+// MLX_CUDA_LOG_FALLBACK=1 in the environment the counts are printed at exit.
 bool log_fallbacks();
 void note_fallback(Primitive& p, const std::vector<array>& inputs);
 

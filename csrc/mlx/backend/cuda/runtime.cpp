@@ -229,8 +229,8 @@ bool collapse(const Shape& shape, const std::vector<const array*>& arrays, Strid
 }
 
 namespace {
-// MLX_CUDA_LOG_FALLBACK=1: counts the nodes of GPU streams that ran on the host, per primitive
-// and input dtype, and prints the table at exit (a guide to which kernels are missing).
+// Counts the nodes of GPU streams that ran on the host, per primitive and first input dtype
+// (gpu::host_fallbacks; with MLX_CUDA_LOG_FALLBACK=1 the table is printed at exit).
 struct FallbackLog {
   std::mutex mu;
   std::map<std::string, size_t> counts;
@@ -248,7 +248,7 @@ FallbackLog& fallback_log() {
 }  // namespace
 
 bool log_fallbacks() {
-  static bool on = [] {
+  static const bool on = [] {
     const char* e = std::getenv("MLX_CUDA_LOG_FALLBACK");
     if (!e || !*e || std::string(e) == "0") return false;
     std::atexit([] { fallback_log().print(); });
@@ -258,6 +258,7 @@ bool log_fallbacks() {
 }
 
 void note_fallback(Primitive& p, const std::vector<array>& inputs) {
+  log_fallbacks();
   std::string key = p.name();
   if (!inputs.empty()) {
     std::ostringstream os;
@@ -294,7 +295,7 @@ void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& ou
   auto it = reg.find(typeid(p));
   if (it != reg.end() && it->second(p, inputs, outputs)) return;
   // No GPU kernel for this node: run it on the CPU.
-  if (cu::log_fallbacks()) cu::note_fallback(p, inputs);
+  cu::note_fallback(p, inputs);
   for (auto& in : inputs) {
     Data& d = *in.data_shared_ptr();
     if (!(d.where & Data::kHost)) to_host(d);
@@ -360,6 +361,12 @@ void clear_cache() {
   if (!is_available()) return;
   std::lock_guard lk(cu::pool().mu);
   cu::pool().free_cache(0);
+}
+
+std::map<std::string, size_t> host_fallbacks() {
+  auto& log = cu::fallback_log();
+  std::lock_guard lk(log.mu);
+  return log.counts;
 }
 
 std::map<std::string, std::variant<std::string, size_t>> device_info() {

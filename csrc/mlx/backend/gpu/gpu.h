@@ -44,4 +44,8 @@ void clear_cache();
 
 std::map<std::string, std::variant<std::string, size_t>> device_info();
 
+// How many nodes of GPU streams ran on the host since the start, per "Primitive (dtype)" of
+// the first input: the tests use it to check that a GPU kernel ran.
+std::map<std::string, size_t> host_fallbacks();
+
 }  // namespace mlx::core::gpu

@@ -23,6 +23,7 @@ size_t cache_memory() { return 0; }
 void set_memory_limit(size_t) {}
 void set_cache_limit(size_t) {}
 void clear_cache() {}
+std::map<std::string, size_t> host_fallbacks() { return {}; }
 std::map<std::string, std::variant<std::string, size_t>> device_info() {
   throw std::invalid_argument("[device_info] the device is not available.");
 }
