@@ -1,5 +1,7 @@
-"""Shared pytest configuration: hypothesis profiles and the `device` fixture."""
+"""Shared pytest configuration: hypothesis profiles, the `device` fixture and
+`on_cpu_if_float64` (float64 work runs on the CPU stream when the GPU is the default device)."""
 
+import contextlib
 import os
 
 import mlx.core as mx
@@ -62,3 +64,38 @@ def rng(request):
 
     salt = int(os.environ.get("MLX_TEST_SEED", "0"))
     return np.random.default_rng([zlib.crc32(request.node.name.encode()), salt])
+
+
+def _is_float64(dtype):
+    if dtype is None:
+        return False
+    if isinstance(dtype, mx.Dtype):
+        return dtype == mx.float64
+    try:
+        import numpy as np
+
+        return np.dtype(dtype) == np.float64
+    except TypeError:
+        return False
+
+
+def on_cpu_if_float64(*dtypes):
+    """Context manager: runs its block on the CPU stream when one of `dtypes` (MLX or NumPy
+    dtypes) is float64 and the default device is not the CPU, since a GPU stream raises
+    ValueError for any float64 output (as in MLX); otherwise the block runs on the default
+    device unchanged. Tests use it around their float64 parts only, so the rest of each test
+    still runs on the default device.
+
+        with on_cpu_if_float64(dtype):
+            y = op(x.astype(dtype))
+    """
+    if any(_is_float64(d) for d in dtypes) and mx.default_device() != mx.cpu:
+        return mx.stream(mx.cpu)
+    return contextlib.nullcontext()
+
+
+def float64_on_cpu():
+    """Context manager for blocks that compute in float64 throughout (gradient checks with
+    central differences, reference computations): the CPU stream when the default device is
+    not the CPU, else nothing changes."""
+    return on_cpu_if_float64(mx.float64)

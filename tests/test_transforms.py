@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import mlx.core as mx
+from conftest import float64_on_cpu, on_cpu_if_float64
 
 RNG = np.random.default_rng(0)
 
@@ -14,25 +15,34 @@ def _arr(*shape, lo=-1.0, hi=1.0, dtype=mx.float64):
 
 
 def check_grad(f, args, eps=1e-6, tol=1e-5):
-    """Central difference along a random direction (float64) against <grad, t>."""
-    grads = mx.grad(f, argnums=tuple(range(len(args))))(*args)
-    ts = [mx.array(RNG.standard_normal(a.shape), dtype=mx.float64) for a in args]
-    plus = f(*[a + eps * t for a, t in zip(args, ts)]).item()
-    minus = f(*[a - eps * t for a, t in zip(args, ts)]).item()
-    fd = (plus - minus) / (2 * eps)
-    an = sum(mx.sum(g * t).item() for g, t in zip(grads, ts))
-    assert abs(fd - an) <= tol * max(1.0, abs(fd)), (fd, an)
+    """Central difference along a random direction (float64, on the CPU stream when the GPU
+    is the default device) against <grad, t>; then the float32 gradient on the default device
+    against the float64 one."""
+    argnums = tuple(range(len(args)))
+    with float64_on_cpu():
+        grads = mx.grad(f, argnums=argnums)(*args)
+        ts = [mx.array(RNG.standard_normal(a.shape), dtype=mx.float64) for a in args]
+        plus = f(*[a + eps * t for a, t in zip(args, ts)]).item()
+        minus = f(*[a - eps * t for a, t in zip(args, ts)]).item()
+        fd = (plus - minus) / (2 * eps)
+        an = sum(mx.sum(g * t).item() for g, t in zip(grads, ts))
+        assert abs(fd - an) <= tol * max(1.0, abs(fd)), (fd, an)
+        want = [np.array(g) for g in grads]
+    args32 = [mx.array(np.array(a), dtype=mx.float32) for a in args]
+    for g32, w in zip(mx.grad(f, argnums=argnums)(*args32), want):
+        np.testing.assert_allclose(np.array(g32), w, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(w).max()))
 
 
 def check_vjp_jvp(f, args):
-    """<c, J t> == <J^T c, t>."""
-    ts = [mx.array(RNG.standard_normal(a.shape), dtype=mx.float64) for a in args]
-    out, jt = mx.jvp(f, args, ts)
-    cs = [mx.array(RNG.standard_normal(o.shape), dtype=mx.float64) for o in out]
-    _, jtc = mx.vjp(f, args, cs)
-    lhs = sum(mx.sum(c * j).item() for c, j in zip(cs, jt))
-    rhs = sum(mx.sum(v * t).item() for v, t in zip(jtc, ts))
-    assert abs(lhs - rhs) <= 1e-8 * max(1.0, abs(lhs)), (lhs, rhs)
+    """<c, J t> == <J^T c, t> (float64, on the CPU stream when the GPU is the default device)."""
+    with float64_on_cpu():
+        ts = [mx.array(RNG.standard_normal(a.shape), dtype=mx.float64) for a in args]
+        out, jt = mx.jvp(f, args, ts)
+        cs = [mx.array(RNG.standard_normal(o.shape), dtype=mx.float64) for o in out]
+        _, jtc = mx.vjp(f, args, cs)
+        lhs = sum(mx.sum(c * j).item() for c, j in zip(cs, jt))
+        rhs = sum(mx.sum(v * t).item() for v, t in zip(jtc, ts))
+        assert abs(lhs - rhs) <= 1e-8 * max(1.0, abs(lhs)), (lhs, rhs)
 
 
 UNARY_FNS = [
@@ -104,44 +114,50 @@ def test_structural_grads(name, fn):
 @pytest.mark.parametrize("name,fn", STRUCT_FNS + [(u[0], u[1]) for u in UNARY_FNS[:6]],
                          ids=[s[0] for s in STRUCT_FNS] + [u[0] for u in UNARY_FNS[:6]])
 def test_vmap_matches_loop(name, fn):
-    xs = _arr(5, 3, 4, lo=0.5, hi=1.5)
-    got = mx.vmap(fn)(xs)
-    want = mx.stack([fn(xs[i]) for i in range(5)])
-    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-10, atol=1e-12)
-    # Batch on another axis
-    got = mx.vmap(fn, in_axes=1)(mx.moveaxis(xs, 0, 1))
-    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-10, atol=1e-12)
+    xs64 = _arr(5, 3, 4, lo=0.5, hi=1.5)
+    # float64 on the CPU stream when the GPU is the default device; float32 on the default device.
+    for dtype, rtol, atol in [(mx.float64, 1e-10, 1e-12), (mx.float32, 1e-5, 1e-6)]:
+        with on_cpu_if_float64(dtype):
+            xs = xs64 if dtype == mx.float64 else mx.array(np.array(xs64), dtype=dtype)
+            got = mx.vmap(fn)(xs)
+            want = mx.stack([fn(xs[i]) for i in range(5)])
+            np.testing.assert_allclose(np.array(got), np.array(want), rtol=rtol, atol=atol)
+            # Batch on another axis
+            got = mx.vmap(fn, in_axes=1)(mx.moveaxis(xs, 0, 1))
+            np.testing.assert_allclose(np.array(got), np.array(want), rtol=rtol, atol=atol)
 
 
 def test_grad_options_and_trees():
-    def f(params, x, *, scale=1.0):
-        return ((params["w"] @ x + params["b"][0]) ** 2).sum() * scale
+    with float64_on_cpu():  # the test computes in float64
+        def f(params, x, *, scale=1.0):
+            return ((params["w"] @ x + params["b"][0]) ** 2).sum() * scale
 
-    p = {"w": _arr(2, 3), "b": [_arr(2)]}
-    x = _arr(3)
-    g = mx.grad(f)(p, x)
-    assert set(g) == {"w", "b"} and g["w"].shape == (2, 3) and isinstance(g["b"], list)
-    val, (gp, gx) = mx.value_and_grad(f, argnums=(0, 1))(p, x)
-    assert val.shape == () and gx.shape == (3,)
-    (gpos, gkw) = mx.grad(lambda x, y=None: (x * y).sum(), argnames="y")(_arr(2), y=_arr(2))
-    assert "y" in gkw
+        p = {"w": _arr(2, 3), "b": [_arr(2)]}
+        x = _arr(3)
+        g = mx.grad(f)(p, x)
+        assert set(g) == {"w", "b"} and g["w"].shape == (2, 3) and isinstance(g["b"], list)
+        val, (gp, gx) = mx.value_and_grad(f, argnums=(0, 1))(p, x)
+        assert val.shape == () and gx.shape == (3,)
+        (gpos, gkw) = mx.grad(lambda x, y=None: (x * y).sum(), argnames="y")(_arr(2), y=_arr(2))
+        assert "y" in gkw
 
-    # Auxiliary outputs: the gradient is of the first element.
-    v, g2 = mx.value_and_grad(lambda a: ((a * a).sum(), a + 1))(x)
-    assert isinstance(v, tuple) and np.allclose(np.array(g2), 2 * np.array(x))
+        # Auxiliary outputs: the gradient is of the first element.
+        v, g2 = mx.value_and_grad(lambda a: ((a * a).sum(), a + 1))(x)
+        assert isinstance(v, tuple) and np.allclose(np.array(g2), 2 * np.array(x))
 
 
 def test_higher_order():
-    x = mx.array(1.5, dtype=mx.float64)
-    d2 = mx.grad(mx.grad(lambda a: mx.sin(a) * a**3))(x)
-    a = 1.5
-    want = -np.sin(a) * a**3 + 6 * a**2 * np.cos(a) + 6 * a * np.sin(a)
-    assert abs(d2.item() - want) < 1e-9
-    # vmap of grad and grad of vmap
-    xs = _arr(4)
-    g1 = mx.vmap(mx.grad(lambda a: mx.sin(a) * a))(xs)
-    g2 = mx.grad(lambda v: mx.vmap(lambda a: mx.sin(a) * a)(v).sum())(xs)
-    np.testing.assert_allclose(np.array(g1), np.array(g2), rtol=1e-12)
+    with float64_on_cpu():  # the test computes in float64
+        x = mx.array(1.5, dtype=mx.float64)
+        d2 = mx.grad(mx.grad(lambda a: mx.sin(a) * a**3))(x)
+        a = 1.5
+        want = -np.sin(a) * a**3 + 6 * a**2 * np.cos(a) + 6 * a * np.sin(a)
+        assert abs(d2.item() - want) < 1e-9
+        # vmap of grad and grad of vmap
+        xs = _arr(4)
+        g1 = mx.vmap(mx.grad(lambda a: mx.sin(a) * a))(xs)
+        g2 = mx.grad(lambda v: mx.vmap(lambda a: mx.sin(a) * a)(v).sum())(xs)
+        np.testing.assert_allclose(np.array(g1), np.array(g2), rtol=1e-12)
 
 
 def test_grad_errors():
@@ -158,28 +174,30 @@ def test_grad_errors():
 
 
 def test_stop_gradient():
-    x = _arr(3)
-    g = mx.grad(lambda a: (mx.stop_gradient(a) * a).sum())(x)
-    np.testing.assert_allclose(np.array(g), np.array(x))
+    with float64_on_cpu():  # the test computes in float64
+        x = _arr(3)
+        g = mx.grad(lambda a: (mx.stop_gradient(a) * a).sum())(x)
+        np.testing.assert_allclose(np.array(g), np.array(x))
 
 
 def test_custom_function_and_checkpoint():
-    @mx.custom_function
-    def f(x):
-        return mx.sin(x)
+    with float64_on_cpu():  # the test computes in float64
+        @mx.custom_function
+        def f(x):
+            return mx.sin(x)
 
-    @f.vjp
-    def f_vjp(primals, cotangent, output):
-        return [10 * cotangent]
+        @f.vjp
+        def f_vjp(primals, cotangent, output):
+            return [10 * cotangent]
 
-    x = _arr(3)
-    np.testing.assert_allclose(np.array(mx.grad(lambda a: f(a).sum())(x)), 10.0)
-    np.testing.assert_allclose(np.array(f(x)), np.sin(np.array(x)))
+        x = _arr(3)
+        np.testing.assert_allclose(np.array(mx.grad(lambda a: f(a).sum())(x)), 10.0)
+        np.testing.assert_allclose(np.array(f(x)), np.sin(np.array(x)))
 
-    h = lambda a: mx.exp(mx.sin(a)) * a
-    hc = mx.checkpoint(h)
-    np.testing.assert_allclose(np.array(mx.grad(lambda a: hc(a).sum())(x)),
-                               np.array(mx.grad(lambda a: h(a).sum())(x)), rtol=1e-12)
+        h = lambda a: mx.exp(mx.sin(a)) * a
+        hc = mx.checkpoint(h)
+        np.testing.assert_allclose(np.array(mx.grad(lambda a: hc(a).sum())(x)),
+                                   np.array(mx.grad(lambda a: h(a).sum())(x)), rtol=1e-12)
 
 
 FUSABLE = [
