@@ -7,6 +7,7 @@ import itertools
 import mlx.core as mx
 import numpy as np
 import pytest
+from conftest import float64_on_cpu, on_cpu_if_float64
 
 # ---------------------------------------------------------------------------------------
 # NumPy references (float64)
@@ -313,24 +314,26 @@ def test_convolve_errors():
 )
 def test_dtypes(rng, xt, wt, out_t):
     x, w = randn(rng, 2, 6, 5, 4), randn(rng, 3, 3, 2, 4)
-    xa, wa = mx.array(x).astype(xt), mx.array(w).astype(wt)
-    out = mx.conv2d(xa, wa, padding=1)
-    assert out.dtype == out_t
+    with on_cpu_if_float64(xt, wt, out_t):
+        xa, wa = mx.array(x).astype(xt), mx.array(w).astype(wt)
+        out = mx.conv2d(xa, wa, padding=1)
+        assert out.dtype == out_t
     # Reference from the rounded inputs.
-    xr = np.array(xa.astype(mx.float64))
-    wr = np.array(wa.astype(mx.float64))
+    xr = np.array(xa.astype(mx.float64, stream=mx.cpu))
+    wr = np.array(wa.astype(mx.float64, stream=mx.cpu))
     want = np_conv_general(xr, wr, (1, 1), (1, 1), (1, 1), (1, 1), (1, 1))
     tol = {mx.float16: 2e-2, mx.bfloat16: 8e-2}.get(out_t, 1e-4)
     close(out, want, rtol=tol, atol=tol * 4)
 
 
 def test_float64_precision(rng):
-    x, w = randn(rng, 1, 9, 3, dtype=np.float64), randn(rng, 2, 3, 3, dtype=np.float64)
-    out = mx.conv1d(A64(x), A64(w), padding=1)
-    assert out.dtype == mx.float64
-    np.testing.assert_allclose(
-        np.array(out), np_conv_general(x, w, (1,), (1,), (1,), (1,), (1,)), rtol=1e-12, atol=1e-12
-    )
+    with float64_on_cpu():
+        x, w = randn(rng, 1, 9, 3, dtype=np.float64), randn(rng, 2, 3, 3, dtype=np.float64)
+        out = mx.conv1d(A64(x), A64(w), padding=1)
+        assert out.dtype == mx.float64
+        np.testing.assert_allclose(
+            np.array(out), np_conv_general(x, w, (1,), (1,), (1,), (1,), (1,)), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_non_contiguous_inputs(rng):
@@ -424,26 +427,27 @@ def test_argument_types():
 
 def _fd_check(rng, f, x, w):
     """Checks mx.grad of sum(f(x, w) * r) w.r.t. both arguments against central differences."""
-    x = x.astype(np.float64)
-    w = w.astype(np.float64)
-    r = A64(rng.standard_normal(f(A64(x), A64(w)).shape))
+    with float64_on_cpu():
+        x = x.astype(np.float64)
+        w = w.astype(np.float64)
+        r = A64(rng.standard_normal(f(A64(x), A64(w)).shape))
 
-    def loss(a, b):
-        return mx.sum(f(a, b) * r)
+        def loss(a, b):
+            return mx.sum(f(a, b) * r)
 
-    gx, gw = mx.grad(loss, argnums=(0, 1))(A64(x), A64(w))
-    assert gx.shape == x.shape and gw.shape == w.shape
-    assert gx.dtype == mx.float64 and gw.dtype == mx.float64
-    eps = 1e-6
-    for i, (g, arg) in enumerate([(gx, x), (gw, w)]):
-        d = rng.standard_normal(arg.shape)
-        args_p = [x, w]
-        args_m = [x, w]
-        args_p[i] = arg + eps * d
-        args_m[i] = arg - eps * d
-        fd = (loss(*map(A64, args_p)).item() - loss(*map(A64, args_m)).item()) / (2 * eps)
-        an = float((np.array(g) * d).sum())
-        assert abs(fd - an) <= 1e-6 * max(1.0, abs(fd)), (i, fd, an)
+        gx, gw = mx.grad(loss, argnums=(0, 1))(A64(x), A64(w))
+        assert gx.shape == x.shape and gw.shape == w.shape
+        assert gx.dtype == mx.float64 and gw.dtype == mx.float64
+        eps = 1e-6
+        for i, (g, arg) in enumerate([(gx, x), (gw, w)]):
+            d = rng.standard_normal(arg.shape)
+            args_p = [x, w]
+            args_m = [x, w]
+            args_p[i] = arg + eps * d
+            args_m[i] = arg - eps * d
+            fd = (loss(*map(A64, args_p)).item() - loss(*map(A64, args_m)).item()) / (2 * eps)
+            an = float((np.array(g) * d).sum())
+            assert abs(fd - an) <= 1e-6 * max(1.0, abs(fd)), (i, fd, an)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kw", GENERAL)
@@ -479,10 +483,11 @@ def test_grad_float32_matches_float64(rng):
         return mx.sum(mx.conv2d(a, b, stride=2, padding=1, groups=2) ** 2)
 
     g32 = mx.grad(loss, argnums=(0, 1))(mx.array(x), mx.array(w))
-    g64 = mx.grad(loss, argnums=(0, 1))(mx.array(x, mx.float64), mx.array(w, mx.float64))
-    for a, b in zip(g32, g64):
-        assert a.dtype == mx.float32
-        close(a, np.array(b), rtol=1e-4, atol=1e-3)
+    with float64_on_cpu():
+        g64 = mx.grad(loss, argnums=(0, 1))(mx.array(x, mx.float64), mx.array(w, mx.float64))
+        for a, b in zip(g32, g64):
+            assert a.dtype == mx.float32
+            close(a, np.array(b), rtol=1e-4, atol=1e-3)
 
 
 def test_grad_mixed_dtypes(rng):
@@ -506,14 +511,15 @@ def test_jvp(rng):
     def f(a, b):
         return mx.conv_general(a, b, **kw)
 
-    _, (t,) = mx.jvp(f, [A64(x), A64(w)], [A64(tx), A64(tw)])
-    eps = 1e-6
-    fd = (np.array(f(A64(x + eps * tx), A64(w + eps * tw)))
-          - np.array(f(A64(x - eps * tx), A64(w - eps * tw)))) / (2 * eps)
-    np.testing.assert_allclose(np.array(t), fd, rtol=1e-6, atol=1e-6)
-    # Tangent for one argument only.
-    _, (t,) = mx.jvp(lambda a: f(a, A64(w)), [A64(x)], [A64(tx)])
-    np.testing.assert_allclose(np.array(t), np.array(f(A64(tx), A64(w))), atol=1e-10)
+    with float64_on_cpu():
+        _, (t,) = mx.jvp(f, [A64(x), A64(w)], [A64(tx), A64(tw)])
+        eps = 1e-6
+        fd = (np.array(f(A64(x + eps * tx), A64(w + eps * tw)))
+              - np.array(f(A64(x - eps * tx), A64(w - eps * tw)))) / (2 * eps)
+        np.testing.assert_allclose(np.array(t), fd, rtol=1e-6, atol=1e-6)
+        # Tangent for one argument only.
+        _, (t,) = mx.jvp(lambda a: f(a, A64(w)), [A64(x)], [A64(tx)])
+        np.testing.assert_allclose(np.array(t), np.array(f(A64(tx), A64(w))), atol=1e-10)
 
 
 VMAP_CASES = [
