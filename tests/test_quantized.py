@@ -9,6 +9,7 @@ Python loop."""
 import mlx.core as mx
 import numpy as np
 import pytest
+from conftest import float64_on_cpu, on_cpu_if_float64
 
 AFFINE = [(g, b) for g in (32, 64, 128) for b in (1, 2, 3, 4, 5, 6, 8)]
 FP_MODES = ["mxfp4", "mxfp8", "nvfp4"]
@@ -267,23 +268,24 @@ def test_nvfp4_global_scale(rng):
 
 @pytest.mark.parametrize("dtype", FLOATS + [mx.float64])
 def test_round_trip_shapes_and_layouts(rng, dtype):
-    w = mx.array(rng.standard_normal((2, 3, 128)).astype(np.float32)).astype(dtype)
-    for mode, g, b in [("affine", 64, 4), ("affine", 128, 6), ("mxfp4", None, None), ("nvfp4", None, None)]:
-        q = mx.quantize(w, g, b, mode=mode)
-        assert q[0].shape[:2] == (2, 3)
-        d = mx.dequantize(*q, group_size=g, bits=b, mode=mode)
-        if mode == "affine":
-            assert d.dtype == dtype
-        assert d.shape == w.shape
-        # each leading slice quantizes independently
-        q1 = mx.quantize(w[1, 2:3], g, b, mode=mode)
-        np.testing.assert_array_equal(np.array(q[0][1, 2:3]), np.array(q1[0]))
-        # non-contiguous input (transposed view) quantizes its logical values
-        wt = mx.swapaxes(mx.array(npy(w).swapaxes(0, 1)).astype(dtype), 0, 1)
-        qt = mx.quantize(wt, g, b, mode=mode)
-        np.testing.assert_array_equal(np.array(qt[0]), np.array(q[0]))
-    err = np.abs(npy(mx.dequantize(*mx.quantize(w, 32, 8), 32, 8)) - npy(w)).max()
-    assert err < (0.05 if dtype == mx.bfloat16 else 0.03)
+    with on_cpu_if_float64(dtype):
+        w = mx.array(rng.standard_normal((2, 3, 128)).astype(np.float32)).astype(dtype)
+        for mode, g, b in [("affine", 64, 4), ("affine", 128, 6), ("mxfp4", None, None), ("nvfp4", None, None)]:
+            q = mx.quantize(w, g, b, mode=mode)
+            assert q[0].shape[:2] == (2, 3)
+            d = mx.dequantize(*q, group_size=g, bits=b, mode=mode)
+            if mode == "affine":
+                assert d.dtype == dtype
+            assert d.shape == w.shape
+            # each leading slice quantizes independently
+            q1 = mx.quantize(w[1, 2:3], g, b, mode=mode)
+            np.testing.assert_array_equal(np.array(q[0][1, 2:3]), np.array(q1[0]))
+            # non-contiguous input (transposed view) quantizes its logical values
+            wt = mx.swapaxes(mx.array(npy(w).swapaxes(0, 1)).astype(dtype), 0, 1)
+            qt = mx.quantize(wt, g, b, mode=mode)
+            np.testing.assert_array_equal(np.array(qt[0]), np.array(q[0]))
+        err = np.abs(npy(mx.dequantize(*mx.quantize(w, 32, 8), 32, 8)) - npy(w)).max()
+        assert err < (0.05 if dtype == mx.bfloat16 else 0.03)
 
 
 def test_defaults_and_empty():
@@ -369,26 +371,28 @@ def test_quantized_matmul_shapes_broadcast_and_views(rng):
 def test_quantized_matmul_dtypes(rng, xdt, sdt, out):
     w = mx.array(rng.standard_normal((32, 64)).astype(np.float32)).astype(sdt)
     q = mx.quantize(w, 32, 4)
-    x = mx.array(rng.integers(-3, 4, (3, 64)).astype(np.float32)).astype(xdt)
-    y = mx.quantized_matmul(x, *q, group_size=32, bits=4)
-    assert y.dtype == out
-    tol = {mx.float16: 2e-3, mx.bfloat16: 1e-2}.get(out, 1e-5)
-    want = npy(x.astype(mx.float32)).astype(np.float64) @ exact_affine(*q, 32, 4).T
-    close(y, want, rtol=tol, atol=tol * np.abs(want).max())
-    # fp modes keep x's dtype
-    qf = mx.quantize(mx.array(rng.standard_normal((32, 64)).astype(np.float32)), mode="mxfp4")
-    if mx.issubdtype(xdt, mx.floating):
-        assert mx.quantized_matmul(x, *qf, mode="mxfp4").dtype == xdt
+    with on_cpu_if_float64(xdt, sdt, out):
+        x = mx.array(rng.integers(-3, 4, (3, 64)).astype(np.float32)).astype(xdt)
+        y = mx.quantized_matmul(x, *q, group_size=32, bits=4)
+        assert y.dtype == out
+        tol = {mx.float16: 2e-3, mx.bfloat16: 1e-2}.get(out, 1e-5)
+        want = npy(x.astype(mx.float32)).astype(np.float64) @ exact_affine(*q, 32, 4).T
+        close(y, want, rtol=tol, atol=tol * np.abs(want).max())
+        # fp modes keep x's dtype
+        qf = mx.quantize(mx.array(rng.standard_normal((32, 64)).astype(np.float32)), mode="mxfp4")
+        if mx.issubdtype(xdt, mx.floating):
+            assert mx.quantized_matmul(x, *qf, mode="mxfp4").dtype == xdt
 
 
 def test_quantized_matmul_float64_exact(rng):
     w = rng.standard_normal((48, 96)).astype(np.float32)
     q = mx.quantize(mx.array(w), 32, 4)
-    s64, b64 = q[1].astype(mx.float64), q[2].astype(mx.float64)
-    x = mx.array(rng.standard_normal((3, 96)), dtype=mx.float64)
-    y = mx.quantized_matmul(x, q[0], s64, b64, group_size=32, bits=4)
-    assert y.dtype == mx.float64
-    close(y, np.array(x) @ exact_affine(q[0], s64, b64, 32, 4).T, rtol=1e-12, atol=1e-12)
+    with float64_on_cpu():
+        s64, b64 = q[1].astype(mx.float64), q[2].astype(mx.float64)
+        x = mx.array(rng.standard_normal((3, 96)), dtype=mx.float64)
+        y = mx.quantized_matmul(x, q[0], s64, b64, group_size=32, bits=4)
+        assert y.dtype == mx.float64
+        close(y, np.array(x) @ exact_affine(q[0], s64, b64, 32, 4).T, rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------------ gather_qmm
@@ -477,9 +481,10 @@ def test_gather_qqmm(rng):
 def test_from_fp8_all_codes():
     codes = mx.array(np.arange(256, dtype=np.uint8))
     for dt in [mx.float32, mx.float16, mx.bfloat16, mx.float64]:
-        y = mx.from_fp8(codes, dt)
-        assert y.dtype == dt
-        np.testing.assert_array_equal(npy(y), E4M3.astype(np.float32) if dt != mx.float64 else E4M3)
+        with on_cpu_if_float64(dt):
+            y = mx.from_fp8(codes, dt)
+            assert y.dtype == dt
+            np.testing.assert_array_equal(npy(y), E4M3.astype(np.float32) if dt != mx.float64 else E4M3)
     assert mx.from_fp8(codes).dtype == mx.bfloat16
 
 
@@ -494,8 +499,9 @@ def test_to_fp8(rng):
     np.testing.assert_array_equal(np.array(mx.to_fp8(mx.array(vals))), enc_e4m3(vals))
     assert np.array(mx.to_fp8(mx.array([np.nan, -np.nan], mx.float32))).tolist() == [126, 254]
     for dt in [mx.float16, mx.bfloat16, mx.float64]:
-        x = mx.array(vals).astype(dt)
-        np.testing.assert_array_equal(np.array(mx.to_fp8(x)), enc_e4m3(npy(x)))
+        with on_cpu_if_float64(dt):
+            x = mx.array(vals).astype(dt)
+            np.testing.assert_array_equal(np.array(mx.to_fp8(x)), enc_e4m3(npy(x)))
     assert mx.to_fp8(mx.array(1.0)).shape == ()
     x = mx.array(vals.reshape(-1, 2)).T  # non-contiguous
     np.testing.assert_array_equal(np.array(mx.to_fp8(x)), enc_e4m3(vals.reshape(-1, 2).T))
@@ -629,65 +635,69 @@ def test_quantized_matmul_grads_vs_finite_differences(rng, transpose):
     N, K = (32, 64) if transpose else (64, 32)
     w = rng.standard_normal((N, K) if transpose else (K, N)).astype(np.float32)
     wq, s, b = mx.quantize(mx.array(w), 32, 4)
-    s, b = s.astype(mx.float64), b.astype(mx.float64)
-    x = mx.array(rng.standard_normal((2, 3, K)), dtype=mx.float64)
-    R = mx.array(rng.standard_normal((2, 3, N)), dtype=mx.float64)
+    with float64_on_cpu():
+        s, b = s.astype(mx.float64), b.astype(mx.float64)
+        x = mx.array(rng.standard_normal((2, 3, K)), dtype=mx.float64)
+        R = mx.array(rng.standard_normal((2, 3, N)), dtype=mx.float64)
 
-    def f(x, s, b):
-        return (mx.quantized_matmul(x, wq, s, b, transpose=transpose, group_size=32, bits=4) * R).sum()
+        def f(x, s, b):
+            return (mx.quantized_matmul(x, wq, s, b, transpose=transpose, group_size=32, bits=4) * R).sum()
 
-    grads = mx.grad(f, argnums=(0, 1, 2))(x, s, b)
-    for i, g in enumerate(grads):
-        arg = (x, s, b)[i]
-        d = mx.array(rng.standard_normal(arg.shape), dtype=mx.float64)
-        numeric = fd_directional(f, (x, s, b), i, d)
-        assert np.isclose((g * d).sum().item(), numeric, rtol=1e-6, atol=1e-8)
-    # jvp agrees with the vjp
-    tx = mx.array(rng.standard_normal(x.shape), dtype=mx.float64)
-    ts = mx.array(rng.standard_normal(s.shape), dtype=mx.float64)
-    _, (jv,) = mx.jvp(lambda x, s: mx.quantized_matmul(x, wq, s, b, transpose=transpose, group_size=32, bits=4),
-                      [x, s], [tx, ts])
-    close((jv * R).sum(), ((grads[0] * tx).sum() + (grads[1] * ts).sum()).item(), rtol=1e-9, atol=1e-9)
-    # no gradient for the packed weights
-    with pytest.raises(ValueError):
-        mx.grad(lambda w: mx.quantized_matmul(x, w, s, b, transpose=transpose, group_size=32, bits=4).sum())(wq)
+        grads = mx.grad(f, argnums=(0, 1, 2))(x, s, b)
+        for i, g in enumerate(grads):
+            arg = (x, s, b)[i]
+            d = mx.array(rng.standard_normal(arg.shape), dtype=mx.float64)
+            numeric = fd_directional(f, (x, s, b), i, d)
+            assert np.isclose((g * d).sum().item(), numeric, rtol=1e-6, atol=1e-8)
+        # jvp agrees with the vjp
+        tx = mx.array(rng.standard_normal(x.shape), dtype=mx.float64)
+        ts = mx.array(rng.standard_normal(s.shape), dtype=mx.float64)
+        _, (jv,) = mx.jvp(lambda x, s: mx.quantized_matmul(x, wq, s, b, transpose=transpose, group_size=32, bits=4),
+                          [x, s], [tx, ts])
+        close((jv * R).sum(), ((grads[0] * tx).sum() + (grads[1] * ts).sum()).item(), rtol=1e-9, atol=1e-9)
+        # no gradient for the packed weights
+        with pytest.raises(ValueError):
+            mx.grad(lambda w: mx.quantized_matmul(x, w, s, b, transpose=transpose, group_size=32, bits=4).sum())(wq)
 
 
 def test_fp_mode_grad_and_dequantize_grads(rng):
     w = rng.standard_normal((32, 64)).astype(np.float32)
     fq, fs = mx.quantize(mx.array(w), mode="mxfp8")
-    x = mx.array(rng.standard_normal((3, 64)), dtype=mx.float64)
-    g = mx.grad(lambda x: mx.quantized_matmul(x, fq, fs, mode="mxfp8").sum())(x)
-    close(g, np.ones((3, 32)) @ deq((fq, fs), "mxfp8").astype(np.float64), rtol=1e-12, atol=1e-12)
+    with float64_on_cpu():
+        x = mx.array(rng.standard_normal((3, 64)), dtype=mx.float64)
+        g = mx.grad(lambda x: mx.quantized_matmul(x, fq, fs, mode="mxfp8").sum())(x)
+        close(g, np.ones((3, 32)) @ deq((fq, fs), "mxfp8").astype(np.float64), rtol=1e-12, atol=1e-12)
     wq, s, b = mx.quantize(mx.array(w), 64, 3)
-    s, b = s.astype(mx.float64), b.astype(mx.float64)
-    R = mx.array(rng.standard_normal((32, 64)), dtype=mx.float64)
+    with float64_on_cpu():
+        s, b = s.astype(mx.float64), b.astype(mx.float64)
+        R = mx.array(rng.standard_normal((32, 64)), dtype=mx.float64)
 
-    def f(s, b):
-        return (mx.dequantize(wq, s, b, 64, 3) * R).sum()
+        def f(s, b):
+            return (mx.dequantize(wq, s, b, 64, 3) * R).sum()
 
-    gs, gb = mx.grad(f, argnums=(0, 1))(s, b)
-    q = unpack_bits(np.array(wq), 3).reshape(32, 1, 64)
-    close(gs, (np.array(R).reshape(32, 1, 64) * q).sum(-1), rtol=1e-12, atol=1e-10)
-    close(gb, np.array(R).reshape(32, 1, 64).sum(-1), rtol=1e-12, atol=1e-10)
+        gs, gb = mx.grad(f, argnums=(0, 1))(s, b)
+        q = unpack_bits(np.array(wq), 3).reshape(32, 1, 64)
+        close(gs, (np.array(R).reshape(32, 1, 64) * q).sum(-1), rtol=1e-12, atol=1e-10)
+        close(gb, np.array(R).reshape(32, 1, 64).sum(-1), rtol=1e-12, atol=1e-10)
 
 
 def test_gather_qmm_grads(rng):
     w = rng.standard_normal((3, 32, 64)).astype(np.float32)
     wq, s, b = mx.quantize(mx.array(w), 32, 4)
-    s, b = s.astype(mx.float64), b.astype(mx.float64)
-    x = mx.array(rng.standard_normal((4, 2, 64)), dtype=mx.float64)
-    li, ri = mx.array([0, 3, 3, 1, 2]), mx.array([2, 0, 2, 1, 0])
-    R = mx.array(rng.standard_normal((5, 2, 32)), dtype=mx.float64)
+    with float64_on_cpu():
+        s, b = s.astype(mx.float64), b.astype(mx.float64)
+        x = mx.array(rng.standard_normal((4, 2, 64)), dtype=mx.float64)
+        li, ri = mx.array([0, 3, 3, 1, 2]), mx.array([2, 0, 2, 1, 0])
+        R = mx.array(rng.standard_normal((5, 2, 32)), dtype=mx.float64)
 
-    def f(x, s, b):
-        return (mx.gather_qmm(x, wq, s, b, li, ri, group_size=32, bits=4) * R).sum()
+        def f(x, s, b):
+            return (mx.gather_qmm(x, wq, s, b, li, ri, group_size=32, bits=4) * R).sum()
 
-    grads = mx.grad(f, argnums=(0, 1, 2))(x, s, b)
-    for i, g in enumerate(grads):
-        arg = (x, s, b)[i]
-        d = mx.array(rng.standard_normal(arg.shape), dtype=mx.float64)
-        assert np.isclose((g * d).sum().item(), fd_directional(f, (x, s, b), i, d), rtol=1e-6, atol=1e-8)
+        grads = mx.grad(f, argnums=(0, 1, 2))(x, s, b)
+        for i, g in enumerate(grads):
+            arg = (x, s, b)[i]
+            d = mx.array(rng.standard_normal(arg.shape), dtype=mx.float64)
+            assert np.isclose((g * d).sum().item(), fd_directional(f, (x, s, b), i, d), rtol=1e-6, atol=1e-8)
 
 
 # ------------------------------------------------------------------ vmap
