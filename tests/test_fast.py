@@ -7,6 +7,7 @@ import math
 import mlx.core as mx
 import numpy as np
 import pytest
+from conftest import float64_on_cpu, on_cpu_if_float64
 
 F = mx.fast
 FLOATS = [mx.float32, mx.float16, mx.bfloat16]
@@ -112,31 +113,32 @@ def np_sdpa(q, k, v, scale, mask=None, sinks=None):
 def check_grads(fun, args, argnums, rng, h=1e-6, rtol=1e-6):
     """Compares mx.grad/mx.jvp of sum(fun(*args) * cot) with central differences along a
     random direction, in float64 on the CPU."""
-    args = [D64(a) if isinstance(a, np.ndarray) else a for a in args]
-    out = fun(*args)
-    cot = D64(rng.standard_normal(out.shape))
+    with float64_on_cpu():
+        args = [D64(a) if isinstance(a, np.ndarray) else a for a in args]
+        out = fun(*args)
+        cot = D64(rng.standard_normal(out.shape))
 
-    def loss(*xs):
-        return (fun(*xs) * cot).sum()
+        def loss(*xs):
+            return (fun(*xs) * cot).sum()
 
-    grads = mx.grad(loss, argnums=argnums)(*args)
-    if not isinstance(grads, (tuple, list)):
-        grads = (grads,)
-    for g, i in zip(grads, argnums):
-        x = args[i]
-        d = rng.standard_normal(x.shape)
-        xp = list(args)
-        xm = list(args)
-        xp[i] = x + h * D64(d)
-        xm[i] = x - h * D64(d)
-        fd = (loss(*xp).item() - loss(*xm).item()) / (2 * h)
-        an = float((N(g) * d).sum())
-        assert abs(fd - an) <= rtol * max(1.0, abs(fd)) + 1e-7, (i, fd, an)
-        # jvp along the same direction, with zero tangents elsewhere
-        tangents = [mx.zeros_like(a) for a in args]
-        tangents[i] = D64(d)
-        _, (t,) = mx.jvp(lambda *xs: [loss(*xs)], args, tangents)
-        assert abs(t.item() - fd) <= rtol * max(1.0, abs(fd)) + 1e-7, (i, fd, t.item())
+        grads = mx.grad(loss, argnums=argnums)(*args)
+        if not isinstance(grads, (tuple, list)):
+            grads = (grads,)
+        for g, i in zip(grads, argnums):
+            x = args[i]
+            d = rng.standard_normal(x.shape)
+            xp = list(args)
+            xm = list(args)
+            xp[i] = x + h * D64(d)
+            xm[i] = x - h * D64(d)
+            fd = (loss(*xp).item() - loss(*xm).item()) / (2 * h)
+            an = float((N(g) * d).sum())
+            assert abs(fd - an) <= rtol * max(1.0, abs(fd)) + 1e-7, (i, fd, an)
+            # jvp along the same direction, with zero tangents elsewhere
+            tangents = [mx.zeros_like(a) for a in args]
+            tangents[i] = D64(d)
+            _, (t,) = mx.jvp(lambda *xs: [loss(*xs)], args, tangents)
+            assert abs(t.item() - fd) <= rtol * max(1.0, abs(fd)) + 1e-7, (i, fd, t.item())
 
 
 def check_vmap(fun, args, in_axes, rng):
@@ -168,9 +170,10 @@ def test_rms_norm_values(rng, dtype, shape, with_weight):
 def test_rms_norm_float64_and_promotion(rng):
     x = rng.standard_normal((4, 10))
     w = rng.standard_normal(10)
-    got = F.rms_norm(D64(x), D64(w), 1e-6)
-    assert got.dtype == mx.float64
-    np.testing.assert_allclose(np.array(got), np_rms(x, w, 1e-6), rtol=1e-12)
+    with float64_on_cpu():
+        got = F.rms_norm(D64(x), D64(w), 1e-6)
+        assert got.dtype == mx.float64
+        np.testing.assert_allclose(np.array(got), np_rms(x, w, 1e-6), rtol=1e-12)
     # half x with float32 weight promotes to float32; int x with float weight too
     assert F.rms_norm(A(x, mx.float16), A(w), 1e-5).dtype == mx.float32
     assert F.rms_norm(A(x, mx.bfloat16), A(w, mx.float16), 1e-5).dtype == mx.float32
@@ -234,9 +237,10 @@ def test_layer_norm_values(rng, dtype, shape, affine):
 
 def test_layer_norm_float64_promotion_and_large_mean(rng):
     x = rng.standard_normal((3, 50))
-    got = F.layer_norm(D64(x), D64(np.ones(50)), None, 1e-5)
-    assert got.dtype == mx.float64
-    np.testing.assert_allclose(np.array(got), np_ln(x, None, None, 1e-5), rtol=1e-10, atol=1e-12)
+    with float64_on_cpu():
+        got = F.layer_norm(D64(x), D64(np.ones(50)), None, 1e-5)
+        assert got.dtype == mx.float64
+        np.testing.assert_allclose(np.array(got), np_ln(x, None, None, 1e-5), rtol=1e-10, atol=1e-12)
     # the bias does not take part in the type promotion; the weight does
     assert F.layer_norm(A(x, mx.float16), None, A(np.ones(50)), 1e-5).dtype == mx.float16
     assert F.layer_norm(A(x, mx.float16), A(np.ones(50)), None, 1e-5).dtype == mx.float32
@@ -348,9 +352,10 @@ def test_rope_values(rng, dtype, dims, traditional, base, scale, offset):
 
 def test_rope_float64_freqs_and_array_offsets(rng):
     x = rng.standard_normal((2, 3, 6, 10))
-    got = F.rope(D64(x), 8, traditional=False, base=10000.0, scale=1.0, offset=2)
-    assert got.dtype == mx.float64
-    np.testing.assert_allclose(np.array(got), np_rope(x, 8, False, 10000.0, 1.0, 2), rtol=1e-9, atol=1e-9)
+    with float64_on_cpu():
+        got = F.rope(D64(x), 8, traditional=False, base=10000.0, scale=1.0, offset=2)
+        assert got.dtype == mx.float64
+        np.testing.assert_allclose(np.array(got), np_rope(x, 8, False, 10000.0, 1.0, 2), rtol=1e-9, atol=1e-9)
     freqs = rng.uniform(0.5, 4.0, 4)
     for trad in [False, True]:
         got = F.rope(A(x), 8, traditional=trad, base=None, scale=0.7, offset=1, freqs=A(freqs))
@@ -500,9 +505,10 @@ def test_sdpa_sinks(rng):
 def test_sdpa_dtypes_layouts_and_sizes(rng):
     q, k, v = qkv(rng)
     # float64 and mixed-precision promotion
-    got = F.scaled_dot_product_attention(D64(q), D64(k), D64(v), scale=0.3)
-    assert got.dtype == mx.float64
-    np.testing.assert_allclose(np.array(got), np_sdpa(q, k, v, float(np.float32(0.3))), rtol=1e-10, atol=1e-12)
+    with float64_on_cpu():
+        got = F.scaled_dot_product_attention(D64(q), D64(k), D64(v), scale=0.3)
+        assert got.dtype == mx.float64
+        np.testing.assert_allclose(np.array(got), np_sdpa(q, k, v, float(np.float32(0.3))), rtol=1e-10, atol=1e-12)
     assert F.scaled_dot_product_attention(A(q, mx.float16), A(k), A(v), scale=0.3).dtype == mx.float32
     assert F.scaled_dot_product_attention(
         A(q, mx.bfloat16), A(k, mx.float16), A(v, mx.float16), scale=0.3).dtype == mx.float32
@@ -687,21 +693,22 @@ def test_norm_backward_many_rows(rng):
 
 def test_second_order_gradients(rng):
     """Gradients of the fused backward kernels go through their composite fallbacks."""
-    x = D64(rng.standard_normal((3, 6)))
-    w, b = D64(rng.standard_normal(6)), D64(rng.standard_normal(6))
-    d = D64(rng.standard_normal((3, 6)))
-    h = 1e-6
-    for f in [lambda x: F.layer_norm(x, w, b, 1e-5), lambda x: F.rms_norm(x, w, 1e-5)]:
-        g = mx.grad(lambda x: (f(x) ** 3).sum())
-        hvp = mx.grad(lambda x: (g(x) * d).sum())(x)
-        fd = (g(x + h * d) - g(x - h * d)) / (2 * h)
+    with float64_on_cpu():
+        x = D64(rng.standard_normal((3, 6)))
+        w, b = D64(rng.standard_normal(6)), D64(rng.standard_normal(6))
+        d = D64(rng.standard_normal((3, 6)))
+        h = 1e-6
+        for f in [lambda x: F.layer_norm(x, w, b, 1e-5), lambda x: F.rms_norm(x, w, 1e-5)]:
+            g = mx.grad(lambda x: (f(x) ** 3).sum())
+            hvp = mx.grad(lambda x: (g(x) * d).sum())(x)
+            fd = (g(x + h * d) - g(x - h * d)) / (2 * h)
+            np.testing.assert_allclose(np.array(hvp), np.array(fd), rtol=1e-5, atol=1e-6)
+        q, k, v = (D64(a) for a in qkv(rng, Tq=3, Tkv=4, D=3, Dv=2))
+        dq = D64(rng.standard_normal(q.shape))
+        g = mx.grad(lambda q: (F.scaled_dot_product_attention(q, k, v, scale=0.5, mask="causal") ** 2).sum())
+        hvp = mx.grad(lambda q: (g(q) * dq).sum())(q)
+        fd = (g(q + h * dq) - g(q - h * dq)) / (2 * h)
         np.testing.assert_allclose(np.array(hvp), np.array(fd), rtol=1e-5, atol=1e-6)
-    q, k, v = (D64(a) for a in qkv(rng, Tq=3, Tkv=4, D=3, Dv=2))
-    dq = D64(rng.standard_normal(q.shape))
-    g = mx.grad(lambda q: (F.scaled_dot_product_attention(q, k, v, scale=0.5, mask="causal") ** 2).sum())
-    hvp = mx.grad(lambda q: (g(q) * dq).sum())(q)
-    fd = (g(q + h * dq) - g(q - h * dq)) / (2 * h)
-    np.testing.assert_allclose(np.array(hvp), np.array(fd), rtol=1e-5, atol=1e-6)
 
 
 def test_sdpa_vmap(rng):
