@@ -7,6 +7,7 @@ import math
 import mlx.core as mx
 import numpy as np
 import pytest
+from conftest import on_cpu_if_float64
 from hypothesis import given
 from hypothesis import strategies as st
 from op_descriptions import (
@@ -369,17 +370,18 @@ def test_creation_errors():
     ],
 )
 def test_arange(args, kwargs):
-    a = mx.arange(*args, **kwargs)
-    npkw = {k: v for k, v in kwargs.items() if k != "dtype"}
-    expected = np.arange(*args, **npkw)
-    if "dtype" in kwargs:
-        assert a.dtype == kwargs["dtype"]
-        expected = np.arange(*args, **npkw, dtype=NP_DTYPE[kwargs["dtype"]])
-    else:
-        is_float = any(isinstance(v, float) for v in list(args) + list(npkw.values()))
-        assert a.dtype == (mx.float32 if is_float else mx.int32)
-    assert a.shape == expected.shape
-    assert_close(a, expected, rtol=1e-6, atol=1e-6)
+    with on_cpu_if_float64(kwargs.get("dtype")):
+        a = mx.arange(*args, **kwargs)
+        npkw = {k: v for k, v in kwargs.items() if k != "dtype"}
+        expected = np.arange(*args, **npkw)
+        if "dtype" in kwargs:
+            assert a.dtype == kwargs["dtype"]
+            expected = np.arange(*args, **npkw, dtype=NP_DTYPE[kwargs["dtype"]])
+        else:
+            is_float = any(isinstance(v, float) for v in list(args) + list(npkw.values()))
+            assert a.dtype == (mx.float32 if is_float else mx.int32)
+        assert a.shape == expected.shape
+        assert_close(a, expected, rtol=1e-6, atol=1e-6)
 
 
 def test_arange_large_and_errors():
@@ -407,20 +409,21 @@ def test_arange_large_and_errors():
     ],
 )
 def test_linspace(start, stop, num, dtype):
-    a = (
-        mx.linspace(start, stop, num)
-        if dtype is None
-        else mx.linspace(start, stop, num, dtype=dtype)
-    )
-    assert a.dtype == (dtype or mx.float32)
-    expected = np.linspace(start, stop, num)
-    if dtype is not None and dtype in INTS:
-        expected = expected.astype(np.int32)  # truncation, as in NumPy
-    assert a.shape == (num,)
-    if a.dtype in (mx.float32, mx.float64):
-        assert_close(a, expected, rtol=1e-6, atol=1e-6)
-    else:
-        assert_close(a, expected)
+    with on_cpu_if_float64(dtype):
+        a = (
+            mx.linspace(start, stop, num)
+            if dtype is None
+            else mx.linspace(start, stop, num, dtype=dtype)
+        )
+        assert a.dtype == (dtype or mx.float32)
+        expected = np.linspace(start, stop, num)
+        if dtype is not None and dtype in INTS:
+            expected = expected.astype(np.int32)  # truncation, as in NumPy
+        assert a.shape == (num,)
+        if a.dtype in (mx.float32, mx.float64):
+            assert_close(a, expected, rtol=1e-6, atol=1e-6)
+        else:
+            assert_close(a, expected)
 
 
 def test_linspace_defaults_and_errors():
