@@ -377,3 +377,15 @@ def test_gradients_on_gpu():
               lambda t: (mx.topk(t, 5, axis=1)).sum()]:
         g, c = run(f, mx.gpu), run(f, mx.cpu)
         np.testing.assert_allclose(np.array(g), np.array(c), rtol=1e-3, atol=1e-3)
+
+
+def test_fallback_counter_sees_unhandled_dtypes():
+    # complex64 has no GPU sort/scan kernel: it runs on the host (and the counter shows it)
+    z = mx.array((rng.standard_normal(20) + 1j * rng.standard_normal(20)).astype(np.complex64))
+    mx.synchronize()
+    before = fallbacks()
+    g = mx.sort(z, stream=mx.gpu)
+    mx.eval(g)
+    after = fallbacks()
+    assert after.get("Sort (complex64)", 0) == before.get("Sort (complex64)", 0) + 1
+    np.testing.assert_array_equal(np.array(g), np.array(mx.sort(z, stream=mx.cpu)))
