@@ -4,6 +4,7 @@
 
 #include "convert.h"
 #include "mlx/ops/fast.h"
+#include "mlx/primitives/custom_kernel.h"
 
 using namespace nb::literals;
 
@@ -156,12 +157,85 @@ callable raises ``RuntimeError`` when called.)");
 
   m.def(
       "cuda_kernel",
-      [](const std::string& name, nb::handle, nb::handle, const std::string&, const std::string&, bool,
-         int) -> nb::object { no_backend("cuda_kernel", "CUDA", name); },
+      [](const std::string& name, nb::handle input_names, nb::handle output_names, const std::string& source,
+         const std::string& header, bool ensure_row_contiguous, int shared_memory) -> nb::object {
+        if (!is_available(Device::gpu)) no_backend("cuda_kernel", "CUDA", name);
+        auto names = [](nb::handle h, const char* what) {
+          std::vector<std::string> out;
+          if (nb::isinstance<nb::str>(h))
+            throw ValueError(msg("[cuda_kernel] ", what, " must be a list of strings; got a string."));
+          for (auto item : h) {
+            if (!nb::isinstance<nb::str>(item))
+              throw ValueError(msg("[cuda_kernel] ", what, " must be a list of strings; got ",
+                                   nb::cast<std::string>(nb::str(nb::type_name(item.type()))), "."));
+            out.push_back(nb::cast<std::string>(item));
+          }
+          return out;
+        };
+        auto ins = names(input_names, "input_names");
+        auto outs = names(output_names, "output_names");
+        auto dims3 = [](nb::handle h, const char* what) {
+          std::array<int, 3> d{1, 1, 1};
+          auto seq = nb::cast<std::vector<int>>(h);
+          if (seq.empty() || seq.size() > 3)
+            throw ValueError(msg("[cuda_kernel] ", what, " must have 1 to 3 sizes; got ", seq.size(), "."));
+          for (size_t i = 0; i < seq.size(); ++i) d[i] = seq[i];
+          return d;
+        };
+        auto call = [=](nb::handle inputs, nb::handle output_shapes, nb::handle output_dtypes, nb::handle grid,
+                        nb::handle threadgroup, nb::handle template_args, std::optional<float> init_value,
+                        bool verbose, StreamArg st) -> nb::object {
+          std::vector<array> arrs;
+          for (auto item : inputs) arrs.push_back(to_array(item));
+          std::vector<Shape> shapes;
+          for (auto item : output_shapes) shapes.push_back(nb::cast<Shape>(item));
+          std::vector<Dtype> dtypes;
+          for (auto item : output_dtypes) dtypes.push_back(nb::cast<Dtype>(item));
+          std::vector<std::pair<std::string, fast::TemplateArg>> targs;
+          if (!template_args.is_none()) {
+            for (auto item : template_args) {
+              auto tup = nb::cast<nb::tuple>(item);
+              if (tup.size() != 2)
+                throw ValueError("[cuda_kernel] template arguments are (name, value) pairs; got another length.");
+              std::string tn = nb::cast<std::string>(tup[0]);
+              nb::handle v = tup[1];
+              Dtype dt;
+              if (nb::try_cast<Dtype>(v, dt)) targs.push_back({tn, dt});
+              else if (nb::isinstance<nb::bool_>(v)) targs.push_back({tn, nb::cast<bool>(v)});
+              else if (nb::isinstance<nb::int_>(v)) targs.push_back({tn, nb::cast<int>(v)});
+              else
+                throw ValueError(msg("[cuda_kernel] a template argument's value must be a Dtype, an int or a bool; got ",
+                                     nb::cast<std::string>(nb::str(nb::type_name(v.type()))), " for '", tn, "'."));
+            }
+          }
+          auto res = fast::cuda_kernel(name, ins, outs, source, header, ensure_row_contiguous, shared_memory, arrs,
+                                       shapes, dtypes, dims3(grid, "grid"), dims3(threadgroup, "threadgroup"), targs,
+                                       init_value, verbose, sd(st));
+          nb::list l;
+          for (auto& a : res) l.append(nb::cast(a));
+          return l;
+        };
+        return nb::cpp_function(call, "inputs"_a, "output_shapes"_a, "output_dtypes"_a, "grid"_a, "threadgroup"_a,
+                                "template"_a = nb::none(), "init_value"_a = nb::none(), "verbose"_a = false,
+                                "stream"_a = nb::none());
+      },
       "name"_a, "input_names"_a, "output_names"_a, "source"_a, "header"_a = "", "ensure_row_contiguous"_a = true,
       "shared_memory"_a = 0,
-      R"(A custom CUDA kernel from source. This build has no CUDA back-end: raises
-``RuntimeError``.)");
+      R"(A custom CUDA kernel from source.
+
+``source`` is the body of the kernel; its signature is generated from ``input_names``
+(``const T* name`` for each input, plus ``name_shape`` (``const int32_t*``),
+``name_strides`` (``const int64_t*``) and ``name_ndim`` (``int``) where the body uses them)
+and ``output_names`` (``T* name``), with ``T`` the arrays' element types (``float``,
+``__half``, ``__nv_bfloat16``, ``int32_t``, ...). ``header`` goes before the kernel.
+The source is compiled with NVRTC on first use and cached.
+
+Returns a callable ``kernel(inputs, output_shapes, output_dtypes, grid, threadgroup,
+template=None, init_value=None, verbose=False, stream=None)`` that returns the list of
+outputs. ``grid`` counts threads in each dimension (blocks are ``ceil(grid / threadgroup)``),
+``template`` is a list of ``(name, value)`` pairs with a Dtype, int or bool value, visible
+in the body, and ``init_value`` fills the outputs before the launch. Raises
+``RuntimeError`` in a build or on a machine without a CUDA GPU.)");
 
   m.def(
       "precompiled_cuda_kernel",

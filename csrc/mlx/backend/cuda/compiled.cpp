@@ -2,16 +2,7 @@
 // source, compiled with NVRTC on first use and cached by its source. Programs the generator
 // does not cover (non-float32 values, ops without an expression here, broadcast inputs other
 // than scalars) run their unfused graph on the GPU instead.
-//
-// NVRTC is opened with dlopen at first use, not linked: libnvrtc carries its own copy of the
-// C++ standard library, and linking it made libmlx bind std:: symbols to that copy (crashes in
-// std::ostream). Without NVRTC on the machine, compiled programs run unfused.
-#include <dlfcn.h>
-#include <nvrtc.h>
-
-#include <mutex>
-#include <unordered_map>
-
+// Without NVRTC on the machine (nvrtc.cpp), compiled programs run unfused.
 #include "mlx/backend/cuda/cuda.h"
 #include "mlx/primitives/compiled.h"
 
@@ -148,76 +139,11 @@ std::string generate(const std::vector<FusedStep>& steps, const std::vector<bool
   return src;
 }
 
-struct Nvrtc {
-  decltype(&nvrtcCreateProgram) create = nullptr;
-  decltype(&nvrtcCompileProgram) compile = nullptr;
-  decltype(&nvrtcGetProgramLogSize) log_size = nullptr;
-  decltype(&nvrtcGetProgramLog) log = nullptr;
-  decltype(&nvrtcGetCUBINSize) cubin_size = nullptr;
-  decltype(&nvrtcGetCUBIN) cubin = nullptr;
-  decltype(&nvrtcDestroyProgram) destroy = nullptr;
-  bool ok = false;
-  Nvrtc() {
-    void* h = nullptr;
-    for (const char* name : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"}) {
-      h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-      if (h) break;
-    }
-    if (!h) return;
-    create = reinterpret_cast<decltype(create)>(dlsym(h, "nvrtcCreateProgram"));
-    compile = reinterpret_cast<decltype(compile)>(dlsym(h, "nvrtcCompileProgram"));
-    log_size = reinterpret_cast<decltype(log_size)>(dlsym(h, "nvrtcGetProgramLogSize"));
-    log = reinterpret_cast<decltype(log)>(dlsym(h, "nvrtcGetProgramLog"));
-    cubin_size = reinterpret_cast<decltype(cubin_size)>(dlsym(h, "nvrtcGetCUBINSize"));
-    cubin = reinterpret_cast<decltype(cubin)>(dlsym(h, "nvrtcGetCUBIN"));
-    destroy = reinterpret_cast<decltype(destroy)>(dlsym(h, "nvrtcDestroyProgram"));
-    ok = create && compile && log_size && log && cubin_size && cubin && destroy;
-  }
-};
-const Nvrtc& nvrtc() {
-  static Nvrtc n;
-  return n;
-}
-
-cudaKernel_t build(const std::string& src) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, cudaKernel_t> cache;
-  std::lock_guard lk(mu);
-  auto it = cache.find(src);
-  if (it != cache.end()) return it->second;
-  auto& nv = nvrtc();
-  nvrtcProgram prog;
-  if (nv.create(&prog, src.c_str(), "fused.cu", 0, nullptr, nullptr) != NVRTC_SUCCESS)
-    throw std::runtime_error("[compile] nvrtcCreateProgram failed.");
-  std::string arch = "--gpu-architecture=sm_" + std::to_string(props().major) + std::to_string(props().minor);
-  const char* opts[] = {arch.c_str(), "--std=c++17", "-default-device"};
-  nvrtcResult r = nv.compile(prog, 3, opts);
-  if (r != NVRTC_SUCCESS) {
-    size_t n = 0;
-    nv.log_size(prog, &n);
-    std::string log(n, '\0');
-    nv.log(prog, log.data());
-    nv.destroy(&prog);
-    throw std::runtime_error("[compile] NVRTC failed to compile a fused kernel: " + log);
-  }
-  size_t n = 0;
-  nv.cubin_size(prog, &n);
-  std::string cubin(n, '\0');
-  nv.cubin(prog, cubin.data());
-  nv.destroy(&prog);
-  cudaLibrary_t lib;
-  MLX_CUDA_CHECK(cudaLibraryLoadData(&lib, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
-  cudaKernel_t k;
-  MLX_CUDA_CHECK(cudaLibraryGetKernel(&k, lib, "fused"));
-  cache.emplace(src, k);
-  return k;
-}
-
 bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& c = static_cast<Compiled&>(p);
   array& out = outputs[0];
   size_t n = out.size();
-  bool fusable = out.dtype() == Dtype::float32 && n > 0 && nvrtc().ok;
+  bool fusable = out.dtype() == Dtype::float32 && n > 0 && nvrtc_available();
   std::vector<bool> scalar;
   for (auto& in : inputs) {
     bool s = in.data_size() == 1;
@@ -237,7 +163,7 @@ bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<a
       return true;
     }
   }
-  cudaKernel_t k = build(src);
+  cudaKernel_t k = nvrtc_kernel(src, "fused", "[compile]");
   void* y = alloc_out(out);
   long long nn = static_cast<long long>(n);
   std::vector<void*> args;

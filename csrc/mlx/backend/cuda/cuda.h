@@ -57,6 +57,12 @@ int register_kernel(std::type_index t, Kernel k);
 bool log_fallbacks();
 void note_fallback(Primitive& p, const std::vector<array>& inputs);
 
+// Compiles CUDA source with NVRTC for this device (cached by source) and returns the kernel
+// `symbol` (an extern "C" __global__ function). Raises RuntimeError, with the compiler's log,
+// when the source does not compile; `op` prefixes the message.
+bool nvrtc_available();
+cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, const char* op);
+
 // Runs a graph built from `inputs` (for composite implementations: the kernels of its nodes
 // run on the GPU) and moves its values into `outputs`.
 void eval_composite(const std::vector<array>& graph_outputs, std::vector<array>& outputs);
