@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "mlx/backend/cuda/cuda.h"
+#include "mlx/backend/cuda/gemm.h"
 #include "mlx/primitives/primitives.h"
 
 namespace mlx::core::cu {
@@ -145,5 +146,7 @@ bool eval_matmul(Primitive&, const std::vector<array>& inputs, std::vector<array
 }  // namespace
 
 MLX_CUDA_KERNEL(Matmul, eval_matmul);
+
+cublasHandle_t cublas_handle() { return handle(); }
 
 }  // namespace mlx::core::cu

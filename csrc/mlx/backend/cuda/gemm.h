@@ -1,0 +1,23 @@
+// cuBLAS products in row-major terms, shared by the matmul-like kernels (quantized.cu,
+// gather_mm.cu). The handle is matmul.cpp's (on stream(), with a workspace from the pool).
+#pragma once
+#include <cublas_v2.h>
+
+#include "mlx/backend/cuda/cuda.h"
+#include "mlx/dtype.h"
+
+namespace mlx::core::cu {
+
+cublasHandle_t cublas_handle();
+
+// C_i (M x N, row stride ldc) = op(A_i) (M x K) @ op(B_i) (K x N), float32 accumulation, for
+// dt float32 (no TF32 unless MLX_ENABLE_TF32=1), float16, bfloat16. ta: A_i is stored as a
+// row-major (K x M) matrix (row stride lda), else (M x K); tb likewise for B_i ((N x K) / (K x N)).
+// Strided form: A_i = A + i * sa elements (likewise B, C).
+void gemm_strided_batched(Dtype dt, bool ta, bool tb, int M, int N, int K, const void* A, int64_t lda, int64_t sa,
+                          const void* B, int64_t ldb, int64_t sb, void* C, int64_t ldc, int64_t sc, int batch);
+// Pointer form: A, B, C are device arrays of `batch` device pointers.
+void gemm_ptr_batched(Dtype dt, bool ta, bool tb, int M, int N, int K, const void* const* A, int64_t lda,
+                      const void* const* B, int64_t ldb, void* const* C, int64_t ldc, int batch);
+
+}  // namespace mlx::core::cu
