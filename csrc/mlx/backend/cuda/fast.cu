@@ -1,6 +1,7 @@
-// mlx.core.fast on the GPU: fused layer_norm and rms_norm kernels; RoPE, attention and the
-// norm gradients run their composite definitions (whose nodes have GPU kernels).
+// mlx.core.fast on the GPU: fused layer_norm and rms_norm kernels; RoPE and the norm gradients
+// run their composite definitions (whose nodes have GPU kernels). Attention: sdpa.cpp.
 #include "mlx/backend/cuda/elementwise.cuh"
+#include "mlx/backend/cuda/fast_composite.h"
 #include "mlx/primitives/compiled.h"
 #include "mlx/primitives/custom.h"
 #include "mlx/primitives/fast.h"
@@ -97,13 +98,6 @@ bool eval_rms_norm(Primitive& p, const std::vector<array>& inputs, std::vector<a
   return true;
 }
 
-// Composite definitions: their nodes run with GPU kernels.
-bool eval_fast_composite(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
-  auto& fp = static_cast<fast::FastPrimitive&>(p);
-  eval_composite(fp.fallback()(inputs), outputs);
-  return true;
-}
-
 bool eval_alias(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   p.eval_cpu(inputs, outputs);  // outputs alias inputs: no data is touched
   return true;
@@ -111,12 +105,17 @@ bool eval_alias(Primitive& p, const std::vector<array>& inputs, std::vector<arra
 
 }  // namespace
 
+// Composite definitions: their nodes run with GPU kernels.
+bool eval_fast_composite(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& fp = static_cast<fast::FastPrimitive&>(p);
+  eval_composite(fp.fallback()(inputs), outputs);
+  return true;
+}
+
 using namespace mlx::core::fast;
 MLX_CUDA_KERNEL(LayerNorm, eval_layer_norm);
 MLX_CUDA_KERNEL(RMSNorm, eval_rms_norm);
 MLX_CUDA_KERNEL(RoPE, eval_fast_composite);
-MLX_CUDA_KERNEL(ScaledDotProductAttention, eval_fast_composite);
-MLX_CUDA_KERNEL(ScaledDotProductAttentionVJP, eval_fast_composite);
 MLX_CUDA_KERNEL(NormVJP, eval_fast_composite);
 MLX_CUDA_KERNEL(CustomTransforms, eval_alias);
 MLX_CUDA_KERNEL(Depends, eval_alias);
