@@ -62,8 +62,10 @@ void init_ops(nb::module_& m) {
         Dtype t = a.dtype();
         if (!is_inexact(t)) {
           if (decimals >= 0) return a;
-          array f = array(std::pow(10.0, -decimals), float64);
-          return astype(multiply(round(divide(astype(a, float64), f, sd(s)), sd(s)), f, sd(s)), t, sd(s));
+          // float64 on the CPU; the GPU has no float64, so float32 there.
+          Dtype ct = to_stream(sd(s)).device.type == Device::cpu ? float64 : float32;
+          array f = array(std::pow(10.0, -decimals), ct);
+          return astype(multiply(round(divide(astype(a, ct), f, sd(s)), sd(s)), f, sd(s)), t, sd(s));
         }
         array f = astype(array(std::pow(10.0, decimals)), t);
         return divide(round(multiply(a, f, sd(s)), sd(s)), f, sd(s));
@@ -194,7 +196,8 @@ void init_ops(nb::module_& m) {
         if (!endpoint) {
           // num points of linspace(start, stop, num + 1) without the last one.
           if (num < 0) throw ValueError(msg("[linspace] num must be non-negative; got num=", num, "."));
-          array r = linspace(start, stop, num + 1, float64, sd(s));
+          Dtype ct = dtype.value_or(float32) == float64 ? float64 : float32;
+          array r = linspace(start, stop, num + 1, ct, sd(s));
           r = slice(r, {0}, {num}, {1}, sd(s));
           return astype(r, dtype.value_or(float32), sd(s));
         }

@@ -183,7 +183,7 @@ void write_array_data(Writer& out, array a) {
     return x.flags().row_contiguous && x.data_size() == x.size();
   };
   if (!dense(a)) {
-    a = contiguous(a);
+    a = contiguous(a, false, Device(Device::cpu));  // the bytes are written from the host anyway
     a.eval();
   }
   if (dense(a)) {

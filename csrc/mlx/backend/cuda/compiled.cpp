@@ -1,8 +1,13 @@
 // mx.compile on the GPU: a fused elementwise program becomes one CUDA kernel, generated as
-// source, compiled with NVRTC on first use and cached by its source. Programs the generator
-// does not cover (non-float32 values, ops without an expression here, broadcast inputs other
-// than scalars) run their unfused graph on the GPU instead.
-// Without NVRTC on the machine (nvrtc.cpp), compiled programs run unfused.
+// source, compiled with NVRTC on first use and cached by its source. float32 programs over
+// contiguous or scalar inputs get a vectorized kernel (float4); float16/bfloat16/bool values
+// and broadcast or strided inputs get the general kernel. Programs neither covers (integer
+// values, ops without an expression here) run their unfused graph on the GPU.
+// Without NVRTC on the machine (nvrtc.cpp), compiled programs run unfused. Fused kernels are
+// compiled with --fmad=false: a multiply and an add of two steps stay two roundings, so the
+// fused result is the unfused one bit for bit.
+#include <algorithm>
+
 #include "mlx/backend/cuda/cuda.h"
 #include "mlx/primitives/compiled.h"
 
@@ -45,6 +50,11 @@ const char* unary_expr(UnaryOp op) {
     case UnaryOp::Round: return "rintf(%)";
     case UnaryOp::Copy: case UnaryOp::StopGradient: case UnaryOp::Conjugate: case UnaryOp::Real:
       return "(%)";
+    case UnaryOp::LogicalNot: return "(% == 0.f ? 1.f : 0.f)";
+    case UnaryOp::IsNan: return "(isnan(%) ? 1.f : 0.f)";
+    case UnaryOp::IsInf: return "(isinf(%) ? 1.f : 0.f)";
+    case UnaryOp::IsPosInf: return "((isinf(%) && % > 0.f) ? 1.f : 0.f)";
+    case UnaryOp::IsNegInf: return "((isinf(%) && % < 0.f) ? 1.f : 0.f)";
     default: return nullptr;
   }
 }
@@ -57,11 +67,20 @@ const char* binary_expr(BinaryOp op) {
     case BinaryOp::Divide: return "(% / #)";
     case BinaryOp::Maximum: return "mx_max(%, #)";
     case BinaryOp::Minimum: return "mx_min(%, #)";
-    case BinaryOp::Power: return "powf(%, #)";
+    case BinaryOp::Power: return "(# == 2.0f ? % * % : powf(%, #))";  // as the unfused kernel
     case BinaryOp::ArcTan2: return "atan2f(%, #)";
     case BinaryOp::LogAddExp: return "mx_logaddexp(%, #)";
     case BinaryOp::Remainder: return "mx_rem(%, #)";
     case BinaryOp::FloorDivide: return "floorf(% / #)";
+    case BinaryOp::Equal: return "(% == # ? 1.f : 0.f)";
+    case BinaryOp::NaNEqual: return "((% == # || (isnan(%) && isnan(#))) ? 1.f : 0.f)";
+    case BinaryOp::NotEqual: return "(% != # ? 1.f : 0.f)";
+    case BinaryOp::Less: return "(% < # ? 1.f : 0.f)";
+    case BinaryOp::LessEqual: return "(% <= # ? 1.f : 0.f)";
+    case BinaryOp::Greater: return "(% > # ? 1.f : 0.f)";
+    case BinaryOp::GreaterEqual: return "(% >= # ? 1.f : 0.f)";
+    case BinaryOp::LogicalAnd: return "((% != 0.f && # != 0.f) ? 1.f : 0.f)";
+    case BinaryOp::LogicalOr: return "((% != 0.f || # != 0.f) ? 1.f : 0.f)";
     default: return nullptr;
   }
 }
@@ -139,6 +158,178 @@ std::string generate(const std::vector<FusedStep>& steps, const std::vector<bool
   return src;
 }
 
+
+// ---- The general fused kernel: float16/bfloat16/bool values as well as float32, and inputs of
+// any layout (broadcast, transposed, sliced) addressed through their strides over the output's
+// (collapsed) shape. Values are computed in float; each step rounds to its own dtype, as the
+// unfused kernels do.
+
+const char* c_type(Dtype t) {
+  switch (t) {
+    case Dtype::float32: return "float";
+    case Dtype::float16: return "__half";
+    case Dtype::bfloat16: return "__nv_bfloat16";
+    case Dtype::bool_: return "bool";
+    default: return nullptr;
+  }
+}
+
+std::string load_expr(Dtype t, const std::string& v) {
+  switch (t) {
+    case Dtype::float16: return "__half2float(" + v + ")";
+    case Dtype::bfloat16: return "__bfloat162float(" + v + ")";
+    case Dtype::bool_: return "(" + v + " ? 1.f : 0.f)";
+    default: return v;
+  }
+}
+
+std::string round_expr(Dtype t, const std::string& e) {
+  switch (t) {
+    case Dtype::float16: return "__half2float(__float2half(" + e + "))";
+    case Dtype::bfloat16: return "__bfloat162float(__float2bfloat16(" + e + "))";
+    case Dtype::bool_: return "((" + e + ") != 0.f ? 1.f : 0.f)";
+    default: return e;
+  }
+}
+
+std::string store_expr(Dtype t, const std::string& v) {
+  switch (t) {
+    case Dtype::float16: return "__float2half(" + v + ")";
+    case Dtype::bfloat16: return "__float2bfloat16(" + v + ")";
+    case Dtype::bool_: return "(" + v + " != 0.f)";
+    default: return v;
+  }
+}
+
+// Input k's place in the kernel: contiguous with the output, one value for all, or strided.
+enum class InKind { Contiguous, Scalar, Strided };
+
+std::string generate_general(const std::vector<FusedStep>& steps, const std::vector<array>& inputs,
+                             const std::vector<InKind>& kinds, Dtype out_dtype, int ndim, int nstrided) {
+  auto num = [](size_t v) { return std::to_string(v); };
+  auto operand = [&](int o) { return o >= 0 ? "x" + num(static_cast<size_t>(o)) : "t" + num(static_cast<size_t>(-1 - o)); };
+  std::string body;
+  for (size_t k = 0; k < steps.size(); ++k) {
+    auto& st = steps[k];
+    if (!c_type(st.dtype)) return "";
+    std::string e;
+    if (auto* u = dynamic_cast<Unary*>(st.prim.get())) {
+      const char* pat = unary_expr(u->op());
+      if (!pat || st.operands.size() != 1) return "";
+      e = subst(pat, operand(st.operands[0]));
+    } else if (auto* b = dynamic_cast<Binary*>(st.prim.get())) {
+      const char* pat = binary_expr(b->op());
+      if (!pat || st.operands.size() != 2) return "";
+      e = subst(pat, operand(st.operands[0]), operand(st.operands[1]));
+    } else if (dynamic_cast<AsType*>(st.prim.get())) {
+      if (st.operands.size() != 1) return "";
+      e = operand(st.operands[0]);
+    } else if (dynamic_cast<Select*>(st.prim.get())) {
+      if (st.operands.size() != 3) return "";
+      e = "(" + operand(st.operands[0]) + " != 0.f ? " + operand(st.operands[1]) + " : " + operand(st.operands[2]) + ")";
+    } else {
+      return "";
+    }
+    body += "    float t" + num(k) + " = " + round_expr(st.dtype, e) + ";\n";
+  }
+  if (!c_type(out_dtype)) return "";
+  std::string src = "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n";
+  src += kPrelude;
+  if (nstrided > 0) {
+    src += "struct Lay { long long shape[" + num(ndim) + "]; long long st[" + num(nstrided) + "][" + num(ndim) + "]; };\n";
+  }
+  src += "extern \"C\" __global__ void fused_general(";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const char* t = c_type(inputs[i].dtype());
+    if (!t) return "";
+    src += std::string("const ") + t + "* __restrict__ in" + num(i) + ", ";
+  }
+  src += std::string(c_type(out_dtype)) + "* __restrict__ out, long long n";
+  if (nstrided > 0) src += ", Lay lay";
+  src += ") {\n";
+  src += "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {\n";
+  if (nstrided > 0) {
+    src += "    long long rem = i;\n";
+    for (int k = 0; k < nstrided; ++k) src += "    long long o" + num(k) + " = 0;\n";
+    src += "    #pragma unroll\n    for (int d = " + num(ndim - 1) + "; d >= 0; --d) {\n";
+    src += "      long long c = rem % lay.shape[d]; rem /= lay.shape[d];\n";
+    for (int k = 0; k < nstrided; ++k) src += "      o" + num(k) + " += c * lay.st[" + num(k) + "][d];\n";
+    src += "    }\n";
+  }
+  int sk = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string idx = kinds[i] == InKind::Scalar ? "0" : kinds[i] == InKind::Contiguous ? "i" : "o" + num(sk++);
+    src += "    float x" + num(i) + " = " + load_expr(inputs[i].dtype(), "in" + num(i) + "[" + idx + "]") + ";\n";
+  }
+  src += body;
+  src += "    out[i] = " + store_expr(out_dtype, "t" + num(steps.size() - 1)) + ";\n  }\n}\n";
+  return src;
+}
+
+// Runs the general kernel; false when the program or layout is outside what it covers.
+bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& out) {
+  size_t n = out.size();
+  const Shape& shape = out.shape();
+  int nd = static_cast<int>(shape.size());
+  std::vector<InKind> kinds;
+  std::vector<const array*> strided;
+  for (auto& in : inputs) {
+    if (in.data_size() == 1) kinds.push_back(InKind::Scalar);
+    else if (in.flags().row_contiguous && in.size() == n) kinds.push_back(InKind::Contiguous);
+    else {
+      kinds.push_back(InKind::Strided);
+      strided.push_back(&in);
+    }
+  }
+  // Strides of the strided inputs broadcast to the output's shape, dims merged where every
+  // strided input allows it and size-1 dims dropped.
+  std::vector<long long> sh;
+  std::vector<std::vector<long long>> cs(strided.size());
+  for (int d = 0; d < nd; ++d) {
+    if (shape[d] == 1) continue;
+    std::vector<long long> sd(strided.size());
+    for (size_t k = 0; k < strided.size(); ++k) {
+      const array& a = *strided[k];
+      int off = nd - static_cast<int>(a.ndim());
+      sd[k] = (d < off || a.shape(d - off) == 1) ? 0 : a.strides()[d - off];
+    }
+    bool merge = !sh.empty();
+    for (size_t k = 0; merge && k < strided.size(); ++k) merge = cs[k].back() == sd[k] * shape[d];
+    if (merge) {
+      sh.back() *= shape[d];
+      for (size_t k = 0; k < strided.size(); ++k) cs[k].back() = sd[k];
+    } else {
+      sh.push_back(shape[d]);
+      for (size_t k = 0; k < strided.size(); ++k) cs[k].push_back(sd[k]);
+    }
+  }
+  if (sh.empty()) {
+    sh.push_back(1);
+    for (auto& v : cs) v.push_back(0);
+  }
+  int cnd = static_cast<int>(sh.size());
+  if (cnd > kMaxDims || strided.size() > 16) return false;
+  int nstrided = static_cast<int>(strided.size());
+  std::string src = generate_general(c.steps(), inputs, kinds, out.dtype(), cnd, nstrided);
+  if (src.empty()) return false;
+  cudaKernel_t k = nvrtc_kernel(src, "fused_general", "[compile]", {"--fmad=false"});
+  std::vector<const void*> ptrs;
+  for (auto& in : inputs) ptrs.push_back(in_ptr(in));
+  void* y = alloc_out(out);
+  long long nn = static_cast<long long>(n);
+  std::vector<long long> lay(sh.begin(), sh.end());
+  for (auto& v : cs) lay.insert(lay.end(), v.begin(), v.end());
+  std::vector<void*> args;
+  for (auto& pt : ptrs) args.push_back(const_cast<const void**>(&pt));
+  args.push_back(&y);
+  args.push_back(&nn);
+  if (nstrided > 0) args.push_back(lay.data());
+  size_t blocks = std::min<size_t>((n + 255) / 256, static_cast<size_t>(props().multiProcessorCount) * 16);
+  MLX_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(static_cast<unsigned>(blocks)), dim3(256),
+                                  args.data(), 0, stream()));
+  return true;
+}
+
 bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& c = static_cast<Compiled&>(p);
   array& out = outputs[0];
@@ -152,6 +343,7 @@ bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<a
   }
   std::string src = fusable ? generate(c.steps(), scalar) : "";
   if (src.empty()) {
+    if (n > 0 && nvrtc_available() && eval_general(c, inputs, out)) return true;
     eval_composite({c.expand(inputs)}, outputs);
     return true;
   }
@@ -159,11 +351,12 @@ bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<a
   for (size_t i = 0; i < inputs.size(); ++i) {
     ptrs.push_back(in_ptr(inputs[i]));
     if (!scalar[i] && (reinterpret_cast<uintptr_t>(ptrs.back()) % 16) != 0) {
+      if (eval_general(c, inputs, out)) return true;
       eval_composite({c.expand(inputs)}, outputs);
       return true;
     }
   }
-  cudaKernel_t k = nvrtc_kernel(src, "fused", "[compile]");
+  cudaKernel_t k = nvrtc_kernel(src, "fused", "[compile]", {"--fmad=false"});
   void* y = alloc_out(out);
   long long nn = static_cast<long long>(n);
   std::vector<void*> args;

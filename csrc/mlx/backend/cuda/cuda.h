@@ -61,7 +61,8 @@ void note_fallback(Primitive& p, const std::vector<array>& inputs);
 // `symbol` (an extern "C" __global__ function). Raises RuntimeError, with the compiler's log,
 // when the source does not compile; `op` prefixes the message.
 bool nvrtc_available();
-cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, const char* op);
+cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, const char* op,
+                          const std::vector<std::string>& extra_options = {});
 
 // Runs a graph built from `inputs` (for composite implementations: the kernels of its nodes
 // run on the GPU) and moves its values into `outputs`.

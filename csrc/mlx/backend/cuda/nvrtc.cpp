@@ -76,10 +76,12 @@ const std::vector<std::string>& cuda_include_dirs() {
   return dirs;
 }
 
-cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, const char* op) {
+cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, const char* op,
+                          const std::vector<std::string>& extra_options) {
   static std::mutex mu;
   static std::unordered_map<std::string, cudaKernel_t> cache;
   std::string key = symbol + '\0' + src;
+  for (auto& o : extra_options) key += '\0' + o;
   std::lock_guard lk(mu);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
@@ -91,6 +93,7 @@ cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, con
   std::vector<std::string> opts = {
       "--gpu-architecture=sm_" + std::to_string(props().major) + std::to_string(props().minor), "--std=c++17",
       "-default-device"};
+  opts.insert(opts.end(), extra_options.begin(), extra_options.end());
   for (auto& d : cuda_include_dirs()) {
     opts.push_back("--include-path=" + d);
     if (is_dir(d + "/cccl")) opts.push_back("--include-path=" + d + "/cccl");

@@ -43,6 +43,7 @@ struct UnaryF {
     A x = static_cast<A>(v);
     if constexpr (op == UnaryOp::Abs) {
       if constexpr (std::is_unsigned_v<A>) return v;
+      else if constexpr (std::is_floating_point_v<A>) return cast<T>(A(fabs(x)));  // abs(-0.0) is +0.0
       else return cast<T>(x < A(0) ? A(-x) : x);
     } else if constexpr (op == UnaryOp::Negative) {
       return cast<T>(A(-x));
