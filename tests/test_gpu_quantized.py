@@ -355,6 +355,19 @@ def test_gather_qmm(dtype, transpose, fmt):
     gqmm_both(x[0], q, dtype, rhs_indices=mx.array(ri[:5]), **kw)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_gather_qmm_odd_sizes(dtype):
+    # Products whose matrices do not start at 16-byte boundaries (the tiled gather kernel).
+    E = 3
+    for transpose, N, K in [(True, 66, 64), (False, 64, 36)]:
+        w = mx.array(weights((E, N, K) if transpose else (E, K, N)) * 0.1)
+        q = mx.quantize(w, group_size=32, bits=4, stream=mx.cpu)
+        q = (q[0], q[1].astype(dtype), q[2].astype(dtype))
+        x = mx.array(weights((4, 9, K))).astype(dtype)
+        gqmm_both(x, q, dtype, lhs_indices=mx.array([3, 0, 2, 2, 1]), rhs_indices=mx.array([1, 2, 0, 0, 2]),
+                  transpose=transpose, group_size=32, bits=4)
+
+
 def test_gather_qmm_grad_x():
     E, N, K = 3, 64, 128
     q = mx.quantize(mx.array(weights((E, N, K)) * 0.1), group_size=64, bits=4, stream=mx.cpu)

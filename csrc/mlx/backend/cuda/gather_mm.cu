@@ -108,6 +108,59 @@ __global__ void k_gather_ptrs(const uint32_t* __restrict__ li, const uint32_t* _
   pc[i] = c + i * sc;
 }
 
+constexpr int kTile = 16;
+
+// out[z] = a[min(li[z], na - 1)] @ b[min(ri[z], nb - 1)] with any element strides (batch, row,
+// column) for a (M x K) and b (K x N); 16x16 tiles, float accumulation.
+template <typename T>
+__global__ void k_gather_gemm(const uint32_t* __restrict__ li, const uint32_t* __restrict__ ri, int64_t na,
+                              int64_t nb, const T* __restrict__ a, int64_t a_b, int64_t a_r, int64_t a_c,
+                              const T* __restrict__ b, int64_t b_b, int64_t b_r, int64_t b_c, T* __restrict__ out,
+                              int M, int N, int K, int64_t z0) {
+  __shared__ float As[kTile][kTile + 1];
+  __shared__ float Bs[kTile][kTile + 1];
+  int64_t z = z0 + blockIdx.z;
+  int64_t l = min(static_cast<int64_t>(li[z]), na - 1), r = min(static_cast<int64_t>(ri[z]), nb - 1);
+  const T* az = a + l * a_b;
+  const T* bz = b + r * b_b;
+  int tx = threadIdx.x, ty = threadIdx.y;
+  int64_t row = int64_t(blockIdx.y) * kTile + ty, col = int64_t(blockIdx.x) * kTile + tx;
+  float acc = 0.0f;
+  for (int k0 = 0; k0 < K; k0 += kTile) {
+    As[ty][tx] = (row < M && k0 + tx < K) ? static_cast<float>(az[row * a_r + (k0 + tx) * a_c]) : 0.0f;
+    Bs[ty][tx] = (col < N && k0 + ty < K) ? static_cast<float>(bz[(k0 + ty) * b_r + col * b_c]) : 0.0f;
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTile; ++kk) acc += As[ty][kk] * Bs[kk][tx];
+    __syncthreads();
+  }
+  if (row < M && col < N) out[z * int64_t(M) * N + row * N + col] = static_cast<T>(acc);
+}
+
+}  // namespace
+
+void gather_gemm_tiled(Dtype dt, const uint32_t* li, const uint32_t* ri, int64_t B, int64_t na, int64_t nb,
+                       const void* a, int64_t a_b, int64_t a_r, int64_t a_c, const void* b, int64_t b_b, int64_t b_r,
+                       int64_t b_c, void* out, int M, int N, int K) {
+  if (B <= 0 || M <= 0 || N <= 0) return;
+  if ((int64_t(M) + kTile - 1) / kTile > 65535) throw std::runtime_error("[gemm] too many rows for the tiled kernel.");
+  bool ok = dispatch_float(dt, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    dim3 block(kTile, kTile);
+    for (int64_t z0 = 0; z0 < B; z0 += 65535) {
+      unsigned nz = static_cast<unsigned>(std::min<int64_t>(65535, B - z0));
+      dim3 grid(static_cast<unsigned>((N + kTile - 1) / kTile), static_cast<unsigned>((M + kTile - 1) / kTile), nz);
+      k_gather_gemm<T><<<grid, block, 0, stream()>>>(li, ri, na, nb, static_cast<const T*>(a), a_b, a_r, a_c,
+                                                     static_cast<const T*>(b), b_b, b_r, b_c, static_cast<T*>(out),
+                                                     M, N, K, z0);
+      check_launch("gather gemm kernel");
+    }
+  });
+  if (!ok) throw std::runtime_error("[gemm] unsupported dtype.");
+}
+
+namespace {
+
 bool eval_gather_mm(Primitive&, const std::vector<array>& inputs, std::vector<array>& outputs) {
   array& out = outputs[0];
   Dtype dt = out.dtype();
@@ -119,7 +172,7 @@ bool eval_gather_mm(Primitive&, const std::vector<array>& inputs, std::vector<ar
   if (!row_contiguous(inputs[2], li) || !row_contiguous(inputs[3], ri)) return false;
   int64_t Ba = a.shape(0), Bb = b.shape(0), B = out.shape(0);
   int M = out.shape(1), N = out.shape(2), K = a.shape(2);
-  if (B > (int64_t(1) << 30)) return false;
+  if (B > (int64_t(1) << 30) || (int64_t(M) + 15) / 16 > 65535) return false;
   bool ta = false, tb = false;
   int64_t lda = 1, ldb = 1;
   if (!operand3(a, ta, lda)) {
@@ -141,18 +194,24 @@ bool eval_gather_mm(Primitive&, const std::vector<array>& inputs, std::vector<ar
   const char* pb = static_cast<const char*>(in_ptr(b));
   const uint32_t* pl = in_ptr<uint32_t>(li);
   const uint32_t* pr = in_ptr<uint32_t>(ri);
+  // cuBLAS gets pointer arrays only where every pointer is 16-byte aligned.
+  int64_t sa = a.strides(0) * int64_t(isz), sb = b.strides(0) * int64_t(isz), sc = int64_t(M) * N * int64_t(isz);
+  bool aligned16 = aligned(pa, 16) && aligned(pb, 16) && aligned(pc, 16) && sa % 16 == 0 && sb % 16 == 0 &&
+                   sc % 16 == 0 && B <= INT32_MAX;
+  if (!aligned16) {
+    gather_gemm_tiled(dt, pl, pr, B, Ba, Bb, pa, a.strides(0), a.strides(1), a.strides(2), pb, b.strides(0),
+                      b.strides(1), b.strides(2), pc, M, N, K);
+    return true;
+  }
   size_t pbytes = sizeof(void*) * 3 * static_cast<size_t>(B);
   void** ptrs = static_cast<void**>(dev_malloc(pbytes));
   k_gather_ptrs<<<blocks_for(B, 256), 256, 0, stream()>>>(
-      pl, pr, B, Ba, Bb, pa, a.strides(0) * int64_t(isz), pb, b.strides(0) * int64_t(isz), pc,
-      int64_t(M) * N * int64_t(isz), const_cast<const void**>(ptrs), const_cast<const void**>(ptrs + B), ptrs + 2 * B);
+      pl, pr, B, Ba, Bb, pa, sa, pb, sb, pc, sc, const_cast<const void**>(ptrs), const_cast<const void**>(ptrs + B), ptrs + 2 * B);
   check_launch("gather_mm pointers");
   gemm_ptr_batched(dt, ta, tb, M, N, K, ptrs, lda, ptrs + B, ldb, ptrs + 2 * B, N, static_cast<int>(B));
   dev_free(ptrs, pbytes);  // ordered after the gemm on the one stream
   return true;
 }
-
-constexpr int kTile = 16;
 
 template <typename T>
 __global__ void k_segmented_mm(const T* __restrict__ a, int64_t sam, int64_t sak, const T* __restrict__ b,

@@ -20,4 +20,12 @@ void gemm_strided_batched(Dtype dt, bool ta, bool tb, int M, int N, int K, const
 void gemm_ptr_batched(Dtype dt, bool ta, bool tb, int M, int N, int K, const void* const* A, int64_t lda,
                       const void* const* B, int64_t ldb, void* const* C, int64_t ldc, int batch);
 
+// out[z] (M x N, row-major, at z * M * N) = a[min(li[z], na - 1)] @ b[min(ri[z], nb - 1)], z < B,
+// with any element strides (batch, row, column) of a (M x K) and b (K x N): a simple tiled kernel
+// (float accumulation) for layouts that are not given to cuBLAS's pointer arrays (pointers
+// that are not 16-byte aligned). li/ri: device uint32 arrays.
+void gather_gemm_tiled(Dtype dt, const uint32_t* li, const uint32_t* ri, int64_t B, int64_t na, int64_t nb,
+                       const void* a, int64_t a_b, int64_t a_r, int64_t a_c, const void* b, int64_t b_b, int64_t b_r,
+                       int64_t b_c, void* out, int M, int N, int K);
+
 }  // namespace mlx::core::cu

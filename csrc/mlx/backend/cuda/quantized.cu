@@ -720,7 +720,7 @@ bool eval_gather_qmm(Primitive& p_, const std::vector<array>& inputs, std::vecto
   int64_t wpr = inputs[1].shape(2), G = inputs[2].shape(2);
   int64_t cols = tr ? K : N;
   if (R != (tr ? N : K) || cols * p.bits_ != wpr * 32 || G * p.group_size_ != cols) return false;
-  if (B > (int64_t(1) << 30)) return false;
+  if (B > (int64_t(1) << 30) || (int64_t(M) + 15) / 16 > 65535) return false;
   bool qmv = tr && M <= kQmvMaxM;
   size_t isz = out.itemsize();
   if (!qmv && Bw * R * cols * int64_t(isz) > kMaxTempBytes) return false;
@@ -766,13 +766,22 @@ bool eval_gather_qmm(Primitive& p_, const std::vector<array>& inputs, std::vecto
       size_t tbytes = size_t(Bw) * R * cols * isz;
       T* wd = static_cast<T*>(dev_malloc(tbytes));
       launch_dequant<T, S, MODE, BITS>(pw, ps, pb, nullptr, wd, R, cols, wpr, G, gshift, qb, Bw);
+      // x's matrices are dense row-major with a batch stride (after mats_ready). cuBLAS gets
+      // pointer arrays only where every pointer is 16-byte aligned; else the tiled kernel.
+      int64_t sx = o.x.strides(0) * int64_t(isz), sw = int64_t(R) * cols * int64_t(isz),
+              so = int64_t(M) * N * int64_t(isz);
+      if (!(aligned(px, 16) && aligned(wd, 16) && aligned(po, 16) && sx % 16 == 0 && sw % 16 == 0 &&
+            so % 16 == 0)) {
+        gather_gemm_tiled(out.dtype(), pl, pr, B, Bx, Bw, px, o.x.strides(0), K, 1, wd, int64_t(R) * cols,
+                          tr ? 1 : N, tr ? K : 1, po, M, N, K);
+        dev_free(wd, tbytes);
+        return;
+      }
       size_t pbytes = sizeof(void*) * 3 * static_cast<size_t>(B);
       void** ptrs = static_cast<void**>(dev_malloc(pbytes));
-      // x's matrices must be dense row-major with a batch stride (they are after mats_ready).
       k_qmm_ptrs<<<blocks_for(B, 256), 256, 0, stream()>>>(
-          pl, pr, B, Bx, Bw, reinterpret_cast<const char*>(px), o.x.strides(0) * int64_t(isz),
-          reinterpret_cast<const char*>(wd), int64_t(R) * cols * int64_t(isz), reinterpret_cast<char*>(po),
-          int64_t(M) * N * int64_t(isz), const_cast<const void**>(ptrs), const_cast<const void**>(ptrs + B),
+          pl, pr, B, Bx, Bw, reinterpret_cast<const char*>(px), sx, reinterpret_cast<const char*>(wd), sw,
+          reinterpret_cast<char*>(po), so, const_cast<const void**>(ptrs), const_cast<const void**>(ptrs + B),
           ptrs + 2 * B);
       check_launch("gather_qmm pointers");
       gemm_ptr_batched(out.dtype(), false, tr, M, N, K, ptrs, K, ptrs + B, tr ? K : N, ptrs + 2 * B, N,
