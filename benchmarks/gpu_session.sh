@@ -24,7 +24,7 @@ for what in "$@"; do
       echo "build: $(( $(date +%s) - t0 )) s"
       rm -rf /tmp/gtests && cp -r tests /tmp/gtests ;;
     gputests)
-      (cd /tmp && timeout 300 python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=short -rf /tmp/gtests/test_gpu.py $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | tail -60) ;;
+      (cd /tmp && timeout ${GPUTEST_TIMEOUT:-300} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=short -rf ${GPUTEST_FILES:-/tmp/gtests/test_gpu*.py} $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | grep "^FAILED\|passed\|failed" | cut -c1-200 | tail -80) ;;
     suite)
       (cd /tmp && timeout ${SUITE_TIMEOUT:-500} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=line -rf /tmp/gtests --ignore=/tmp/gtests/test_cpp_embedding.py --ignore=/tmp/gtests/test_docs.py $SUITE_ARGS 2>&1 | tee $OUT/suite.log | tail -60) ;;
     bench)
@@ -37,7 +37,7 @@ for what in "$@"; do
       ls /usr/local/cuda/include 2>/dev/null | grep -i "cufft.h\|cusolverDn.h\|cudnn\|curand.h" | tr '\n' ' '; echo
       python3 -c "import torch; print('torch cudnn', torch.backends.cudnn.version())"
       find / -name "cudnn_frontend.h" -not -path "*/proc/*" 2>/dev/null | head -3
-      (cd /tmp && MLX_CUDA_LOG_FALLBACK=1 timeout 200 python3 $ROOT/.devcarry/gpu.py --fw mlx --only "${PROBE_ONLY:-sdpa|conv|mlp|transformer}" 2>&1 | tee $OUT/probe.log | tail -40) ;;
+      (cd /tmp && MLX_CUDA_LOG_FALLBACK=1 MLX_CUDA_CONV_LOG=1 timeout 200 python3 $ROOT/.devcarry/gpu.py --fw mlx --only "${PROBE_ONLY:-sdpa|conv|mlp|transformer}" 2>&1 | tee $OUT/probe.log | tail -40) ;;
     gdb)
       (cd /tmp && printf '%s\n' "$GDB_CODE" > /tmp/snippet.py && cuda-gdb -batch -ex run -ex bt --args python3 /tmp/snippet.py 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -30) ;;
   esac
