@@ -14,8 +14,6 @@
 
 namespace mlx::core::cu {
 
-namespace {
-
 struct Nvrtc {
   decltype(&nvrtcCreateProgram) create = nullptr;
   decltype(&nvrtcCompileProgram) compile = nullptr;
@@ -46,6 +44,8 @@ const Nvrtc& nvrtc() {
   static Nvrtc n;
   return n;
 }
+
+namespace {
 
 bool is_dir(const std::string& p) {
   struct stat sb;
@@ -123,3 +123,44 @@ cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, con
 }
 
 }  // namespace mlx::core::cu
+
+// The cuDNN frontend headers call NVRTC by name (for engines of newer GPUs). These definitions
+// satisfy the link and forward to the NVRTC opened above, so libmlx never links libnvrtc.
+namespace {
+const mlx::core::cu::Nvrtc* nvrtc_or_null() {
+  auto& n = mlx::core::cu::nvrtc();
+  return n.ok ? &n : nullptr;
+}
+}  // namespace
+
+extern "C" {
+nvrtcResult nvrtcCreateProgram(nvrtcProgram* prog, const char* src, const char* name, int num_headers,
+                               const char* const* headers, const char* const* include_names) {
+  auto* n = nvrtc_or_null();
+  return n ? n->create(prog, src, name, num_headers, headers, include_names) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+nvrtcResult nvrtcCompileProgram(nvrtcProgram prog, int num_options, const char* const* options) {
+  auto* n = nvrtc_or_null();
+  return n ? n->compile(prog, num_options, options) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+nvrtcResult nvrtcGetProgramLogSize(nvrtcProgram prog, size_t* size) {
+  auto* n = nvrtc_or_null();
+  return n ? n->log_size(prog, size) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+nvrtcResult nvrtcGetProgramLog(nvrtcProgram prog, char* log) {
+  auto* n = nvrtc_or_null();
+  return n ? n->log(prog, log) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+nvrtcResult nvrtcGetCUBINSize(nvrtcProgram prog, size_t* size) {
+  auto* n = nvrtc_or_null();
+  return n ? n->cubin_size(prog, size) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char* cubin) {
+  auto* n = nvrtc_or_null();
+  return n ? n->cubin(prog, cubin) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+nvrtcResult nvrtcDestroyProgram(nvrtcProgram* prog) {
+  auto* n = nvrtc_or_null();
+  return n ? n->destroy(prog) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+}
