@@ -38,6 +38,8 @@ for what in "$@"; do
       python3 -c "import torch; print('torch cudnn', torch.backends.cudnn.version())"
       find / -name "cudnn_frontend.h" -not -path "*/proc/*" 2>/dev/null | head -3
       (cd /tmp && MLX_CUDA_LOG_FALLBACK=1 MLX_CUDA_CONV_LOG=1 timeout 200 python3 $ROOT/.devcarry/gpu.py --fw mlx --only "${PROBE_ONLY:-sdpa|conv|mlp|transformer}" 2>&1 | tee $OUT/probe.log | tail -40) ;;
+    profile)
+      (cd /tmp && timeout ${PROFILE_TIMEOUT:-120} python3 $ROOT/benchmarks/gpu_block_profile.py 2>&1 | tee $OUT/profile.log | tail -30) ;;
     gdb)
       (cd /tmp && printf '%s\n' "$GDB_CODE" > /tmp/snippet.py && cuda-gdb -batch -ex run -ex bt --args python3 /tmp/snippet.py 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -30) ;;
   esac

@@ -1,5 +1,7 @@
 // Bindings of mlx.core.fast: fused norms, rotary embedding, attention, and the custom
 // kernel entry points of the GPU back-ends (absent in this CPU-only build).
+#include <cctype>
+
 #include <nanobind/stl/function.h>
 
 #include "convert.h"
@@ -160,6 +162,9 @@ callable raises ``RuntimeError`` when called.)");
       [](const std::string& name, nb::handle input_names, nb::handle output_names, const std::string& source,
          const std::string& header, bool ensure_row_contiguous, int shared_memory) -> nb::object {
         if (!is_available(Device::gpu)) no_backend("cuda_kernel", "CUDA", name);
+        bool ident = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
+        for (char c : name) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+        if (!ident) throw ValueError(msg("[cuda_kernel] the kernel name must be a C identifier; got '", name, "'."));
         auto names = [](nb::handle h, const char* what) {
           std::vector<std::string> out;
           if (nb::isinstance<nb::str>(h))

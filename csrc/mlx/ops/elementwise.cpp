@@ -194,6 +194,11 @@ array where(const array& c, const array& x, const array& y, SD s) {
 
 array astype(array a, Dtype dtype, SD s) {
   if (a.dtype() == dtype) return a;
+  // A float64 constant scalar (the ops make these from C++ doubles) is converted now, not by
+  // a node: GPU streams have no float64 kernels, and one node fewer is cheaper anyway.
+  if (a.dtype() == float64 && a.ndim() == 0 && !a.has_primitive() && a.is_available() && !a.is_tracer() &&
+      !is_complex(dtype))
+    return array(a.item<double>(), dtype);
   return array(a.shape(), dtype, std::make_shared<AsType>(to_stream(s), dtype), {a});
 }
 

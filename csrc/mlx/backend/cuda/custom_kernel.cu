@@ -7,21 +7,25 @@ namespace mlx::core::cu {
 
 namespace {
 
-// Types the generated signatures use; the same as the 64-bit Linux C library's so a header
-// that brings <cstdint> along agrees with them.
+// Headers and the fixed-width integer types the generated signatures use (from the toolkit's
+// <cuda/std/cstdint> where NVRTC finds it, else the same definitions NVRTC's headers use).
 const char* kPrelude = R"(
-typedef signed char int8_t;
-typedef short int16_t;
-typedef int int32_t;
-typedef long int64_t;
-typedef unsigned char uint8_t;
-typedef unsigned short uint16_t;
-typedef unsigned int uint32_t;
-typedef unsigned long uint64_t;
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #if __has_include(<cooperative_groups.h>)
 #include <cooperative_groups.h>
+#endif
+#if __has_include(<cuda/std/cstdint>)
+#include <cuda/std/cstdint>
+#else
+typedef signed char int8_t;
+typedef short int16_t;
+typedef int int32_t;
+typedef long long int64_t;
+typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
 #endif
 )";
 
