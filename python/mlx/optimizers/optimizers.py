@@ -441,6 +441,11 @@ class Adam(Optimizer):
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
         b1, b2 = self.betas
+        fused = _fused_adam_step(b1, b2, self.eps, self.bias_correction, 0.0, gradient)
+        if fused is not None:
+            c1, c2 = self._bias_factors(lr, gradient)
+            parameter, state["m"], state["v"] = fused(gradient, parameter, state["m"], state["v"], lr, c1, c2)
+            return parameter
         m = b1 * state["m"] + (1 - b1) * gradient
         v = b2 * state["v"] + (1 - b2) * mx.square(gradient)
         state["m"] = m
@@ -451,6 +456,13 @@ class Adam(Optimizer):
             c2 = mx.rsqrt(1 - b2**t).astype(gradient.dtype)
             return parameter - c1 * m / (mx.sqrt(v) * c2 + self.eps)
         return parameter - lr * m / (mx.sqrt(v) + self.eps)
+
+    def _bias_factors(self, lr, gradient):
+        if not self.bias_correction:
+            return lr, lr  # unused by the step
+        b1, b2 = self.betas
+        t = self.step.astype(mx.float32)
+        return (lr / (1 - b1**t)).astype(gradient.dtype), mx.rsqrt(1 - b2**t).astype(gradient.dtype)
 
 
 class AdamW(Adam):
@@ -485,6 +497,12 @@ class AdamW(Adam):
 
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
+        b1, b2 = self.betas
+        fused = _fused_adam_step(b1, b2, self.eps, self.bias_correction, self.weight_decay, gradient)
+        if fused is not None:
+            c1, c2 = self._bias_factors(lr, gradient)
+            parameter, state["m"], state["v"] = fused(gradient, parameter, state["m"], state["v"], lr, c1, c2)
+            return parameter
         parameter = parameter * (1 - lr * self.weight_decay)
         return super().apply_single(gradient, parameter, state)
 
@@ -831,3 +849,30 @@ def clip_grad_norm(grads, max_norm: float):
         lambda g: mx.where(total_norm < max_norm, g, g * scale.astype(g.dtype)), grads
     )
     return clipped, total_norm
+
+
+# On the GPU, an Adam/AdamW step of one parameter is a dozen elementwise ops, each a kernel
+# launch; compiled, they fuse into a few kernels. The math is the same ops in the same order
+# (fused kernels round each step to its dtype), so results match the unfused step. On the CPU
+# the unfused ops are kept (their per-op cost is small and compile's lookup is not).
+_FUSED_ADAM = {}
+
+
+def _fused_adam_step(b1, b2, eps, bias_correction, weight_decay, gradient):
+    if mx.default_device() != mx.gpu or not isinstance(gradient, mx.array):
+        return None
+    key = (float(b1), float(b2), float(eps), bool(bias_correction), float(weight_decay))
+    fn = _FUSED_ADAM.get(key)
+    if fn is None:
+
+        def step(g, p, m, v, lr, c1, c2):
+            if weight_decay != 0.0:
+                p = p * (1 - lr * weight_decay)
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * mx.square(g)
+            if bias_correction:
+                return p - c1 * m / (mx.sqrt(v) * c2 + eps), m, v
+            return p - lr * m / (mx.sqrt(v) + eps), m, v
+
+        fn = _FUSED_ADAM[key] = mx.compile(step)
+    return fn
