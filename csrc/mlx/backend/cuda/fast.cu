@@ -1,5 +1,7 @@
 // mlx.core.fast on the GPU: fused layer_norm and rms_norm kernels; RoPE and the norm gradients
 // run their composite definitions (whose nodes have GPU kernels). Attention: sdpa.cpp.
+#include <algorithm>
+
 #include "mlx/backend/cuda/elementwise.cuh"
 #include "mlx/backend/cuda/fast_composite.h"
 #include "mlx/primitives/compiled.h"
@@ -98,6 +100,131 @@ bool eval_rms_norm(Primitive& p, const std::vector<array>& inputs, std::vector<a
   return true;
 }
 
+
+// Gradients of layer_norm / rms_norm. One block per row computes dx; blocks also add g*x̂ and
+// g of their rows into per-block float partial sums (one row of `parts` each, no atomics),
+// which a second kernel sums over the blocks into dw and db.
+template <typename T, int THREADS, bool LAYER>
+__global__ void k_norm_vjp(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ g,
+                           T* __restrict__ dx, float* __restrict__ pdw, float* __restrict__ pdb, int64_t rows,
+                           int64_t n, float eps) {
+  __shared__ float sh[32];
+  float inv_n = 1.0f / static_cast<float>(n);
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* xr = x + r * n;
+    const T* gr = g + r * n;
+    float mean = 0.0f;
+    if constexpr (LAYER) {
+      float s = 0.0f;
+      for (int64_t i = threadIdx.x; i < n; i += THREADS) s += static_cast<float>(xr[i]);
+      mean = block_sum<THREADS>(s, sh) * inv_n;
+    }
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < n; i += THREADS) {
+      float d = static_cast<float>(xr[i]) - mean;
+      ss += d * d;
+    }
+    float rs = 1.0f / sqrtf(block_sum<THREADS>(ss, sh) * inv_n + eps);
+    if (dx) {
+      float sa = 0.0f, sc = 0.0f;
+      for (int64_t i = threadIdx.x; i < n; i += THREADS) {
+        float gw = static_cast<float>(gr[i]) * (w ? static_cast<float>(w[i]) : 1.0f);
+        sa += gw;
+        sc += gw * (static_cast<float>(xr[i]) - mean) * rs;
+      }
+      float a = LAYER ? block_sum<THREADS>(sa, sh) * inv_n : 0.0f;
+      float c = block_sum<THREADS>(sc, sh) * inv_n;
+      T* o = dx + r * n;
+      for (int64_t i = threadIdx.x; i < n; i += THREADS) {
+        float gw = static_cast<float>(gr[i]) * (w ? static_cast<float>(w[i]) : 1.0f);
+        float xh = (static_cast<float>(xr[i]) - mean) * rs;
+        o[i] = cast<T>(rs * (gw - a - xh * c));
+      }
+    }
+    if (pdw || pdb) {
+      for (int64_t i = threadIdx.x; i < n; i += THREADS) {
+        float gv = static_cast<float>(gr[i]);
+        if (pdw) pdw[blockIdx.x * n + i] += gv * (static_cast<float>(xr[i]) - mean) * rs;
+        if (pdb) pdb[blockIdx.x * n + i] += gv;
+      }
+    }
+  }
+}
+
+// out[i] = sum over p < parts of in[p * n + i].
+template <typename T>
+__global__ void k_sum_parts(const float* __restrict__ in, T* __restrict__ out, int parts, int64_t n) {
+  int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float s = 0.0f;
+  for (int p = 0; p < parts; ++p) s += in[p * n + i];
+  out[i] = cast<T>(s);
+}
+
+bool eval_norm_vjp(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& p = static_cast<fast::NormVJP&>(prim);
+  array x = inputs[0];
+  array g = inputs.back();
+  if (x.size() == 0 || x.ndim() < 1 || g.shape() != x.shape() || g.dtype() != x.dtype()) return false;
+  int64_t n = x.shape(-1), rows = x.size() / n;
+  const array* w = p.has_weight_ ? &inputs[1] : nullptr;
+  if (w && !vector_of(*w, n, x.dtype())) return false;
+  array *dx = nullptr, *dw = nullptr, *db = nullptr;
+  for (size_t i = 0; i < p.argnums_.size(); ++i) {
+    int a = p.argnums_[i];
+    if (a == 0) dx = &outputs[i];
+    else if (a == 1 && p.has_weight_) dw = &outputs[i];
+    else db = &outputs[i];
+  }
+  if ((dx && dx->dtype() != x.dtype()) || (dw && dw->size() != static_cast<size_t>(n)) ||
+      (db && db->size() != static_cast<size_t>(n)))
+    return false;
+  for (array* a : {&x, &g}) {
+    if (!a->flags().row_contiguous) {
+      array t(a->shape(), a->dtype(), nullptr, {});
+      if (!copy_to_row_contiguous(*a, t)) return false;
+      *a = t;
+    }
+  }
+  int parts = static_cast<int>(std::min<int64_t>(rows, static_cast<int64_t>(props().multiProcessorCount) * 4));
+  return dispatch_float(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = in_ptr<T>(x);
+    const T* pg = in_ptr<T>(g);
+    const T* pw = w ? in_ptr<T>(*w) : nullptr;
+    T* pdx = dx ? static_cast<T*>(alloc_out(*dx)) : nullptr;
+    size_t pbytes = static_cast<size_t>(parts) * n * sizeof(float);
+    float* pdw = dw ? static_cast<float*>(dev_malloc(pbytes)) : nullptr;
+    float* pdb = db ? static_cast<float*>(dev_malloc(pbytes)) : nullptr;
+    if (pdw) MLX_CUDA_CHECK(cudaMemsetAsync(pdw, 0, pbytes, stream()));
+    if (pdb) MLX_CUDA_CHECK(cudaMemsetAsync(pdb, 0, pbytes, stream()));
+    if (p.layer_) {
+      if (n <= 1024) k_norm_vjp<T, 128, true><<<parts, 128, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
+      else k_norm_vjp<T, 512, true><<<parts, 512, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
+    } else {
+      if (n <= 1024) k_norm_vjp<T, 128, false><<<parts, 128, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
+      else k_norm_vjp<T, 512, false><<<parts, 512, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
+    }
+    check_launch("norm vjp kernel");
+    int blocks = blocks_for(static_cast<size_t>(n), 256);
+    if (dw) {
+      k_sum_parts<T><<<blocks, 256, 0, stream()>>>(pdw, static_cast<T*>(alloc_out(*dw)), parts, n);
+      check_launch("norm vjp sum");
+      dev_free(pdw, pbytes);
+    }
+    if (db) {
+      k_sum_parts<T><<<blocks, 256, 0, stream()>>>(pdb, static_cast<T*>(alloc_out(*db)), parts, n);
+      check_launch("norm vjp sum");
+      dev_free(pdb, pbytes);
+    }
+  });
+}
+
+bool eval_norm_vjp_or_composite(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  if (eval_norm_vjp(p, inputs, outputs)) return true;
+  return eval_fast_composite(p, inputs, outputs);
+}
+
 bool eval_alias(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   p.eval_cpu(inputs, outputs);  // outputs alias inputs: no data is touched
   return true;
@@ -116,7 +243,7 @@ using namespace mlx::core::fast;
 MLX_CUDA_KERNEL(LayerNorm, eval_layer_norm);
 MLX_CUDA_KERNEL(RMSNorm, eval_rms_norm);
 MLX_CUDA_KERNEL(RoPE, eval_fast_composite);
-MLX_CUDA_KERNEL(NormVJP, eval_fast_composite);
+MLX_CUDA_KERNEL(NormVJP, eval_norm_vjp_or_composite);
 MLX_CUDA_KERNEL(CustomTransforms, eval_alias);
 MLX_CUDA_KERNEL(Depends, eval_alias);
 
