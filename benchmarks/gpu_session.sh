@@ -24,9 +24,9 @@ for what in "$@"; do
       echo "build: $(( $(date +%s) - t0 )) s"
       rm -rf /tmp/gtests && cp -r tests /tmp/gtests ;;
     gputests)
-      (cd /tmp && timeout ${GPUTEST_TIMEOUT:-300} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=short -rf ${GPUTEST_FILES:-/tmp/gtests/test_gpu*.py} $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | grep "^FAILED\|passed\|failed" | cut -c1-200 | tail -80) ;;
+      (cd /tmp && timeout ${GPUTEST_TIMEOUT:-300} python3 -m pytest -v -p no:cacheprovider --assert=plain --tb=short -rf ${GPUTEST_FILES:-/tmp/gtests/test_gpu*.py} $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | grep " FAILED\|^FAILED\|passed\|failed" | cut -c1-200 | tail -80) ;;
     suite)
-      (cd /tmp && timeout ${SUITE_TIMEOUT:-500} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=line -rf /tmp/gtests --ignore=/tmp/gtests/test_cpp_embedding.py --ignore=/tmp/gtests/test_docs.py $SUITE_ARGS 2>&1 | tee $OUT/suite.log | tail -60) ;;
+      (cd /tmp && timeout ${SUITE_TIMEOUT:-500} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=line -rf /tmp/gtests --ignore=/tmp/gtests/test_cpp_embedding.py --ignore=/tmp/gtests/test_docs.py --ignore-glob='/tmp/gtests/test_gpu*' $SUITE_ARGS 2>&1 | tee $OUT/suite.log | grep -v "^\.\.\.\.\|^  " | tail -60) ;;
     bench)
       (cd /tmp && timeout 240 python3 $ROOT/.devcarry/gpu.py --fw mlx ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_mlx.log;
        timeout 240 python3 $ROOT/.devcarry/gpu.py --fw torch ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_torch.log) ;;
@@ -39,7 +39,7 @@ for what in "$@"; do
       find / -name "cudnn_frontend.h" -not -path "*/proc/*" 2>/dev/null | head -3
       (cd /tmp && MLX_CUDA_LOG_FALLBACK=1 MLX_CUDA_CONV_LOG=1 timeout 200 python3 $ROOT/.devcarry/gpu.py --fw mlx --only "${PROBE_ONLY:-sdpa|conv|mlp|transformer}" 2>&1 | tee $OUT/probe.log | tail -40) ;;
     profile)
-      (cd /tmp && timeout ${PROFILE_TIMEOUT:-120} python3 $ROOT/benchmarks/gpu_block_profile.py 2>&1 | tee $OUT/profile.log | tail -30) ;;
+      (cd /tmp && MLX_CUDA_LOG_FALLBACK=1 timeout ${PROFILE_TIMEOUT:-120} python3 $ROOT/benchmarks/gpu_block_profile.py 2>&1 | tee $OUT/profile.log | tail -30) ;;
     gdb)
       (cd /tmp && printf '%s\n' "$GDB_CODE" > /tmp/snippet.py && cuda-gdb -batch -ex run -ex bt --args python3 /tmp/snippet.py 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -30) ;;
   esac
