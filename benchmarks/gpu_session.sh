@@ -22,7 +22,7 @@ for what in "$@"; do
       t0=$(date +%s)
       python3 -m pip install -v --no-build-isolation --no-deps --upgrade -C build-dir=/tmp/skb --target /tmp/mlxinst . > $OUT/build.log 2>&1 || { tail -60 $OUT/build.log; exit 1; }
       echo "build: $(( $(date +%s) - t0 )) s"
-      rm -rf /tmp/gtests && cp -r tests /tmp/gtests ;;
+      rm -rf /tmp/gtests /tmp/examples && cp -r tests /tmp/gtests && cp -r examples /tmp/examples ;;
     gputests)
       (cd /tmp && timeout ${GPUTEST_TIMEOUT:-300} python3 -m pytest -v -p no:cacheprovider --assert=plain --tb=short -rf ${GPUTEST_FILES:-/tmp/gtests/test_gpu*.py} $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | grep " FAILED\|^FAILED\|passed\|failed" | cut -c1-200 | tail -80) ;;
     suite)

@@ -11,13 +11,14 @@ TOL = {mx.float32: 1e-4, mx.float16: 2e-2, mx.bfloat16: 8e-2}
 
 
 def grads(kind, x, w, b, dev):
+    cot = mx.array(np.random.default_rng(1).standard_normal(x.shape).astype(np.float32))
     def f(x, w, b):
         with mx.stream(dev):
             if kind == "layer":
                 y = mx.fast.layer_norm(x, w, b, 1e-5)
             else:
                 y = mx.fast.rms_norm(x, w, 1e-5)
-            return (y.astype(mx.float32) * mx.arange(y.size, dtype=mx.float32).reshape(y.shape) % 7).sum()
+            return (y.astype(mx.float32) * cot).sum()
 
     args = [x] + [a for a in (w, b) if a is not None]
     argnums = tuple(range(len(args)))

@@ -83,6 +83,11 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const st
     else it->second = add(it->second, c);
   }
   auto tape = depending_tape(outputs, ids);
+  // Values that depend on the primals: the tracers and every output of a tape node. Only
+  // inputs among them get a vjp (a mask or a frozen weight needs no gradient).
+  std::unordered_set<uintptr_t> active = ids;
+  for (auto& node : tape)
+    for (auto& o : node.outputs()) active.insert(o.id());
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
     array& node = *it;
     auto outs = node.outputs();
@@ -101,7 +106,7 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const st
     std::vector<int> argnums;
     auto& ins = node.inputs();
     for (size_t i = 0; i < ins.size(); ++i)
-      if (is_inexact(ins[i].dtype())) argnums.push_back(static_cast<int>(i));
+      if (is_inexact(ins[i].dtype()) && active.count(ins[i].id())) argnums.push_back(static_cast<int>(i));
     if (argnums.empty()) continue;
     auto vjps = node.primitive().vjp(ins, cts, argnums, outs);
     for (size_t k = 0; k < argnums.size(); ++k) {

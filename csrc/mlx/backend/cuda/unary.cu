@@ -46,7 +46,16 @@ struct UnaryF {
       else if constexpr (std::is_floating_point_v<A>) return cast<T>(A(fabs(x)));  // abs(-0.0) is +0.0
       else return cast<T>(x < A(0) ? A(-x) : x);
     } else if constexpr (op == UnaryOp::Negative) {
-      return cast<T>(A(-x));
+      // Floats: flip the sign bit (the hardware negate may drop a NaN's sign).
+      if constexpr (std::is_same_v<T, float>) return __int_as_float(__float_as_int(v) ^ 0x80000000);
+      else if constexpr (is_half_v<T>) {
+        unsigned short bits;
+        memcpy(&bits, &v, 2);
+        bits ^= 0x8000u;
+        T r;
+        memcpy(&r, &bits, 2);
+        return r;
+      } else return cast<T>(A(-x));
     } else if constexpr (op == UnaryOp::Sign) {
       if constexpr (std::is_unsigned_v<A>) return cast<T>(A(x != 0));
       else return cast<T>(A((x > A(0)) - (x < A(0))));
