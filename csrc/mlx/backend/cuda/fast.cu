@@ -128,7 +128,7 @@ __global__ void k_norm_vjp(const T* __restrict__ x, const T* __restrict__ w, con
     if (dx) {
       float sa = 0.0f, sc = 0.0f;
       for (int64_t i = threadIdx.x; i < n; i += THREADS) {
-        float gw = static_cast<float>(gr[i]) * (w ? static_cast<float>(w[i]) : 1.0f);
+        float gw = __fmul_rn(static_cast<float>(gr[i]), w ? static_cast<float>(w[i]) : 1.0f);  // no FMA: as the CPU
         sa += gw;
         sc += gw * (static_cast<float>(xr[i]) - mean) * rs;
       }
@@ -136,7 +136,7 @@ __global__ void k_norm_vjp(const T* __restrict__ x, const T* __restrict__ w, con
       float c = block_sum<THREADS>(sc, sh) * inv_n;
       T* o = dx + r * n;
       for (int64_t i = threadIdx.x; i < n; i += THREADS) {
-        float gw = static_cast<float>(gr[i]) * (w ? static_cast<float>(w[i]) : 1.0f);
+        float gw = __fmul_rn(static_cast<float>(gr[i]), w ? static_cast<float>(w[i]) : 1.0f);  // no FMA: as the CPU
         float xh = (static_cast<float>(xr[i]) - mean) * rs;
         o[i] = cast<T>(rs * (gw - a - xh * c));
       }
