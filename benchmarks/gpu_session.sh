@@ -24,9 +24,9 @@ for what in "$@"; do
       echo "build: $(( $(date +%s) - t0 )) s"
       rm -rf /tmp/gtests /tmp/examples && cp -r tests /tmp/gtests && cp -r examples /tmp/examples ;;
     gputests)
-      (cd /tmp && timeout ${GPUTEST_TIMEOUT:-300} python3 -m pytest -v -p no:cacheprovider --assert=plain --tb=short -rf ${GPUTEST_FILES:-/tmp/gtests/test_gpu*.py} $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | grep " FAILED\|^FAILED\|passed\|failed" | cut -c1-200 | tail -80) ;;
+      (cd /tmp && timeout -s KILL ${GPUTEST_TIMEOUT:-300} python3 -m pytest -v -p no:cacheprovider --assert=plain --tb=short -rf ${GPUTEST_FILES:-/tmp/gtests/test_gpu*.py} $GPUTEST_ARGS 2>&1 | tee $OUT/test_gpu.log | grep -v "^  File \"/opt\|pluggy\|_pytest" | grep " FAILED\|^FAILED\|passed\|failed" | cut -c1-200 | tail -80) ;;
     suite)
-      (cd /tmp && timeout ${SUITE_TIMEOUT:-500} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=line -rf /tmp/gtests --ignore=/tmp/gtests/test_cpp_embedding.py --ignore=/tmp/gtests/test_docs.py --ignore-glob='/tmp/gtests/test_gpu*' $SUITE_ARGS 2>&1 | tee $OUT/suite.log | grep -v "^\.\.\.\.\|^  " | tail -60) ;;
+      (cd /tmp && timeout -s KILL ${SUITE_TIMEOUT:-500} python3 -m pytest -q -p no:cacheprovider --assert=plain --tb=line -rf /tmp/gtests --ignore=/tmp/gtests/test_cpp_embedding.py --ignore=/tmp/gtests/test_docs.py --ignore-glob='/tmp/gtests/test_gpu*' $SUITE_ARGS 2>&1 | tee $OUT/suite.log | grep -v "^\.\.\.\.\|^  " | tail -60) ;;
     bench)
       (cd /tmp && timeout 240 python3 $ROOT/.devcarry/gpu.py --fw mlx ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_mlx.log;
        timeout 240 python3 $ROOT/.devcarry/gpu.py --fw torch ${BENCH_ONLY:+--only $BENCH_ONLY} 2>&1 | tee $OUT/bench_torch.log) ;;

@@ -391,8 +391,10 @@ bool prepare(float scale, MaskMode mode, bool has_sinks, const std::vector<array
   d.Dv = v.shape(3);
   d.scale = scale;
   if (d.B == 0 || d.Hq == 0 || d.Lq == 0 || d.Lk == 0 || d.Hk == 0 || d.Hq % d.Hk != 0) return false;
-  if (d.D % 8 != 0 || d.Dv % 8 != 0 || d.D == 0 || d.Dv == 0 || d.D > 256 || d.Dv > 256) return false;
-  if ((d.D > 128 || d.Dv > 128) && props().major != 9) return false;
+  // Head dims 64 and 128 only: the ones measured on the lent H200. A test with D = 80 (causal)
+  // passed in one run and hung in the next, so other sizes keep the composite until checked.
+  auto measured = [](int64_t v) { return v == 64 || v == 128; };
+  if (!measured(d.D) || !measured(d.Dv)) return false;
   if (mode == MaskMode::Causal) {
     if (d.Lq > d.Lk) return false;
     d.mask = d.Lq == d.Lk ? MaskKind::CausalTopLeft : MaskKind::CausalBottomRight;
