@@ -106,63 +106,8 @@ __device__ __forceinline__ float mx_logaddexp(float a, float b) {
   float d = a > b ? b - a : a - b; return m + log1pf(expf(d)); }
 )";
 
-// Source of the fused kernel, or "" when a step has no expression here. (Built with
-// std::string and std::to_string only: no locale-dependent stream formatting.)
-std::string generate(const std::vector<FusedStep>& steps, const std::vector<bool>& scalar) {
-  std::string body;
-  size_t nin = scalar.size();
-  auto num = [](size_t v) { return std::to_string(v); };
-  auto operand = [&](int o) { return o >= 0 ? "x" + num(static_cast<size_t>(o)) : "t" + num(static_cast<size_t>(-1 - o)); };
-  for (size_t k = 0; k < steps.size(); ++k) {
-    auto& st = steps[k];
-    if (st.dtype != Dtype::float32) return "";
-    std::string e;
-    if (auto* u = dynamic_cast<Unary*>(st.prim.get())) {
-      const char* pat = unary_expr(u->op());
-      if (!pat || st.operands.size() != 1) return "";
-      e = subst(pat, operand(st.operands[0]));
-    } else if (auto* b = dynamic_cast<Binary*>(st.prim.get())) {
-      const char* pat = binary_expr(b->op());
-      if (!pat || st.operands.size() != 2) return "";
-      e = subst(pat, operand(st.operands[0]), operand(st.operands[1]));
-    } else if (dynamic_cast<AsType*>(st.prim.get())) {
-      if (st.operands.size() != 1) return "";
-      e = operand(st.operands[0]);
-    } else {
-      return "";
-    }
-    body += "      float t" + num(k) + " = " + e + ";\n";
-  }
-  std::string last = "t" + num(steps.size() - 1);
-  std::string src = kPrelude;
-  src += "extern \"C\" __global__ void fused(";
-  for (size_t i = 0; i < nin; ++i) src += "const float* __restrict__ in" + num(i) + ", ";
-  src += "float* __restrict__ out, long long n) {\n";
-  src += "  long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 4;\n";
-  src += "  if (base + 4 <= n) {\n";
-  for (size_t i = 0; i < nin; ++i) {
-    std::string in = "in" + num(i);
-    if (scalar[i]) src += "    float4 v" + num(i) + " = make_float4(" + in + "[0], " + in + "[0], " + in + "[0], " + in + "[0]);\n";
-    else src += "    float4 v" + num(i) + " = *reinterpret_cast<const float4*>(" + in + " + base);\n";
-  }
-  src += "    float4 r;\n";
-  for (const char* lane : {"x", "y", "z", "w"}) {
-    src += "    {\n";
-    for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = v" + num(i) + "." + lane + ";\n";
-    src += body + "      r." + lane + " = " + last + ";\n    }\n";
-  }
-  src += "    *reinterpret_cast<float4*>(out + base) = r;\n";
-  src += "  } else {\n    for (long long i = base; i < n; ++i) {\n";
-  for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = in" + num(i) + (scalar[i] ? "[0]" : "[i]") + ";\n";
-  src += body + "      out[i] = " + last + ";\n    }\n  }\n}\n";
-  return src;
-}
-
-
-// ---- The general fused kernel: float16/bfloat16/bool values as well as float32, and inputs of
-// any layout (broadcast, transposed, sliced) addressed through their strides over the output's
-// (collapsed) shape. Values are computed in float; each step rounds to its own dtype, as the
-// unfused kernels do.
+// Values in the kernels are floats: loads convert from the element type, each step rounds to
+// its own dtype (as the unfused kernels do), stores convert back.
 
 const char* c_type(Dtype t) {
   switch (t) {
@@ -201,11 +146,10 @@ std::string store_expr(Dtype t, const std::string& v) {
   }
 }
 
-// Input k's place in the kernel: contiguous with the output, one value for all, or strided.
-enum class InKind { Contiguous, Scalar, Strided };
-
-std::string generate_general(const std::vector<FusedStep>& steps, const std::vector<array>& inputs,
-                             const std::vector<InKind>& kinds, Dtype out_dtype, int ndim, int nstrided) {
+// The steps as lines `float tK = <expression>;` (each rounded to its dtype), or "" when a step
+// has no expression here. (Built with std::string and std::to_string only: no locale-dependent
+// stream formatting.)
+std::string step_body(const std::vector<FusedStep>& steps, const std::string& indent) {
   auto num = [](size_t v) { return std::to_string(v); };
   auto operand = [&](int o) { return o >= 0 ? "x" + num(static_cast<size_t>(o)) : "t" + num(static_cast<size_t>(-1 - o)); };
   std::string body;
@@ -230,8 +174,57 @@ std::string generate_general(const std::vector<FusedStep>& steps, const std::vec
     } else {
       return "";
     }
-    body += "    float t" + num(k) + " = " + round_expr(st.dtype, e) + ";\n";
+    body += indent + "float t" + num(k) + " = " + round_expr(st.dtype, e) + ";\n";
   }
+  return body;
+}
+
+// Source of the vectorized float32 kernel, or "" when the program is not all float32 or a step
+// has no expression here.
+std::string generate(const std::vector<FusedStep>& steps, const std::vector<bool>& scalar) {
+  size_t nin = scalar.size();
+  auto num = [](size_t v) { return std::to_string(v); };
+  for (auto& st : steps)
+    if (st.dtype != Dtype::float32) return "";
+  std::string body = step_body(steps, "      ");
+  if (body.empty()) return "";
+  std::string last = "t" + num(steps.size() - 1);
+  std::string src = kPrelude;
+  src += "extern \"C\" __global__ void fused(";
+  for (size_t i = 0; i < nin; ++i) src += "const float* __restrict__ in" + num(i) + ", ";
+  src += "float* __restrict__ out, long long n) {\n";
+  src += "  long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 4;\n";
+  src += "  if (base + 4 <= n) {\n";
+  for (size_t i = 0; i < nin; ++i) {
+    std::string in = "in" + num(i);
+    if (scalar[i]) src += "    float4 v" + num(i) + " = make_float4(" + in + "[0], " + in + "[0], " + in + "[0], " + in + "[0]);\n";
+    else src += "    float4 v" + num(i) + " = *reinterpret_cast<const float4*>(" + in + " + base);\n";
+  }
+  src += "    float4 r;\n";
+  for (const char* lane : {"x", "y", "z", "w"}) {
+    src += "    {\n";
+    for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = v" + num(i) + "." + lane + ";\n";
+    src += body + "      r." + lane + " = " + last + ";\n    }\n";
+  }
+  src += "    *reinterpret_cast<float4*>(out + base) = r;\n";
+  src += "  } else {\n    for (long long i = base; i < n; ++i) {\n";
+  for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = in" + num(i) + (scalar[i] ? "[0]" : "[i]") + ";\n";
+  src += body + "      out[i] = " + last + ";\n    }\n  }\n}\n";
+  return src;
+}
+
+
+// Input k's place in the kernel: contiguous with the output, one value for all, or strided.
+enum class InKind { Contiguous, Scalar, Strided };
+
+// The general kernel: float16/bfloat16/bool values as well as float32, and inputs of any
+// layout (broadcast, transposed, sliced) addressed through their strides over the output's
+// (collapsed) shape.
+std::string generate_general(const std::vector<FusedStep>& steps, const std::vector<array>& inputs,
+                             const std::vector<InKind>& kinds, Dtype out_dtype, int ndim, int nstrided) {
+  auto num = [](size_t v) { return std::to_string(v); };
+  std::string body = step_body(steps, "    ");
+  if (body.empty()) return "";
   if (!c_type(out_dtype)) return "";
   std::string src = "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n";
   src += kPrelude;
