@@ -1,4 +1,6 @@
 // Rules of the fused primitive: differentiate and batch its unfused expansion.
+#include <functional>
+
 #include "mlx/ops.h"
 #include "mlx/primitives/compiled.h"
 #include "mlx/transforms.h"
@@ -21,22 +23,30 @@ array Compiled::expand(const std::vector<array>& inputs) const {
   return vals.back();
 }
 
+// The expansion as a function of the inputs named by argnums, the others held fixed: the
+// transforms then differentiate only those (not the program's scalar constants, whose
+// gradients would be full-size products and reductions).
+static std::function<std::vector<array>(const std::vector<array>&)> partial_expand(
+    const Compiled& c, const std::vector<array>& primals, const std::vector<int>& argnums) {
+  return [&c, &primals, &argnums](const std::vector<array>& xs) {
+    std::vector<array> all = primals;
+    for (size_t i = 0; i < argnums.size(); ++i) all[argnums[i]] = xs[i];
+    return std::vector<array>{c.expand(all)};
+  };
+}
+
 std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>&) {
-  auto fn = [this](const std::vector<array>& xs) { return std::vector<array>{expand(xs)}; };
-  auto [o, g] = mlx::core::vjp(fn, primals, cotangents);
-  std::vector<array> res;
-  for (int a : argnums) res.push_back(g[a]);
-  return res;
+  std::vector<array> sel;
+  for (int a : argnums) sel.push_back(primals[a]);
+  return mlx::core::vjp(partial_expand(*this, primals, argnums), sel, cotangents).second;
 }
 
 std::vector<array> Compiled::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                  const std::vector<int>& argnums) {
-  std::vector<array> ts;
-  for (auto& p : primals) ts.push_back(zeros_like(p));
-  for (size_t i = 0; i < argnums.size(); ++i) ts[argnums[i]] = tangents[i];
-  auto fn = [this](const std::vector<array>& xs) { return std::vector<array>{expand(xs)}; };
-  return mlx::core::jvp(fn, primals, ts).second;
+  std::vector<array> sel;
+  for (int a : argnums) sel.push_back(primals[a]);
+  return mlx::core::jvp(partial_expand(*this, primals, argnums), sel, tangents).second;
 }
 
 std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,
