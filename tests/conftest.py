@@ -1,5 +1,6 @@
-"""Shared pytest configuration: hypothesis profiles, the `device` fixture and
-`on_cpu_if_float64` (float64 work runs on the CPU stream when the GPU is the default device)."""
+"""Shared pytest configuration: hypothesis profiles, the `device` fixture,
+`on_cpu_if_float64` (float64 work runs on the CPU stream when the GPU is the default device) and
+`NoHostRuns` (the GPU tests' check that a GPU kernel ran)."""
 
 import contextlib
 import os
@@ -99,3 +100,32 @@ def float64_on_cpu():
     central differences, reference computations): the CPU stream when the default device is
     not the CPU, else nothing changes."""
     return on_cpu_if_float64(mx.float64)
+
+
+def host_runs(names=None):
+    """Nodes of GPU streams that ran on the host so far, per 'Name (dtype)', for the primitives
+    named (all when None)."""
+    counts = mx.cuda._host_fallbacks()
+    return {k: v for k, v in counts.items() if names is None or k.split(" (")[0] in names}
+
+
+class NoHostRuns:
+    """Context: fails if a node of the named primitives (all when None) ran on the host inside
+    it instead of on a GPU kernel."""
+
+    def __init__(self, names=None):
+        self.names = names
+
+    def __enter__(self):
+        mx.synchronize()
+        self.before = host_runs(self.names)
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is not None:
+            return False
+        mx.synchronize()
+        after = host_runs(self.names)
+        grew = {k: v - self.before.get(k, 0) for k, v in after.items() if v != self.before.get(k, 0)}
+        assert not grew, f"ran on the host instead of the GPU: {grew}"
+        return False

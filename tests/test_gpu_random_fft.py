@@ -11,37 +11,13 @@ import numpy as np
 import pytest
 
 import mlx.core as mx
+from conftest import NoHostRuns
 
 pytestmark = pytest.mark.skipif(not mx.cuda.is_available(), reason="no CUDA GPU in this build/machine")
 
 RANDOM_PRIMS = ("RandomBits", "RandomErfInv", "RandomGumbel")
 FFT_PRIMS = ("FFT",)
 HADAMARD_PRIMS = ("Hadamard",)
-
-
-def host_runs(names):
-    """Host-fallback counts of the primitives named (keys look like 'Name (dtype)')."""
-    counts = mx.cuda._host_fallbacks()
-    return {k: v for k, v in counts.items() if k.split(" (")[0] in names}
-
-
-class NoHostRuns:
-    """Context: fails if any node of the named primitives ran on the host inside it."""
-
-    def __init__(self, names):
-        self.names = names
-
-    def __enter__(self):
-        self.before = host_runs(self.names)
-        return self
-
-    def __exit__(self, exc_type, *_):
-        if exc_type is not None:
-            return False
-        after = host_runs(self.names)
-        grew = {k: v - self.before.get(k, 0) for k, v in after.items() if v != self.before.get(k, 0)}
-        assert not grew, f"ran on the host instead of the GPU: {grew}"
-        return False
 
 
 def np32(a):

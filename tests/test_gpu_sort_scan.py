@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mlx.core as mx
+from conftest import NoHostRuns, host_runs
 
 pytestmark = pytest.mark.skipif(not mx.cuda.is_available(), reason="no CUDA GPU in this build/machine")
 
@@ -22,23 +23,7 @@ LENGTHS = [1, 7, 33, 1000, 5000, 100000]
 
 # ---------------------------------------------------------------- helpers
 def fallbacks():
-    return {k: v for k, v in mx.cuda._host_fallbacks().items() if k.split(" (")[0] in OURS}
-
-
-class NoHostRun:
-    """Asserts that no node of the sort/scan family ran on the host inside the block."""
-
-    def __enter__(self):
-        mx.synchronize()
-        self.before = fallbacks()
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            mx.synchronize()
-            after = fallbacks()
-            grown = {k: v - self.before.get(k, 0) for k, v in after.items() if v != self.before.get(k, 0)}
-            assert not grown, f"ran on the host: {grown}"
+    return host_runs(OURS)
 
 
 def to_np(x):
@@ -107,7 +92,7 @@ def shapes_for(n):
 def test_sort_argsort_lengths(n, dt):
     for shape in shapes_for(n):
         x = data(shape, dt, nan=True)
-        with NoHostRun():
+        with NoHostRuns(OURS):
             gs = mx.sort(x, stream=mx.gpu)
             ga = mx.argsort(x, stream=mx.gpu)
             mx.eval(gs, ga)
@@ -124,7 +109,7 @@ def test_sort_argsort_dtypes(dt):
     for shape in [(4, 37), (3, 700), (2, 4096), (2, 4097)]:
         for ties in (True, False):
             x = data(shape, dt, nan=True, ties=ties)
-            with NoHostRun():
+            with NoHostRuns(OURS):
                 gs = mx.sort(x, stream=mx.gpu)
                 ga = mx.argsort(x, stream=mx.gpu)
                 mx.eval(gs, ga)
@@ -139,7 +124,7 @@ def test_sort_argsort_dtypes(dt):
 def test_sort_axes(axis, dt):
     for shape in [(6, 5, 7), (40, 3, 9), (3, 5000, 2)]:
         x = data(shape, dt, nan=True)
-        with NoHostRun():
+        with NoHostRuns(OURS):
             gs = mx.sort(x, axis=axis, stream=mx.gpu)
             ga = mx.argsort(x, axis=axis, stream=mx.gpu)
             mx.eval(gs, ga)
@@ -155,7 +140,7 @@ def test_sort_noncontiguous_and_edge_cases():
     views = [x.T, x[::2, 3:40], x[:, 5:], x[:, ::-1], mx.broadcast_to(x[:1], (4, 50))]
     for v in views:
         for axis in (0, 1):
-            with NoHostRun():
+            with NoHostRuns(OURS):
                 gs = mx.sort(v, axis=axis, stream=mx.gpu)
                 ga = mx.argsort(v, axis=axis, stream=mx.gpu)
                 mx.eval(gs, ga)
@@ -177,7 +162,7 @@ def test_sort_many_long_rows():
     # several rows beyond the block sort: the segmented device sort
     for dt in [mx.float32, mx.uint16, mx.int64, mx.bool_]:
         x = data((17, 9000), dt, nan=True)
-        with NoHostRun():
+        with NoHostRuns(OURS):
             gs = mx.sort(x, stream=mx.gpu)
             ga = mx.argsort(x, stream=mx.gpu)
             mx.eval(gs, ga)
@@ -205,7 +190,7 @@ def test_partition_argpartition(dt):
         xn = np_ref(x)
         n = shape[axis]
         for kth in sorted({0, n // 3, n - 1, -1}):
-            with NoHostRun():
+            with NoHostRuns(OURS):
                 gp = mx.partition(x, kth, axis=axis, stream=mx.gpu)
                 gi = mx.argpartition(x, kth, axis=axis, stream=mx.gpu)
                 mx.eval(gp, gi)
@@ -219,7 +204,7 @@ def test_partition_argpartition(dt):
 def test_partition_nan_and_topk():
     x = data((6, 300), mx.float32, nan=True)
     xn = np_ref(x)
-    with NoHostRun():
+    with NoHostRuns(OURS):
         gp = mx.partition(x, 100, axis=1, stream=mx.gpu)
         t = mx.topk(x, 10, axis=1, stream=mx.gpu)
         mx.eval(gp, t)
@@ -254,7 +239,7 @@ def scan_tol(op, dt, n):
 
 def check_scan(op, x, axis, reverse, inclusive):
     f = getattr(mx, op)
-    with NoHostRun():
+    with NoHostRuns(OURS):
         g = f(x, axis=axis, reverse=reverse, inclusive=inclusive, stream=mx.gpu)
         mx.eval(g)
     c = f(x, axis=axis, reverse=reverse, inclusive=inclusive, stream=mx.cpu)
@@ -306,7 +291,7 @@ def test_scan_axes(op, axis):
 
 def test_scan_integer_exact_and_numpy():
     x = data((4, 5000), mx.int32, ties=False)
-    with NoHostRun():
+    with NoHostRuns(OURS):
         g = mx.cumsum(x, axis=1, stream=mx.gpu)
         mx.eval(g)
     np.testing.assert_array_equal(np.array(g), np.cumsum(np.array(x), axis=1, dtype=np.int32))
@@ -347,7 +332,7 @@ def test_searchsorted(dt):
     v = data((7, 50), dt, nan=True)
     an, vn = np_ref(a), np_ref(v)
     for side in ("left", "right"):
-        with NoHostRun():
+        with NoHostRuns(OURS):
             g = mx.searchsorted(a, v, side=side, stream=mx.gpu)
             mx.eval(g)
         same(g, mx.searchsorted(a, v, side=side, stream=mx.cpu))

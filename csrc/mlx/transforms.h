@@ -35,9 +35,11 @@ struct TraceGuard {
   TraceGuard(const TraceGuard&) = delete;
   TraceGuard& operator=(const TraceGuard&) = delete;
 };
-// Nodes between inputs (exclusive) and outputs that depend on an input, in topological order.
+// Nodes between inputs (exclusive) and outputs that depend on an input, in topological order;
+// with depends_out, also the ids of every value that depends on an input (the inputs included).
 std::vector<array> depending_tape(const std::vector<array>& outputs,
-                                  const std::unordered_set<uintptr_t>& input_ids);
+                                  const std::unordered_set<uintptr_t>& input_ids,
+                                  std::unordered_set<uintptr_t>* depends_out = nullptr);
 }
 
 }  // namespace mlx::core

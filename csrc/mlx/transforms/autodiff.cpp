@@ -12,7 +12,8 @@ namespace detail {
 
 // Nodes between `inputs` (exclusive) and `outputs`, in topological order, that depend on an input.
 std::vector<array> depending_tape(const std::vector<array>& outputs,
-                                  const std::unordered_set<uintptr_t>& input_ids) {
+                                  const std::unordered_set<uintptr_t>& input_ids,
+                                  std::unordered_set<uintptr_t>* depends_out) {
   std::unordered_set<uintptr_t> visited;
   std::unordered_set<uintptr_t> depends(input_ids.begin(), input_ids.end());
   std::vector<array> tape;
@@ -42,6 +43,7 @@ std::vector<array> depending_tape(const std::vector<array>& outputs,
     }
   }
   }
+  if (depends_out) *depends_out = std::move(depends);
   return tape;
 }
 
@@ -82,12 +84,10 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const st
     if (it == ct.end()) ct.emplace(outputs[i].id(), c);
     else it->second = add(it->second, c);
   }
-  auto tape = depending_tape(outputs, ids);
-  // Values that depend on the primals: the tracers and every output of a tape node. Only
-  // inputs among them get a vjp (a mask or a frozen weight needs no gradient).
-  std::unordered_set<uintptr_t> active = ids;
-  for (auto& node : tape)
-    for (auto& o : node.outputs()) active.insert(o.id());
+  // `active`: the values that depend on the primals (the tracers and every output of a tape
+  // node). Only inputs among them get a vjp (a mask or a frozen weight needs no gradient).
+  std::unordered_set<uintptr_t> active;
+  auto tape = depending_tape(outputs, ids, &active);
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
     array& node = *it;
     auto outs = node.outputs();

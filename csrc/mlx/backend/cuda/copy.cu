@@ -108,4 +108,30 @@ MLX_CUDA_KERNEL(Slice, eval_slice);
 MLX_CUDA_KERNEL(SliceUpdate, eval_slice_update);
 MLX_CUDA_KERNEL(Concatenate, eval_concatenate);
 
+bool on_axis_last(const array& in, array& out, int axis,
+                  const std::function<bool(const array& in_rows, array& out_rows)>& rows) {
+  int nd = static_cast<int>(in.ndim());
+  std::vector<int> perm;
+  for (int i = 0; i < nd; ++i)
+    if (i != axis) perm.push_back(i);
+  perm.push_back(axis);
+  Shape psh(nd);
+  Strides pst(nd);
+  for (int i = 0; i < nd; ++i) {
+    psh[i] = in.shape(perm[i]);
+    pst[i] = in.strides(perm[i]);
+  }
+  array view(psh, in.dtype(), nullptr, {});
+  view.copy_shared_buffer(in, pst, Flags{false, false, false}, in.data_size(), 0);
+  array tin(psh, in.dtype(), nullptr, {});
+  if (!copy_to_row_contiguous(view, tin)) return false;
+  array tout(psh, out.dtype(), nullptr, {});
+  if (!rows(tin, tout)) return false;
+  Strides rs = row_strides(psh), ost(nd);
+  for (int i = 0; i < nd; ++i) ost[perm[i]] = rs[i];
+  array back(out.shape(), out.dtype(), nullptr, {});
+  back.copy_shared_buffer(tout, ost, Flags{false, false, false}, tout.size(), 0);
+  return copy_to_row_contiguous(back, out);
+}
+
 }  // namespace mlx::core::cu

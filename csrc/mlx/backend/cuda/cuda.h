@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <typeindex>
@@ -44,6 +45,25 @@ T* out_ptr(array& a) { return static_cast<T*>(alloc_out(a)); }
 // Writes `in` (any layout) into `out` (same shape) as row-contiguous data of out's dtype; false
 // for dtypes or layouts the GPU copy does not handle.
 bool copy_to_row_contiguous(const array& in, array& out);
+// `a` itself in `r` when it is dense and row-major, else a row-contiguous GPU copy of it; false
+// for dtypes or layouts the GPU copy does not handle.
+inline bool dense_rows(const array& a, array& r) {
+  if (a.flags().row_contiguous && a.data_size() == a.size()) {
+    r = a;
+    return true;
+  }
+  array t(a.shape(), a.dtype(), nullptr, {});
+  if (!copy_to_row_contiguous(a, t)) return false;
+  r = t;
+  return true;
+}
+
+// Runs `rows(in_rows, out_rows)` on a row-contiguous copy of `in` with `axis` moved last
+// (`out_rows` is shaped alike, of out's dtype, and `rows` gives it data), then writes the result
+// into `out` with the axes in their places. For kernels that work along the last axis (sort,
+// scan) given another axis. False when `rows` or a copy returns false.
+bool on_axis_last(const array& in, array& out, int axis,
+                  const std::function<bool(const array& in_rows, array& out_rows)>& rows);
 
 // A GPU kernel for one primitive class. Returns false, having touched nothing, when it does
 // not handle these dtypes or this layout (the node then runs on the CPU).

@@ -69,11 +69,7 @@ bool eval_norm(const std::vector<array>& inputs, array& out, float eps, bool has
   const array* w = has_w ? &inputs[1] : nullptr;
   const array* b = has_b ? &inputs[has_w ? 2 : 1] : nullptr;
   if ((w && !vector_of(*w, n, x.dtype())) || (b && !vector_of(*b, n, x.dtype()))) return false;
-  if (!x.flags().row_contiguous) {
-    array t(x.shape(), x.dtype(), nullptr, {});
-    if (!copy_to_row_contiguous(x, t)) return false;
-    x = t;
-  }
+  if (!dense_rows(x, x)) return false;
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* px = in_ptr<T>(x);
@@ -179,13 +175,7 @@ bool eval_norm_vjp(Primitive& prim, const std::vector<array>& inputs, std::vecto
   if ((dx && dx->dtype() != x.dtype()) || (dw && dw->size() != static_cast<size_t>(n)) ||
       (db && db->size() != static_cast<size_t>(n)))
     return false;
-  for (array* a : {&x, &g}) {
-    if (!a->flags().row_contiguous) {
-      array t(a->shape(), a->dtype(), nullptr, {});
-      if (!copy_to_row_contiguous(*a, t)) return false;
-      *a = t;
-    }
-  }
+  if (!dense_rows(x, x) || !dense_rows(g, g)) return false;
   int parts = static_cast<int>(std::min<int64_t>(rows, static_cast<int64_t>(props().multiProcessorCount) * 4));
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

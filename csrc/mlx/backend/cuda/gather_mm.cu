@@ -86,16 +86,6 @@ bool operand3(const array& x, bool& trans, int64_t& ld) {
   return false;
 }
 
-bool row_contiguous(const array& a, array& r) {
-  if (a.flags().row_contiguous) {
-    r = a;
-    return true;
-  }
-  array t(a.shape(), a.dtype(), nullptr, {});
-  if (!copy_to_row_contiguous(a, t)) return false;
-  r = t;
-  return true;
-}
 
 __global__ void k_gather_ptrs(const uint32_t* __restrict__ li, const uint32_t* __restrict__ ri, int64_t B, int64_t na,
                               int64_t nb, const char* a, int64_t sa, const char* b, int64_t sb, char* c, int64_t sc,
@@ -169,18 +159,18 @@ bool eval_gather_mm(Primitive&, const std::vector<array>& inputs, std::vector<ar
   if (inputs[0].ndim() != 3 || inputs[1].ndim() != 3 || out.ndim() != 3) return false;
   array a = inputs[0], b = inputs[1], li, ri;
   if (inputs[2].dtype() != uint32 || inputs[3].dtype() != uint32) return false;
-  if (!row_contiguous(inputs[2], li) || !row_contiguous(inputs[3], ri)) return false;
+  if (!dense_rows(inputs[2], li) || !dense_rows(inputs[3], ri)) return false;
   int64_t Ba = a.shape(0), Bb = b.shape(0), B = out.shape(0);
   int M = out.shape(1), N = out.shape(2), K = a.shape(2);
   if (B > (int64_t(1) << 30) || (int64_t(M) + 15) / 16 > 65535) return false;
   bool ta = false, tb = false;
   int64_t lda = 1, ldb = 1;
   if (!operand3(a, ta, lda)) {
-    if (!row_contiguous(inputs[0], a)) return false;
+    if (!dense_rows(inputs[0], a)) return false;
     operand3(a, ta, lda);
   }
   if (!operand3(b, tb, ldb)) {
-    if (!row_contiguous(inputs[1], b)) return false;
+    if (!dense_rows(inputs[1], b)) return false;
     operand3(b, tb, ldb);
   }
   char* pc = static_cast<char*>(alloc_out(out));
@@ -247,7 +237,7 @@ bool eval_segmented_mm(Primitive&, const std::vector<array>& inputs, std::vector
   int64_t K = a.shape(1);
   if ((int64_t(M) + kTile - 1) / kTile > 65535) return false;
   array seg;
-  if (!row_contiguous(inputs[2], seg)) return false;
+  if (!dense_rows(inputs[2], seg)) return false;
   return dispatch_float(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* po = static_cast<T*>(alloc_out(out));

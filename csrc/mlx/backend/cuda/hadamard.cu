@@ -75,11 +75,7 @@ bool eval_hadamard(Primitive& prim, const std::vector<array>& inputs, std::vecto
     for (int a = 0; a < m; ++a)
       for (int c = 0; c < m; ++c) M.v[a * m + c] = hp.transpose_ ? H[c * m + a] : H[a * m + c];
   }
-  if (!x.flags().row_contiguous || x.data_size() != x.size()) {
-    array t(x.shape(), x.dtype(), nullptr, {});
-    if (!copy_to_row_contiguous(x, t)) return false;
-    x = t;
-  }
+  if (!dense_rows(x, x)) return false;
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* px = in_ptr<T>(x);

@@ -473,16 +473,6 @@ bool format_ok(QM mode, int bits, int gs, int& gshift) {
 
 bool is_gpu_float(Dtype t) { return t == float32 || t == float16 || t == bfloat16; }
 
-bool row_contig(const array& a, array& r) {
-  if (a.flags().row_contiguous) {
-    r = a;
-    return true;
-  }
-  array t(a.shape(), a.dtype(), nullptr, {});
-  if (!copy_to_row_contiguous(a, t)) return false;
-  r = t;
-  return true;
-}
 
 // Whether the last two dims are dense row-major (batch dims may have any strides).
 bool mats_dense(const array& a) {
@@ -497,7 +487,7 @@ bool mats_ready(const array& a, array& r) {
     r = a;
     return true;
   }
-  return row_contig(a, r);
+  return dense_rows(a, r);
 }
 
 template <typename F>
@@ -561,7 +551,7 @@ bool eval_quantize(Primitive& p_, const std::vector<array>& inputs, std::vector<
   int64_t K = w_in.shape(-1);
   if (K % p.group_size_ != 0) return false;
   array w;
-  if (!row_contig(w_in, w)) return false;
+  if (!dense_rows(w_in, w)) return false;
   return dispatch_float(w.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_format(p.mode_, p.bits_, [&](auto mc, auto bc) {
@@ -604,8 +594,8 @@ bool eval_dequantize(Primitive& p_, const std::vector<array>& inputs, std::vecto
   int64_t cols = out.shape(-1);
   if (cols % p.group_size_ != 0) return false;
   array w, s, b;
-  if (!row_contig(inputs[0], w) || !row_contig(inputs[1], s)) return false;
-  if (affine && !row_contig(inputs[2], b)) return false;
+  if (!dense_rows(inputs[0], w) || !dense_rows(inputs[1], s)) return false;
+  if (affine && !dense_rows(inputs[2], b)) return false;
   int64_t rows = cols == 0 ? 0 : static_cast<int64_t>(out.size()) / cols;
   int64_t wpr = cols * p.bits_ / 32, G = cols / p.group_size_;
   return dispatch_float(out.dtype(), [&](auto tag) {
@@ -666,7 +656,7 @@ bool eval_quantized_matmul(Primitive& p_, const std::vector<array>& inputs, std:
   int64_t nmat = shared_w ? std::min<int64_t>(nb, 1) : nb;
   if (!qmv) {
     if (nmat * R * cols * int64_t(isz) > kMaxTempBytes) return false;
-    if (!o.x.flags().row_contiguous && !row_contig(inputs[0], o.x)) return false;
+    if (!o.x.flags().row_contiguous && !dense_rows(inputs[0], o.x)) return false;
   }
   return dispatch_float(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -728,7 +718,7 @@ bool eval_gather_qmm(Primitive& p_, const std::vector<array>& inputs, std::vecto
   array li, ri;
   if (!mats_ready(inputs[0], o.x) || !mats_ready(inputs[1], o.w) || !mats_ready(inputs[2], o.s)) return false;
   if (affine && !mats_ready(inputs[3], o.b)) return false;
-  if (!row_contig(li_in, li) || !row_contig(ri_in, ri)) return false;
+  if (!dense_rows(li_in, li) || !dense_rows(ri_in, ri)) return false;
   return dispatch_float(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_format(p.mode_, p.bits_, [&](auto mc, auto bc) {
@@ -796,7 +786,7 @@ bool eval_to_fp8(Primitive&, const std::vector<array>& inputs, std::vector<array
   array& out = outputs[0];
   if (!is_gpu_float(inputs[0].dtype()) || out.dtype() != uint8) return false;
   array x;
-  if (!row_contig(inputs[0], x)) return false;
+  if (!dense_rows(inputs[0], x)) return false;
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     uint8_t* py = static_cast<uint8_t*>(alloc_out(out));
@@ -811,7 +801,7 @@ bool eval_from_fp8(Primitive&, const std::vector<array>& inputs, std::vector<arr
   array& out = outputs[0];
   if (inputs[0].dtype() != uint8 || !is_gpu_float(out.dtype())) return false;
   array x;
-  if (!row_contig(inputs[0], x)) return false;
+  if (!dense_rows(inputs[0], x)) return false;
   return dispatch_float(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* py = static_cast<T*>(alloc_out(out));

@@ -74,11 +74,7 @@ bool eval_random_bits(Primitive& p, const std::vector<array>& inputs, std::vecto
     alloc_out(out);
     return true;
   }
-  if (!keys.flags().row_contiguous || keys.data_size() != keys.size()) {
-    array t(keys.shape(), keys.dtype(), nullptr, {});
-    if (!copy_to_row_contiguous(keys, t)) return false;
-    keys = t;
-  }
+  if (!dense_rows(keys, keys)) return false;
   const uint32_t* kp = in_ptr<uint32_t>(keys);
   void* op = alloc_out(out);
   int64_t n = (bytes + 3) / 4, m = (n + 1) / 2;
@@ -152,11 +148,7 @@ bool eval_random_map(Primitive& p, const std::vector<array>& inputs, std::vector
     alloc_out(out);
     return true;
   }
-  if (!x.flags().row_contiguous || x.data_size() != x.size()) {
-    array t(x.shape(), x.dtype(), nullptr, {});
-    if (!copy_to_row_contiguous(x, t)) return false;
-    x = t;
-  }
+  if (!dense_rows(x, x)) return false;
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* px = in_ptr<T>(x);

@@ -275,11 +275,7 @@ bool eval_argreduce(Primitive& p, const std::vector<array>& inputs, std::vector<
   array in = inputs[0];
   array& out = outputs[0];
   if (in.size() == 0 || out.dtype() != Dtype::uint32) return false;
-  if (!in.flags().row_contiguous) {
-    array tmp(in.shape(), in.dtype(), nullptr, {});
-    if (!copy_to_row_contiguous(in, tmp)) return false;
-    in = tmp;
-  }
+  if (!dense_rows(in, in)) return false;
   int64_t outer = 1, n = in.shape(ap.axis_), inner = 1;
   for (int i = 0; i < ap.axis_; ++i) outer *= in.shape(i);
   for (size_t i = ap.axis_ + 1; i < in.ndim(); ++i) inner *= in.shape(i);
@@ -339,11 +335,7 @@ bool eval_softmax(Primitive&, const std::vector<array>& inputs, std::vector<arra
   array in = inputs[0];
   array& out = outputs[0];
   if (in.size() == 0) return false;
-  if (!in.flags().row_contiguous) {
-    array tmp(in.shape(), in.dtype(), nullptr, {});
-    if (!copy_to_row_contiguous(in, tmp)) return false;
-    in = tmp;
-  }
+  if (!dense_rows(in, in)) return false;
   int64_t n = in.shape(-1), rows = in.size() / n;
   return dispatch_float(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -267,32 +267,14 @@ bool scan_typed(const Scan& sp, const array& in_arg, array& out) {
     });
   }
   // Few long lanes: move the axis last, scan rows, move it back.
-  std::vector<int> perm;
-  for (int i = 0; i < nd; ++i)
-    if (i != axis) perm.push_back(i);
-  perm.push_back(axis);
-  Shape psh(nd);
-  Strides pst(nd);
-  for (int i = 0; i < nd; ++i) {
-    psh[i] = in_arg.shape(perm[i]);
-    pst[i] = in_arg.strides(perm[i]);
-  }
-  array view(psh, in_arg.dtype(), nullptr, {});
-  view.copy_shared_buffer(in_arg, pst, Flags{false, false, false}, in_arg.data_size(), 0);
-  array tin(psh, in_arg.dtype(), nullptr, {});
-  if (!copy_to_row_contiguous(view, tin)) return false;
-  array tout(psh, out.dtype(), nullptr, {});
-  dispatch_scan<R>(tin.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* x = in_ptr<T>(tin);
-    T* y = static_cast<T*>(alloc_out(tout));
-    scan_rows<R, T>(x, y, outer * inner, n, rev, inc);
+  return on_axis_last(in_arg, out, axis, [&](const array& tin, array& tout) {
+    return dispatch_scan<R>(tin.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* x = in_ptr<T>(tin);
+      T* y = static_cast<T*>(alloc_out(tout));
+      scan_rows<R, T>(x, y, outer * inner, n, rev, inc);
+    });
   });
-  Strides rs = row_strides(psh), ost(nd);
-  for (int i = 0; i < nd; ++i) ost[perm[i]] = rs[i];
-  array back(out.shape(), out.dtype(), nullptr, {});
-  back.copy_shared_buffer(tout, ost, Flags{false, false, false}, tout.size(), 0);
-  return copy_to_row_contiguous(back, out);
 }
 
 bool eval_scan(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {

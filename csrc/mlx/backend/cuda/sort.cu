@@ -274,27 +274,7 @@ bool sort_along(const array& in_arg, array& out, int axis, bool arg) {
     }
     return sort_rows(in, out, arg);
   }
-  std::vector<int> perm;
-  for (int i = 0; i < nd; ++i)
-    if (i != axis) perm.push_back(i);
-  perm.push_back(axis);
-  Shape psh(nd);
-  Strides pst(nd);
-  for (int i = 0; i < nd; ++i) {
-    psh[i] = in_arg.shape(perm[i]);
-    pst[i] = in_arg.strides(perm[i]);
-  }
-  array view(psh, in_arg.dtype(), nullptr, {});
-  view.copy_shared_buffer(in_arg, pst, Flags{false, false, false}, in_arg.data_size(), 0);
-  array tin(psh, in_arg.dtype(), nullptr, {});
-  if (!copy_to_row_contiguous(view, tin)) return false;
-  array tout(psh, out.dtype(), nullptr, {});
-  if (!sort_rows(tin, tout, arg)) return false;
-  Strides rs = row_strides(psh), ost(nd);
-  for (int i = 0; i < nd; ++i) ost[perm[i]] = rs[i];
-  array back(out.shape(), out.dtype(), nullptr, {});
-  back.copy_shared_buffer(tout, ost, Flags{false, false, false}, tout.size(), 0);
-  return copy_to_row_contiguous(back, out);
+  return on_axis_last(in_arg, out, axis, [&](const array& tin, array& tout) { return sort_rows(tin, tout, arg); });
 }
 
 bool eval_sort(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
