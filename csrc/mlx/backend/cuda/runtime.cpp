@@ -1,5 +1,7 @@
 // The CUDA runtime side of the backend: device, stream, memory pool, host/device copies of an
 // array's data, and the per-node dispatch between GPU kernels and the CPU.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -272,7 +274,85 @@ void note_fallback(Primitive& p, const std::vector<array>& inputs) {
 
 }  // namespace cu
 
+namespace cu {
+namespace {
+// MLX_CUDA_PROFILE=1: every node on a GPU stream is bracketed by two CUDA events and timed on
+// the host; at exit a table per "primitive dtype shapes" gives the count, the GPU time between
+// the events and the host time spent queuing (or, for host fallbacks, running) the node.
+struct Profile {
+  struct Rec {
+    std::string key;
+    cudaEvent_t a, b;
+    double host_us;
+  };
+  struct Total {
+    size_t n = 0;
+    double gpu_ms = 0, host_ms = 0;
+  };
+  std::mutex mu;
+  std::vector<Rec> pending;
+  std::map<std::string, Total> totals;
+  void drain() {
+    for (auto& r : pending) {
+      float ms = 0;
+      cudaEventSynchronize(r.b);
+      cudaEventElapsedTime(&ms, r.a, r.b);
+      auto& t = totals[r.key];
+      ++t.n;
+      t.gpu_ms += ms;
+      t.host_ms += r.host_us * 1e-3;
+      cudaEventDestroy(r.a);
+      cudaEventDestroy(r.b);
+    }
+    pending.clear();
+  }
+  void print() {
+    std::lock_guard lk(mu);
+    drain();
+    std::vector<std::pair<std::string, Total>> v(totals.begin(), totals.end());
+    std::sort(v.begin(), v.end(), [](auto& x, auto& y) { return x.second.gpu_ms > y.second.gpu_ms; });
+    double g = 0, h = 0;
+    size_t n = 0;
+    for (auto& [k, t] : v) g += t.gpu_ms, h += t.host_ms, n += t.n;
+    std::fprintf(stderr, "[mlx cuda profile] %zu nodes, GPU %.3f ms, host %.3f ms\n", n, g, h);
+    std::fprintf(stderr, "  %8s %10s %10s  %s\n", "count", "gpu ms", "host ms", "node");
+    for (size_t i = 0; i < v.size() && i < 60; ++i)
+      std::fprintf(stderr, "  %8zu %10.3f %10.3f  %s\n", v[i].second.n, v[i].second.gpu_ms,
+                   v[i].second.host_ms, v[i].first.c_str());
+  }
+};
+Profile* profile() {
+  static Profile* p = [] () -> Profile* {
+    const char* e = std::getenv("MLX_CUDA_PROFILE");
+    if (!e || !*e || std::string(e) == "0") return nullptr;
+    auto* q = new Profile;
+    std::atexit([] { profile()->print(); });
+    return q;
+  }();
+  return p;
+}
+std::string profile_key(Primitive& p, const std::vector<array>& inputs,
+                        const std::vector<array>& outputs) {
+  std::ostringstream os;
+  os << p.name();
+  if (!outputs.empty()) os << " " << outputs[0].dtype();
+  auto shape = [&](const array& a) {
+    os << "[";
+    for (size_t i = 0; i < a.shape().size(); ++i) os << (i ? "," : "") << a.shape()[i];
+    os << "]";
+  };
+  os << " ";
+  for (size_t i = 0; i < inputs.size() && i < 4; ++i) shape(inputs[i]);
+  os << "->";
+  if (!outputs.empty()) shape(outputs[0]);
+  return os.str();
+}
+}  // namespace
+}  // namespace cu
+
 namespace gpu {
+
+void eval_node(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 
 bool is_available() {
   static bool a = cu::probe_device_count() > 0;
@@ -291,6 +371,24 @@ void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& ou
                        "Use stream=mx.cpu.");
     }
   }
+  if (auto* prof = cu::profile()) {
+    cu::Profile::Rec r{cu::profile_key(p, inputs, outputs), nullptr, nullptr, 0};
+    MLX_CUDA_CHECK(cudaEventCreate(&r.a));
+    MLX_CUDA_CHECK(cudaEventCreate(&r.b));
+    MLX_CUDA_CHECK(cudaEventRecord(r.a, cu::stream()));
+    auto t0 = std::chrono::steady_clock::now();
+    eval_node(p, inputs, outputs);
+    r.host_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    MLX_CUDA_CHECK(cudaEventRecord(r.b, cu::stream()));
+    std::lock_guard lk(prof->mu);
+    prof->pending.push_back(std::move(r));
+    if (prof->pending.size() > 4096) prof->drain();
+    return;
+  }
+  eval_node(p, inputs, outputs);
+}
+
+void eval_node(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& reg = cu::registry();
   auto it = reg.find(typeid(p));
   if (it != reg.end() && it->second(p, inputs, outputs)) return;
