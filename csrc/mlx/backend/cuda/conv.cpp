@@ -20,6 +20,7 @@
 // With MLX_CUDA_CONV_LOG=1 the path of every convolution is printed to stderr.
 #include <cublas_v2.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -280,8 +281,19 @@ struct CudnnConv {
   }
 };
 
+// MLX_CUDNN_AUTOTUNE=0 keeps cuDNN's first heuristic choice instead of timing several plans.
+bool conv_autotune() {
+  static const bool on = [] {
+    const char* e = std::getenv("MLX_CUDNN_AUTOTUNE");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+constexpr int64_t kTunedPlans = 8;
+
 struct CudnnPlan {
   bool ok = false;
+  bool tune = false;  // time the built candidates at the first execution
   std::shared_ptr<fe::graph::Graph> graph;
   int64_t workspace = 0;
 };
@@ -361,6 +373,13 @@ std::shared_ptr<CudnnPlan> build_plan(const CudnnConv& c) {
   if (e.is_bad()) return fail("check_support", e);
   e = g->build_plans(h, fe::BuildPlanPolicy_t::HEURISTICS_CHOICE);
   if (e.is_bad()) return fail("build_plans", e);
+  if (conv_autotune()) {
+    // Also build the next few heuristic candidates; the first execution times them all and
+    // keeps the fastest (a failed build just leaves that candidate out).
+    int64_t n = std::min<int64_t>(g->get_execution_plan_count(), kTunedPlans);
+    for (int64_t i = 0; i < n; ++i) (void)g->build_plan_at_index(h, i);
+    plan->tune = true;
+  }
   int64_t ws = 0;
   e = g->get_workspace_size(ws);
   if (e.is_bad()) return fail("get_workspace_size", e);
@@ -396,9 +415,23 @@ std::shared_ptr<CudnnPlan> get_plan(const CudnnConv& c) {
 bool execute(const CudnnConv& c, const void* a, const void* b, void* out) {
   auto plan = get_plan(c);
   if (!plan->ok) return false;
-  DevBuf ws(static_cast<size_t>(plan->workspace));
   std::unordered_map<int64_t, void*> pack{
       {1, const_cast<void*>(a)}, {2, const_cast<void*>(b)}, {3, out}};
+  if (plan->tune) {
+    // Runs each candidate on these operands (writing `out`, which the chosen plan then
+    // overwrites) and reorders the plans fastest first. On failure the heuristic choice stays.
+    plan->tune = false;
+    if (plan->graph->get_execution_plan_count() > 1) {
+      DevBuf tws(static_cast<size_t>(plan->graph->get_autotune_workspace_size()));
+      fe::error_t te = plan->graph->autotune(conv_cudnn_handle(), pack, tws.p);
+      int64_t ws = 0;
+      if (te.is_good() && plan->graph->get_workspace_size(ws).is_good()) plan->workspace = ws;
+      if (conv_log())
+        std::fprintf(stderr, "[conv] cuDNN %s autotune: %s (workspace %lld bytes)\n", op_name(c.op),
+                     te.is_good() ? "ok" : te.get_message().c_str(), static_cast<long long>(plan->workspace));
+    }
+  }
+  DevBuf ws(static_cast<size_t>(plan->workspace));
   fe::error_t e = plan->graph->execute(conv_cudnn_handle(), pack, ws.p);
   if (e.is_bad()) {
     if (conv_log()) std::fprintf(stderr, "[conv] cuDNN %s execute failed: %s\n", op_name(c.op), e.get_message().c_str());
