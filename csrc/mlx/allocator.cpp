@@ -6,6 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -53,10 +54,28 @@ class CachingAllocator {
     return p;
   }
 
+  // Blocks up to kSmallMax bytes are cached in one free list per power-of-two size (64 B to
+  // 4 KB), so the many tiny buffers of scalar graphs cost no tree node per malloc/free.
+  static constexpr size_t kSmallMax = 4096;
+  static int small_bucket(size_t sz) {  // sz already rounded: a power of two in [64, 4096]
+    return __builtin_ctzll(sz) - 6;
+  }
+
   Buffer malloc(size_t size) {
     size_t sz = round(size);
     std::unique_lock lk(mu_);
-    auto it = cache_.find(sz);
+    if (sz <= kSmallMax) {
+      auto& list = small_[small_bucket(sz)];
+      if (!list.empty()) {
+        void* p = list.back();
+        list.pop_back();
+        cache_bytes_ -= sz;
+        active_ += sz;
+        peak_ = std::max(peak_, active_);
+        return Buffer{p, size};
+      }
+    }
+    auto it = sz <= kSmallMax ? cache_.end() : cache_.find(sz);
     if (it != cache_.end()) {
       void* p = it->second;
       cache_.erase(it);
@@ -100,7 +119,8 @@ class CachingAllocator {
       std::free(b.ptr);
       return;
     }
-    cache_.emplace(sz, b.ptr);
+    if (sz <= kSmallMax) small_[small_bucket(sz)].push_back(b.ptr);
+    else cache_.emplace(sz, b.ptr);
     cache_bytes_ += sz;
     if (cache_bytes_ > cache_limit_) free_cache_locked(cache_limit_);
   }
@@ -113,10 +133,22 @@ class CachingAllocator {
       std::free(it->second);
       cache_.erase(it);
     }
+    for (int b = kSmallBuckets - 1; b >= 0 && cache_bytes_ > keep; --b) {
+      auto& list = small_[b];
+      size_t sz = size_t(64) << b;
+      while (cache_bytes_ > keep && !list.empty()) {
+        cache_bytes_ -= sz;
+        std::free(list.back());
+        list.pop_back();
+      }
+      if (keep == 0) std::vector<void*>().swap(list);
+    }
   }
 
+  static constexpr int kSmallBuckets = 7;  // 64, 128, ..., 4096 bytes
   std::mutex mu_;
-  std::multimap<size_t, void*> cache_;
+  std::vector<void*> small_[kSmallBuckets];
+  std::multimap<size_t, void*> cache_;  // blocks above kSmallMax
   size_t active_ = 0, peak_ = 0, cache_bytes_ = 0;
   size_t memory_limit_, cache_limit_;
 };

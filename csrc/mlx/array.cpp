@@ -135,6 +135,13 @@ void array::eval() { mlx::core::eval({*this}); }
 bool array::is_tracer() const { return desc_->is_tracer && detail::trace_depth() > 0; }
 
 void array::detach() {
+  if (desc_->siblings.empty()) {
+    std::vector<array> ins;
+    ins.swap(desc_->inputs);
+    desc_->position = 0;
+    desc_->primitive = nullptr;
+    return;
+  }
   // Move every sibling list out before destroying anything (see ~array).
   std::vector<array> sibs;
   sibs.swap(desc_->siblings);

@@ -7,17 +7,11 @@ namespace {
 
 template <typename F>
 auto bin(F f, const char* op) {
-  return [f, op](const array& a, nb::handle b) {
-    auto [x, y] = to_arrays(nb::cast(a), b, op);
-    return f(x, y, StreamOrDevice{});
-  };
+  return [f, op](const array& a, nb::handle b) { return f(a, operand_with(a, b, op), StreamOrDevice{}); };
 }
 template <typename F>
 auto rbin(F f, const char* op) {
-  return [f, op](const array& a, nb::handle b) {
-    auto [y, x] = to_arrays(b, nb::cast(a), op);
-    return f(y, x, StreamOrDevice{});
-  };
+  return [f, op](const array& a, nb::handle b) { return f(operand_with(a, b, op), a, StreamOrDevice{}); };
 }
 
 // The bitwise operators reject inexact dtypes with ValueError (the functions raise

@@ -488,6 +488,17 @@ std::pair<array, array> to_arrays(nb::handle a, nb::handle b, const char* op) {
   return {to_array(a), to_array(b)};
 }
 
+array operand_with(const array& a, nb::handle b, const char* op) {
+  if (nb::isinstance<array>(b)) return nb::cast<const array&>(b);
+  if (op) {
+    if (is_list_like(b))
+      throw ValueError(msg("[", op, "] cannot perform ", op, " on an array and an object of type ",
+                           py_type_name(b), "; got ", py_type_name(b), "."));
+    if (b.is_none()) throw TypeError(msg("[", op, "] None is not a valid operand; got None."));
+  }
+  return to_array_with(b, a.dtype());
+}
+
 std::vector<int> axes_or_all(const AxesArg& axes, const array& a) {
   if (!axes) return all_axes(a);
   if (std::holds_alternative<int>(*axes)) return {std::get<int>(*axes)};

@@ -43,6 +43,9 @@ array to_array_with(nb::handle obj, Dtype other);
 // Converts two operands with MLX's weak-scalar promotion. With `op` (the op's Python
 // name), lists/str operands raise ValueError("[op] ...") and None TypeError, as MLX.
 std::pair<array, array> to_arrays(nb::handle a, nb::handle b, const char* op = nullptr);
+// The other operand of a binary operator on the array `a` (as to_arrays(a, b, op).second,
+// without wrapping `a` in a new Python object).
+array operand_with(const array& a, nb::handle b, const char* op);
 // Converts one op argument (scalar, array, buffer); with `op`, lists raise ValueError.
 array to_array_arg(nb::handle obj, const char* op = nullptr);
 bool is_scalar(nb::handle obj);

@@ -5,45 +5,60 @@
 #include "mlx/ops.h"
 #include "mlx/primitive.h"
 #include "mlx/transforms.h"
+#include "mlx/transforms/id_set.h"
 
 namespace mlx::core {
 
 namespace detail {
 
 // Nodes between `inputs` (exclusive) and `outputs`, in topological order, that depend on an input.
-std::vector<array> depending_tape(const std::vector<array>& outputs,
-                                  const std::unordered_set<uintptr_t>& input_ids,
-                                  std::unordered_set<uintptr_t>* depends_out) {
-  std::unordered_set<uintptr_t> visited;
-  std::unordered_set<uintptr_t> depends(input_ids.begin(), input_ids.end());
+std::vector<array> depending_tape(const std::vector<array>& outputs, const IdSet& input_ids,
+                                  IdSet& depends) {
+  IdSet visited;
+  input_ids.for_each([&](uintptr_t k) { depends.insert(k); });
   std::vector<array> tape;
-  std::vector<std::pair<array, size_t>> stack;
+  // Plain pointers: `outputs` keeps every node on the stack alive through the inputs lists.
+  std::vector<std::pair<const array*, size_t>> stack;
   // One complete walk per output, so an output that feeds a later one (f(x) = (h, exp(h)))
   // is on the tape, and known to depend on the inputs, before the later one is checked.
   for (auto& o : outputs) {
-    if (input_ids.count(o.id()) || !visited.insert(o.id()).second) continue;
-    stack.emplace_back(o, 0);
-  while (!stack.empty()) {
-    auto& [a, i] = stack.back();
-    if (a.has_primitive() && i < a.inputs().size()) {
-      const array& in = a.inputs()[i++];
-      if (!input_ids.count(in.id()) && visited.insert(in.id()).second) stack.emplace_back(in, 0);
-    } else {
-      array node = a;
-      stack.pop_back();
-      if (!node.has_primitive()) continue;
-      bool dep = false;
-      for (auto& in : node.inputs()) dep |= depends.count(in.id()) > 0;
-      if (!dep) continue;
-      for (auto& o : node.outputs()) {
-        depends.insert(o.id());
-        visited.insert(o.id());
+    if (input_ids.contains(o.id()) || !visited.insert(o.id())) continue;
+    stack.emplace_back(&o, 0);
+    while (!stack.empty()) {
+      auto& [a, i] = stack.back();
+      if (a->has_primitive() && i < a->inputs().size()) {
+        const array& in = a->inputs()[i++];
+        if (!input_ids.contains(in.id()) && visited.insert(in.id())) stack.emplace_back(&in, 0);
+      } else {
+        const array& node = *a;
+        stack.pop_back();
+        if (!node.has_primitive()) continue;
+        bool dep = false;
+        for (auto& in : node.inputs()) dep |= depends.contains(in.id());
+        if (!dep) continue;
+        depends.insert(node.id());
+        visited.insert(node.id());
+        for (auto& s : node.siblings()) {
+          depends.insert(s.id());
+          visited.insert(s.id());
+        }
+        tape.push_back(node);
       }
-      tape.push_back(node);
     }
   }
+  return tape;
+}
+
+std::vector<array> depending_tape(const std::vector<array>& outputs,
+                                  const std::unordered_set<uintptr_t>& input_ids,
+                                  std::unordered_set<uintptr_t>* depends_out) {
+  IdSet ids, depends;
+  for (auto k : input_ids) ids.insert(k);
+  auto tape = depending_tape(outputs, ids, depends);
+  if (depends_out) {
+    depends_out->clear();
+    depends.for_each([&](uintptr_t k) { depends_out->insert(k); });
   }
-  if (depends_out) *depends_out = std::move(depends);
   return tape;
 }
 
@@ -68,60 +83,67 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const st
                                                       const std::vector<array>& cotangents) {
   detail::TraceGuard guard;
   auto tracers = make_tracers(primals);
-  std::unordered_set<uintptr_t> ids;
+  detail::IdSet ids;
   for (auto& t : tracers) ids.insert(t.id());
   std::vector<array> outputs = fun(tracers);
   if (cotangents.size() != outputs.size())
     throw ValueError(msg("[vjp] the number of cotangents must equal the number of outputs (", outputs.size(),
                          "); got ", cotangents.size(), "."));
-  std::unordered_map<uintptr_t, array> ct;
+  detail::IdMap<array> ct;
+  // Adds v to the cotangent of node id k.
+  auto accumulate = [&ct](uintptr_t k, array v) {
+    auto [slot, added] = ct.try_emplace(k);
+    *slot = added ? std::move(v) : add(*slot, v);
+  };
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (cotangents[i].shape() != outputs[i].shape())
       throw ValueError(msg("[vjp] a cotangent's shape must match its output's; got ", cotangents[i].shape(),
                            " for an output of shape ", outputs[i].shape(), "."));
-    auto it = ct.find(outputs[i].id());
-    array c = astype(cotangents[i], outputs[i].dtype());
-    if (it == ct.end()) ct.emplace(outputs[i].id(), c);
-    else it->second = add(it->second, c);
+    accumulate(outputs[i].id(), astype(cotangents[i], outputs[i].dtype()));
   }
   // `active`: the values that depend on the primals (the tracers and every output of a tape
   // node). Only inputs among them get a vjp (a mask or a frozen weight needs no gradient).
-  std::unordered_set<uintptr_t> active;
-  auto tape = depending_tape(outputs, ids, &active);
+  detail::IdSet active;
+  auto tape = depending_tape(outputs, ids, active);
+  std::vector<array> outs, cts;
+  std::vector<int> argnums;
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
     array& node = *it;
-    auto outs = node.outputs();
-    bool any = false;
-    std::vector<array> cts;
-    for (auto& o : outs) {
-      auto f = ct.find(o.id());
-      if (f != ct.end()) {
-        any = true;
-        cts.push_back(f->second);
-      } else {
-        cts.push_back(zeros_like(o));
+    if (node.siblings().empty()) {
+      array* f = ct.find(node.id());
+      if (!f) continue;
+      outs.assign(1, node);
+      cts.assign(1, *f);
+    } else {
+      outs = node.outputs();
+      cts.clear();
+      bool any = false;
+      for (auto& o : outs) {
+        if (array* f = ct.find(o.id())) {
+          any = true;
+          cts.push_back(*f);
+        } else {
+          cts.push_back(zeros_like(o));
+        }
       }
+      if (!any) continue;
     }
-    if (!any) continue;
-    std::vector<int> argnums;
+    argnums.clear();
     auto& ins = node.inputs();
     for (size_t i = 0; i < ins.size(); ++i)
-      if (is_inexact(ins[i].dtype()) && active.count(ins[i].id())) argnums.push_back(static_cast<int>(i));
+      if (is_inexact(ins[i].dtype()) && active.contains(ins[i].id())) argnums.push_back(static_cast<int>(i));
     if (argnums.empty()) continue;
     auto vjps = node.primitive().vjp(ins, cts, argnums, outs);
     for (size_t k = 0; k < argnums.size(); ++k) {
       const array& in = ins[argnums[k]];
-      array v = vjps[k];
-      if (v.dtype() != in.dtype()) v = astype(v, in.dtype());
-      auto f = ct.find(in.id());
-      if (f == ct.end()) ct.emplace(in.id(), v);
-      else f->second = add(f->second, v);
+      array& v = vjps[k];
+      accumulate(in.id(), v.dtype() != in.dtype() ? astype(v, in.dtype()) : std::move(v));
     }
   }
   std::vector<array> grads;
   for (size_t i = 0; i < tracers.size(); ++i) {
-    auto f = ct.find(tracers[i].id());
-    grads.push_back(f != ct.end() ? f->second : zeros_like(primals[i]));
+    array* f = ct.find(tracers[i].id());
+    grads.push_back(f ? *f : zeros_like(primals[i]));
   }
   return {outputs, grads};
 }
@@ -137,34 +159,39 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const VecFn& fun, const st
                            " for a primal of shape ", primals[i].shape(), "."));
   detail::TraceGuard guard;
   auto tracers = make_tracers(primals);
-  std::unordered_set<uintptr_t> ids;
-  std::unordered_map<uintptr_t, array> tan;
+  detail::IdSet ids, depends;
+  detail::IdMap<array> tan;
+  auto set_tangent = [&tan](uintptr_t k, const array& t) {
+    auto [slot, added] = tan.try_emplace(k);
+    if (added) *slot = t;
+  };
   for (size_t i = 0; i < tracers.size(); ++i) {
     ids.insert(tracers[i].id());
-    tan.emplace(tracers[i].id(), tangents[i]);
+    set_tangent(tracers[i].id(), tangents[i]);
   }
   std::vector<array> outputs = fun(tracers);
-  auto tape = depending_tape(outputs, ids);
+  auto tape = depending_tape(outputs, ids, depends);
+  std::vector<int> argnums;
+  std::vector<array> ts;
   for (auto& node : tape) {
     auto& ins = node.inputs();
-    std::vector<int> argnums;
-    std::vector<array> ts;
+    argnums.clear();
+    ts.clear();
     for (size_t i = 0; i < ins.size(); ++i) {
-      auto f = tan.find(ins[i].id());
-      if (f != tan.end()) {
+      if (array* f = tan.find(ins[i].id())) {
         argnums.push_back(static_cast<int>(i));
-        ts.push_back(f->second);
+        ts.push_back(*f);
       }
     }
     if (argnums.empty()) continue;
     auto outs = node.outputs();
     auto r = node.primitive().jvp(ins, ts, argnums);
-    for (size_t k = 0; k < outs.size() && k < r.size(); ++k) tan.emplace(outs[k].id(), r[k]);
+    for (size_t k = 0; k < outs.size() && k < r.size(); ++k) set_tangent(outs[k].id(), r[k]);
   }
   std::vector<array> out_t;
   for (auto& o : outputs) {
-    auto f = tan.find(o.id());
-    out_t.push_back(f != tan.end() ? f->second : zeros_like(o));
+    array* f = tan.find(o.id());
+    out_t.push_back(f ? *f : zeros_like(o));
   }
   return {outputs, out_t};
 }

@@ -1,9 +1,9 @@
 // Graph evaluation: order the nodes, run each primitive once, detach as we go.
-#include <unordered_set>
 
 #include "mlx/backend/gpu/gpu.h"
 #include "mlx/primitive.h"
 #include "mlx/transforms.h"
+#include "mlx/transforms/id_set.h"
 
 namespace mlx::core {
 
@@ -19,43 +19,49 @@ int& trace_depth() {
 }  // namespace detail
 
 void eval(std::vector<array> outputs) {
-  std::unordered_set<uintptr_t> seen;
-  std::vector<array> tape;
-  std::vector<std::pair<array, size_t>> stack;
   auto needs_eval = [](const array& a) { return !a.is_available() && a.has_primitive(); };
   for (auto& o : outputs)
     if (!o.is_valid()) throw ValueError("[eval] cannot evaluate an empty array handle.");
   bool any = false;
   for (auto& o : outputs) any = any || needs_eval(o);
-  if (any && detail::compile_trace_depth() > 0) {
+  if (!any) return;
+  if (detail::compile_trace_depth() > 0) {
     throw ValueError("[eval] attempting to eval an array during function transformations like "
                      "compile is not allowed; got a call to eval inside a compiled function.");
   }
+  detail::IdSet seen;
+  std::vector<array> tape;
+  // The walk holds plain pointers: every node on the stack is kept alive by `outputs`
+  // through the inputs lists, which nothing changes until the tape runs.
+  std::vector<std::pair<const array*, size_t>> stack;
   // One complete depth-first walk per output, so an output that is an input of a later one
   // (eval([b, b.T])) is on the tape before it.
   for (auto& o : outputs) {
-    if (!needs_eval(o) || !seen.insert(o.id()).second) continue;
+    if (!needs_eval(o) || !seen.insert(o.id())) continue;
     for (auto& s : o.siblings()) seen.insert(s.id());
-    stack.emplace_back(o, 0);
+    stack.emplace_back(&o, 0);
     while (!stack.empty()) {
       auto& [a, i] = stack.back();
-      if (i < a.inputs().size()) {
-        const array& in = a.inputs()[i++];
-        if (needs_eval(in) && seen.insert(in.id()).second) {
+      auto& ins = a->inputs();
+      if (i < ins.size()) {
+        const array& in = ins[i++];
+        if (needs_eval(in) && seen.insert(in.id())) {
           for (auto& s : in.siblings()) seen.insert(s.id());
-          stack.emplace_back(in, 0);
+          stack.emplace_back(&in, 0);
         }
       } else {
-        tape.push_back(std::move(a));
+        tape.push_back(*a);
         stack.pop_back();
       }
     }
   }
   static const bool gpu_used = gpu::is_available();
+  std::vector<array> outs;
   for (auto& slot : tape) {
     array a = std::move(slot);
     if (a.is_available()) continue;
-    auto outs = a.outputs();
+    if (a.siblings().empty()) outs.push_back(a);
+    else outs = a.outputs();
     auto& prim = a.primitive();
     if (prim.device().type == Device::gpu) {
       gpu::eval(prim, a.inputs(), outs);
@@ -66,6 +72,7 @@ void eval(std::vector<array> outputs) {
       prim.eval_cpu(a.inputs(), outs);
       if (gpu_used) gpu::after_cpu_eval(outs);
     }
+    outs.clear();  // before detach: a kernel further on may donate these buffers
     if (!a.is_tracer()) a.detach();
   }
 }
