@@ -198,6 +198,7 @@ def install(mx):
     # Not MLX API: counts of nodes of GPU streams that ran on the host instead of a GPU kernel,
     # per "Primitive (dtype)"; the GPU tests use it to check that a kernel ran.
     cuda._host_fallbacks = mx._gpu_host_fallbacks
+    cuda._profile_reset = mx._gpu_profile_reset
     mx.cuda = cuda
 
     # ---- small composite ops ----

@@ -461,6 +461,14 @@ void clear_cache() {
   cu::pool().free_cache(0);
 }
 
+void profile_reset() {
+  if (auto* prof = cu::profile()) {
+    std::lock_guard lk(prof->mu);
+    prof->drain();
+    prof->totals.clear();
+  }
+}
+
 std::map<std::string, size_t> host_fallbacks() {
   auto& log = cu::fallback_log();
   std::lock_guard lk(log.mu);

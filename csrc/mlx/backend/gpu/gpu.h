@@ -48,4 +48,7 @@ std::map<std::string, std::variant<std::string, size_t>> device_info();
 // the first input: the tests use it to check that a GPU kernel ran.
 std::map<std::string, size_t> host_fallbacks();
 
+// With MLX_CUDA_PROFILE=1, forgets the node timings gathered so far (e.g. after warm-up steps).
+void profile_reset();
+
 }  // namespace mlx::core::gpu

@@ -24,6 +24,7 @@ void set_memory_limit(size_t) {}
 void set_cache_limit(size_t) {}
 void clear_cache() {}
 std::map<std::string, size_t> host_fallbacks() { return {}; }
+void profile_reset() {}
 std::map<std::string, std::variant<std::string, size_t>> device_info() {
   throw std::invalid_argument("[device_info] the device is not available.");
 }
