@@ -151,6 +151,71 @@ DTS = [mx.float16, mx.bfloat16]
 MASKS = [None, "causal", "additive", "bool"]
 
 
+# ---- masks that are the causal mask -----------------------------------------------------------
+
+def causal_masks(Lq, Lk, dt):
+    """Arrays equal to the causal mask (query i sees key j <= i + Lk - Lq): bool, and additive
+    in dt made the ways models make them."""
+    i = mx.arange(Lq)[:, None] + (Lk - Lq)
+    j = mx.arange(Lk)[None]
+    keep = j <= i
+    out = {"bool": keep, "bool4d": mx.broadcast_to(keep, (2, 4, Lq, Lk))}
+    out["where"] = mx.where(keep, mx.array(0, dt), mx.array(-float("inf"), dt))
+    if Lq == Lk:
+        out["nn"] = nn.MultiHeadAttention.create_additive_causal_mask(Lq).astype(dt)
+        out["nn_dt"] = nn.MultiHeadAttention.create_additive_causal_mask(Lq, dtype=dt)
+    return out
+
+
+@pytest.mark.parametrize("dt", DTS)
+@pytest.mark.parametrize("Lq,Lk", [(128, 128), (64, 192), (77, 77)])
+def test_causal_mask_arrays(dt, Lq, Lk):
+    """A mask array equal to the causal mask gives exactly the mask="causal" result (forward and
+    gradients); the reference agrees."""
+    B, H, D = 2, 4, 64
+    q, k, v = randn((B, H, Lq, D), dt), randn((B, H, Lk, D), dt), randn((B, H, Lk, D), dt)
+    scale = D ** -0.5
+    want = sdpa(q, k, v, scale, "causal")
+    want_g = gpu_grads(q, k, v, scale, "causal", None)
+    for name, m in causal_masks(Lq, Lk, dt).items():
+        with NoHost():
+            got = sdpa(q, k, v, scale, m)
+            mx.eval(got)
+            got_g = gpu_grads(q, k, v, scale, m, None)
+        assert np.array_equal(f32(got), f32(want)), name
+        close(got, reference(q, k, v, scale, m), TOL[dt], f"causal-equal mask {name}")
+        for g, r in zip(got_g, want_g):  # (the attention gradient may accumulate in any order)
+            close(g, r, GTOL[dt] / 8, f"causal-equal mask {name} grad")
+
+
+@pytest.mark.parametrize("dt", DTS)
+def test_almost_causal_masks(dt):
+    """Masks that differ from the causal one in one element (or use a finite fill) are biases."""
+    B, H, L, D = 2, 4, 128, 64
+    q, k, v = randn((B, H, L, D), dt), randn((B, H, L, D), dt), randn((B, H, L, D), dt)
+    scale = D ** -0.5
+    keep = np.tril(np.ones((L, L), dtype=bool))
+    variants = {}
+    k1 = keep.copy(); k1[5, 9] = True  # one key too many
+    variants["extra"] = mx.array(k1)
+    k2 = keep.copy(); k2[70, 3] = False  # one key too few
+    variants["missing"] = mx.array(k2)
+    variants["finite"] = mx.array(np.where(keep, 0.0, -5.0).astype(np.float32)).astype(dt)
+    add = np.where(keep, 0.0, -np.inf).astype(np.float32); add[10, 2] = 0.5  # nonzero bias where seen
+    variants["bias_below"] = mx.array(add).astype(dt)
+    causal = f32(sdpa(q, k, v, scale, "causal"))
+    for name, m in variants.items():
+        with NoHost():
+            got = sdpa(q, k, v, scale, m)
+            mx.eval(got)
+        close(got, reference(q, k, v, scale, m), TOL[dt], f"almost-causal {name}")
+        assert not np.array_equal(f32(got), causal), name
+        g = gpu_grads(q, k, v, scale, m, None)
+        r = ref_grads(q, k, v, scale, m, None)
+        for a, b in zip(g, r):
+            close(a, b, GTOL[dt], f"almost-causal grad {name}")
+
+
 # ---- forward ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dt", DTS)

@@ -46,6 +46,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "mlx/ops.h"
 #include "mlx/transforms.h"
@@ -54,6 +55,9 @@
 namespace mlx::core::cu {
 
 using namespace mlx::core::fast;
+
+// sdpa_mask.cu
+bool mask_is_causal(const void* p, Dtype t, int64_t s_q, int64_t s_k, int64_t Lq, int64_t Lk);
 
 #ifdef MLX_CUDA_HAS_CUDNN
 
@@ -366,6 +370,40 @@ bool execute(const Desc& d, Kind kind, const Plan& plan, std::unordered_map<int6
   return ok;
 }
 
+// Whether a mask array is the causal mask itself (bool: true where query i sees key j, i.e.
+// j <= i + Lk - Lq; additive: 0 there and the dtype's lowest value or -inf elsewhere), the
+// same for every batch and head. Then cuDNN's causal attention gives the result of adding it:
+// every row keeps key 0, and exp of a score pushed down to the lowest value is 0. Answering
+// reads the mask on the device and waits for it, so the answer is remembered for the last few
+// mask buffers; a remembered buffer is held (a held buffer is never donated, so it cannot
+// change while remembered).
+bool is_causal_mask(const array& m) {
+  if (m.shape(0) > 1 && m.strides(0) != 0) return false;
+  if (m.shape(1) > 1 && m.strides(1) != 0) return false;
+  Dtype t = m.dtype();
+  if (t != bool_ && t != float16 && t != bfloat16 && t != float32) return false;
+  struct Seen {
+    std::shared_ptr<Data> data;
+    size_t offset;
+    int64_t sq, sk, Lq, Lk;
+    Dtype t;
+    bool causal;
+  };
+  static std::mutex mu;
+  static auto& seen = *new std::vector<Seen>;  // most recent last; never destroyed (exit order)
+  int64_t sq = m.strides(2), sk = m.strides(3), Lq = m.shape(2), Lk = m.shape(3);
+  std::lock_guard<std::mutex> lk(mu);
+  for (auto& e : seen) {
+    if (e.data == m.data_shared_ptr() && e.offset == m.offset() && e.sq == sq && e.sk == sk && e.Lq == Lq &&
+        e.Lk == Lk && e.t == t)
+      return e.causal;
+  }
+  bool causal = mask_is_causal(in_ptr(m), t, sq, sk, Lq, Lk);
+  if (seen.size() >= 4) seen.erase(seen.begin());
+  seen.push_back({m.data_shared_ptr(), m.offset(), sq, sk, Lq, Lk, t, causal});
+  return causal;
+}
+
 // The operands of a cuDNN attention, or false when this configuration is not one cuDNN takes.
 struct Prepared {
   Desc d;
@@ -401,6 +439,8 @@ bool prepare(float scale, MaskMode mode, bool has_sinks, const std::vector<array
   } else if (mode == MaskMode::Array) {
     if (in.size() < 4 || in[3].ndim() != 4) return false;
     d.mask = MaskKind::Bias;
+    if (d.Lq <= d.Lk && is_causal_mask(in[3]))
+      d.mask = d.Lq == d.Lk ? MaskKind::CausalTopLeft : MaskKind::CausalBottomRight;
   }
   if (!handle()) return false;
   if (!prep_operand(q, p.q, d.q) || !prep_operand(k, p.k, d.k) || !prep_operand(v, p.v, d.v)) return false;
