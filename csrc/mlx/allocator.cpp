@@ -1,4 +1,5 @@
 #include "mlx/allocator.h"
+#include "mlx/small_pool.h"
 #include "mlx/backend/gpu/gpu.h"
 
 #include <cstdlib>
@@ -160,6 +161,71 @@ CachingAllocator& alloc() {
 
 size_t wired_limit = 0;
 }  // namespace
+
+namespace detail {
+namespace {
+constexpr size_t kPoolClasses = kPoolMaxBlock / 16;
+constexpr size_t kPoolBytesPerClass = size_t(256) << 10;  // cached per size class and thread
+struct FreeBlock {
+  FreeBlock* next;
+};
+struct PoolCache {
+  FreeBlock* head[kPoolClasses] = {};
+  unsigned count[kPoolClasses] = {};
+};
+// The calling thread's cache: null until first used, gone() once the thread's exit has freed it.
+// A plain pointer (trivial type), so reading it needs no initialization check.
+inline PoolCache* gone() { return reinterpret_cast<PoolCache*>(uintptr_t(1)); }
+thread_local PoolCache* t_pool = nullptr;
+struct PoolOwner {  // frees the cache at thread exit
+  PoolCache* cache = nullptr;
+  ~PoolOwner() {
+    t_pool = gone();
+    for (auto& h : cache->head) {
+      while (h) {
+        FreeBlock* n = h->next;
+        ::operator delete(h);
+        h = n;
+      }
+    }
+    delete cache;
+  }
+};
+PoolCache* pool_cache() {
+  PoolCache* p = t_pool;
+  if (__builtin_expect(p != nullptr, 1)) return p == gone() ? nullptr : p;
+  static thread_local PoolOwner owner;
+  owner.cache = t_pool = new PoolCache();
+  return t_pool;
+}
+}  // namespace
+
+void* pool_alloc(size_t size) {
+  size_t c = (size + 15) / 16 - 1;
+  if (PoolCache* p = pool_cache()) {
+    if (FreeBlock* b = p->head[c]) {
+      p->head[c] = b->next;
+      --p->count[c];
+      return b;
+    }
+  }
+  return ::operator new((c + 1) * 16);
+}
+
+void pool_free(void* ptr, size_t size) noexcept {
+  size_t c = (size + 15) / 16 - 1;
+  if (PoolCache* p = pool_cache()) {
+    if (p->count[c] < kPoolBytesPerClass / ((c + 1) * 16)) {
+      auto* b = static_cast<FreeBlock*>(ptr);
+      b->next = p->head[c];
+      p->head[c] = b;
+      ++p->count[c];
+      return;
+    }
+  }
+  ::operator delete(ptr);
+}
+}  // namespace detail
 
 namespace allocator {
 Buffer malloc(size_t size) { return alloc().malloc(size); }

@@ -87,7 +87,7 @@ void array::init_from(const void* src, Dtype src_type) {
 
 array::array(Shape shape, Dtype dtype, std::shared_ptr<Data> data, Strides strides,
              size_t offset, Flags flags, size_t data_size)
-    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+    : desc_(new_desc(std::move(shape), dtype)) {
   desc_->data = std::move(data);
   desc_->strides = std::move(strides);
   desc_->offset = offset;
@@ -97,7 +97,7 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Data> data, Strides strid
 
 array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
              std::vector<array> inputs)
-    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+    : desc_(new_desc(std::move(shape), dtype)) {
   desc_->primitive = std::move(primitive);
   desc_->inputs = std::move(inputs);
   for (auto& in : desc_->inputs)
@@ -160,7 +160,7 @@ void array::detach() {
 }
 
 void array::set_data(Buffer buffer) {
-  desc_->data = std::make_shared<Data>(buffer);
+  desc_->data = std::allocate_shared<Data>(detail::PoolAllocator<Data>(), buffer);
   desc_->offset = 0;
   desc_->data_size = size();
   desc_->strides = row_strides(shape());

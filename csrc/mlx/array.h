@@ -12,6 +12,7 @@
 #include "mlx/device.h"
 #include "mlx/dtype.h"
 #include "mlx/errors.h"
+#include "mlx/small_pool.h"
 
 namespace mlx::core {
 
@@ -175,6 +176,9 @@ class array {
     ~ArrayDesc();
   };
   std::shared_ptr<ArrayDesc> desc_;
+  static std::shared_ptr<ArrayDesc> new_desc(Shape shape, Dtype dtype) {
+    return std::allocate_shared<ArrayDesc>(detail::PoolAllocator<ArrayDesc>(), std::move(shape), dtype);
+  }
   void init_from(const void* src, Dtype src_type);
   template <typename It> void init_iter(It begin);
 };
@@ -183,7 +187,7 @@ class array {
 void copy_cast_raw(const void* src, Dtype src_t, void* dst, Dtype dst_t, size_t n);
 
 template <typename T>
-array::array(T val, Dtype dtype) : desc_(std::make_shared<ArrayDesc>(Shape{}, dtype)) {
+array::array(T val, Dtype dtype) : desc_(new_desc(Shape{}, dtype)) {
   init_from(&val, TypeToDtype<T>::value);
 }
 
@@ -197,7 +201,7 @@ array::array(std::initializer_list<T> data, Dtype dtype)
 
 template <typename It>
 array::array(It data, Shape shape, Dtype dtype)
-    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+    : desc_(new_desc(std::move(shape), dtype)) {
   using T = typename std::iterator_traits<It>::value_type;
   std::vector<T> tmp(data, data + desc_->size);
   init_from(tmp.data(), TypeToDtype<T>::value);

@@ -52,7 +52,11 @@ Rule unary_rule(UnaryOp op) {
 }
 
 array make_unary(UnaryOp op, const array& a, Dtype out, SD s) {
-  return array(a.shape(), out, std::make_shared<Unary>(to_stream(s), op), {a});
+  std::vector<array> ins;
+  ins.reserve(1);
+  ins.push_back(a);
+  return array(a.shape(), out, std::allocate_shared<Unary>(detail::PoolAllocator<Unary>(), to_stream(s), op),
+               std::move(ins));
 }
 
 }  // namespace
@@ -157,10 +161,20 @@ array binary(BinaryOp op, const array& a_in, const array& b_in, SD s) {
       if (is_comparison(op)) out = bool_;
       break;
   }
+  auto make = [&](const array& x, const array& y) {
+    std::vector<array> ins;
+    ins.reserve(2);
+    ins.push_back(x);
+    ins.push_back(y);
+    return array(x.shape(), out, std::allocate_shared<Binary>(detail::PoolAllocator<Binary>(), to_stream(s), op),
+                 std::move(ins));
+  };
+  // The common case (same dtype and shape) without intermediate handles.
+  if (a_in.dtype() == t && b_in.dtype() == t && a_in.shape() == b_in.shape()) return make(a_in, b_in);
   array a = a_in.dtype() == t ? a_in : astype(a_in, t, s);
   array b = b_in.dtype() == t ? b_in : astype(b_in, t, s);
   auto [ab, bb] = broadcast_pair(a, b, name, s);
-  return array(ab.shape(), out, std::make_shared<Binary>(to_stream(s), op), {ab, bb});
+  return make(ab, bb);
 }
 
 #define MLX_BINARY(C, n) \

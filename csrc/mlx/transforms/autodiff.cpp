@@ -11,39 +11,46 @@ namespace mlx::core {
 
 namespace detail {
 
+constexpr uint8_t kDepends = 1;
+
 // Nodes between `inputs` (exclusive) and `outputs`, in topological order, that depend on an input.
+// `state` gets every node the walk reached, with kDepends on those that depend on an input
+// (the inputs included).
 std::vector<array> depending_tape(const std::vector<array>& outputs, const IdSet& input_ids,
-                                  IdSet& depends) {
-  IdSet visited;
-  input_ids.for_each([&](uintptr_t k) { depends.insert(k); });
+                                  IdMap<uint8_t>& state) {
+  input_ids.for_each([&](uintptr_t k) { *state.try_emplace(k).first = kDepends; });
   std::vector<array> tape;
-  // Plain pointers: `outputs` keeps every node on the stack alive through the inputs lists.
-  std::vector<std::pair<const array*, size_t>> stack;
+  // A frame: the node (kept alive by `outputs` through the inputs lists), the next input to
+  // visit, and whether an input seen so far depends on the primals. A node is finished before
+  // any node that reaches it again (the graph has no cycles), so its state is final by then.
+  struct Frame {
+    const array* a;
+    size_t i;
+    bool dep;
+  };
+  std::vector<Frame> stack;
   // One complete walk per output, so an output that feeds a later one (f(x) = (h, exp(h)))
   // is on the tape, and known to depend on the inputs, before the later one is checked.
   for (auto& o : outputs) {
-    if (input_ids.contains(o.id()) || !visited.insert(o.id())) continue;
-    stack.emplace_back(&o, 0);
+    if (!state.try_emplace(o.id()).second) continue;  // an input, or seen already
+    stack.push_back({&o, 0, false});
     while (!stack.empty()) {
-      auto& [a, i] = stack.back();
-      if (a->has_primitive() && i < a->inputs().size()) {
-        const array& in = a->inputs()[i++];
-        if (!input_ids.contains(in.id()) && visited.insert(in.id())) stack.emplace_back(&in, 0);
-      } else {
-        const array& node = *a;
-        stack.pop_back();
-        if (!node.has_primitive()) continue;
-        bool dep = false;
-        for (auto& in : node.inputs()) dep |= depends.contains(in.id());
-        if (!dep) continue;
-        depends.insert(node.id());
-        visited.insert(node.id());
-        for (auto& s : node.siblings()) {
-          depends.insert(s.id());
-          visited.insert(s.id());
-        }
-        tape.push_back(node);
+      Frame& f = stack.back();
+      const array& a = *f.a;
+      if (a.has_primitive() && f.i < a.inputs().size()) {
+        const array& in = a.inputs()[f.i++];
+        auto [st, added] = state.try_emplace(in.id());
+        if (added) stack.push_back({&in, 0, false});
+        else f.dep |= (*st & kDepends) != 0;
+        continue;
       }
+      bool dep = f.dep && a.has_primitive();
+      stack.pop_back();
+      if (!stack.empty()) stack.back().dep |= dep;
+      if (!dep) continue;
+      *state.try_emplace(a.id()).first = kDepends;
+      for (auto& s : a.siblings()) *state.try_emplace(s.id()).first = kDepends;
+      tape.push_back(a);
     }
   }
   return tape;
@@ -52,12 +59,15 @@ std::vector<array> depending_tape(const std::vector<array>& outputs, const IdSet
 std::vector<array> depending_tape(const std::vector<array>& outputs,
                                   const std::unordered_set<uintptr_t>& input_ids,
                                   std::unordered_set<uintptr_t>* depends_out) {
-  IdSet ids, depends;
+  IdSet ids;
+  IdMap<uint8_t> state;
   for (auto k : input_ids) ids.insert(k);
-  auto tape = depending_tape(outputs, ids, depends);
+  auto tape = depending_tape(outputs, ids, state);
   if (depends_out) {
     depends_out->clear();
-    depends.for_each([&](uintptr_t k) { depends_out->insert(k); });
+    state.for_each([&](uintptr_t k, uint8_t st) {
+      if (st & kDepends) depends_out->insert(k);
+    });
   }
   return tape;
 }
@@ -103,8 +113,12 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const st
   }
   // `active`: the values that depend on the primals (the tracers and every output of a tape
   // node). Only inputs among them get a vjp (a mask or a frozen weight needs no gradient).
-  detail::IdSet active;
+  detail::IdMap<uint8_t> active;
   auto tape = depending_tape(outputs, ids, active);
+  auto is_active = [&active](uintptr_t k) {
+    uint8_t* st = active.find(k);
+    return st && (*st & detail::kDepends);
+  };
   std::vector<array> outs, cts;
   std::vector<int> argnums;
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
@@ -131,7 +145,7 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const st
     argnums.clear();
     auto& ins = node.inputs();
     for (size_t i = 0; i < ins.size(); ++i)
-      if (is_inexact(ins[i].dtype()) && active.contains(ins[i].id())) argnums.push_back(static_cast<int>(i));
+      if (is_inexact(ins[i].dtype()) && is_active(ins[i].id())) argnums.push_back(static_cast<int>(i));
     if (argnums.empty()) continue;
     auto vjps = node.primitive().vjp(ins, cts, argnums, outs);
     for (size_t k = 0; k < argnums.size(); ++k) {
@@ -159,7 +173,8 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const VecFn& fun, const st
                            " for a primal of shape ", primals[i].shape(), "."));
   detail::TraceGuard guard;
   auto tracers = make_tracers(primals);
-  detail::IdSet ids, depends;
+  detail::IdSet ids;
+  detail::IdMap<uint8_t> depends;
   detail::IdMap<array> tan;
   auto set_tangent = [&tan](uintptr_t k, const array& t) {
     auto [slot, added] = tan.try_emplace(k);

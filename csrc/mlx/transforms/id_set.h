@@ -7,9 +7,10 @@
 
 namespace mlx::core::detail {
 
+// Fibonacci hashing: the top bits of k times 2^64/phi, as many as the table has slot bits
+// (mask + 1 slots, a power of two).
 inline size_t id_slot(uintptr_t k, size_t mask) {
-  // Nodes are heap blocks: the low bits carry little; a multiplicative hash spreads the rest.
-  return static_cast<size_t>(((k >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+  return static_cast<size_t>((static_cast<uint64_t>(k) * 0x9E3779B97F4A7C15ull) >> (64 - __builtin_popcountll(mask)));
 }
 
 class IdSet {
@@ -86,6 +87,11 @@ class IdMap {
     }
   }
   size_t size() const { return size_; }
+  template <typename F>
+  void for_each(F&& f) const {
+    for (auto& s : slots_)
+      if (s.first) f(s.first, s.second);
+  }
 
  private:
   void grow() {
