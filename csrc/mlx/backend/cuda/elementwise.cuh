@@ -1,5 +1,7 @@
 // Elementwise launch helpers: contiguous (vectorized) and strided loops over n elements.
 #pragma once
+#include <algorithm>
+
 #include "mlx/backend/cuda/device.cuh"
 
 namespace mlx::core::cu {
@@ -26,6 +28,95 @@ __global__ void k_map1_strided(const In* __restrict__ x, Out* __restrict__ y, in
   if (i < n) y[i] = f(x[strided_offset(s, 0, i)]);
 }
 
+// Offsets of the collapsed index `i` over the first `nd` dims of `s`, for operands 0..K-1 (the
+// divisions shared between them).
+template <int K>
+__device__ __forceinline__ void outer_offsets(const Strided& s, int nd, int64_t i, int64_t (&off)[K]) {
+#pragma unroll
+  for (int k = 0; k < K; ++k) off[k] = 0;
+#pragma unroll
+  for (int d = kMaxDims - 1; d >= 0; --d) {
+    if (d < nd) {
+      int64_t q = i / s.shape[d];
+      int64_t r = i - q * s.shape[d];
+#pragma unroll
+      for (int k = 0; k < K; ++k) off[k] += r * s.strides[k][d];
+      i = q;
+    }
+  }
+}
+
+// Strided layouts whose last collapsed dim is contiguous (stride 1) or broadcast (stride 0) in
+// every input: each thread takes N consecutive elements of that dim, computes the offsets of
+// their row once, and moves them as vectors. Valid when the dim's extent is a multiple of N and
+// every stride-1 operand's row starts are N-element aligned (inner_vec_ok).
+inline bool inner_vec_ok(const Strided& s, int nops, const void* const* ptrs, const size_t* sizes, int N) {
+  if (s.ndim < 1 || s.shape[s.ndim - 1] % N != 0) return false;
+  for (int k = 0; k < nops; ++k) {
+    int64_t inner = s.strides[k][s.ndim - 1];
+    if (inner == 0) continue;
+    if (inner != 1 || !aligned(ptrs[k], N * sizes[k])) return false;
+    for (int d = 0; d + 1 < s.ndim; ++d)
+      if (s.strides[k][d] % N != 0) return false;
+  }
+  return true;
+}
+
+template <int N, typename In, typename Out, typename F>
+__global__ void k_map1_inner(const In* __restrict__ x, Out* __restrict__ y, int64_t nvec, Strided s, F f) {
+  int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= nvec) return;
+  int nd = s.ndim - 1;
+  int64_t C = s.shape[nd], i = t * N;
+  int64_t row = i / C, c = i - row * C;
+  int64_t off[1];
+  outer_offsets<1>(s, nd, row, off);
+  Vec<In, N> a = *reinterpret_cast<const Vec<In, N>*>(x + off[0] + c);
+  Vec<Out, N> b;
+#pragma unroll
+  for (int j = 0; j < N; ++j) b.v[j] = f(a.v[j]);
+  *reinterpret_cast<Vec<Out, N>*>(y + i) = b;
+}
+
+template <int N, typename A, typename B, typename Out, typename F>
+__global__ void k_map2_inner(const A* __restrict__ a, const B* __restrict__ b, Out* __restrict__ y, int64_t nvec,
+                             Strided s, F f) {
+  int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= nvec) return;
+  int nd = s.ndim - 1;
+  int64_t C = s.shape[nd], i = t * N;
+  int64_t row = i / C, c = i - row * C;
+  int64_t off[2];
+  outer_offsets<2>(s, nd, row, off);
+  Vec<A, N> va;
+  Vec<B, N> vb;
+  if (s.strides[0][nd]) {
+    va = *reinterpret_cast<const Vec<A, N>*>(a + off[0] + c);
+  } else {
+    A v = a[off[0]];
+#pragma unroll
+    for (int j = 0; j < N; ++j) va.v[j] = v;
+  }
+  if (s.strides[1][nd]) {
+    vb = *reinterpret_cast<const Vec<B, N>*>(b + off[1] + c);
+  } else {
+    B v = b[off[1]];
+#pragma unroll
+    for (int j = 0; j < N; ++j) vb.v[j] = v;
+  }
+  Vec<Out, N> vy;
+#pragma unroll
+  for (int j = 0; j < N; ++j) vy.v[j] = f(va.v[j], vb.v[j]);
+  *reinterpret_cast<Vec<Out, N>*>(y + i) = vy;
+}
+
+// Elements per 16-byte vector of the widest of the types.
+template <typename... T>
+constexpr int vec_width() {
+  constexpr size_t w = std::max({sizeof(T)...});
+  return w >= 16 ? 1 : static_cast<int>(16 / w);
+}
+
 // y = f(x) over a contiguous range.
 template <typename In, typename Out, typename F>
 void map1_contig(const In* x, Out* y, int64_t n, F f) {
@@ -41,6 +132,16 @@ void map1_contig(const In* x, Out* y, int64_t n, F f) {
 template <typename In, typename Out, typename F>
 void map1_strided(const In* x, Out* y, int64_t n, const Strided& s, F f) {
   if (n == 0) return;
+  constexpr int V = vec_width<In, Out>();
+  if constexpr (V > 1) {
+    const void* ptrs[1] = {x};
+    const size_t sizes[1] = {sizeof(In)};
+    if (aligned(y, V * sizeof(Out)) && inner_vec_ok(s, 1, ptrs, sizes, V)) {
+      k_map1_inner<V><<<blocks_for(n / V, kThreads), kThreads, 0, stream()>>>(x, y, n / V, s, f);
+      check_launch("strided elementwise kernel (vectorized rows)");
+      return;
+    }
+  }
   k_map1_strided<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(x, y, n, s, f);
   check_launch("strided elementwise kernel");
 }
@@ -95,6 +196,16 @@ void map2_contig(const A* a, const B* b, Out* y, int64_t n, bool as, bool bs, F 
 template <typename A, typename B, typename Out, typename F>
 void map2_strided(const A* a, const B* b, Out* y, int64_t n, const Strided& s, F f) {
   if (n == 0) return;
+  constexpr int V = vec_width<A, B, Out>();
+  if constexpr (V > 1) {
+    const void* ptrs[2] = {a, b};
+    const size_t sizes[2] = {sizeof(A), sizeof(B)};
+    if (aligned(y, V * sizeof(Out)) && inner_vec_ok(s, 2, ptrs, sizes, V)) {
+      k_map2_inner<V><<<blocks_for(n / V, kThreads), kThreads, 0, stream()>>>(a, b, y, n / V, s, f);
+      check_launch("strided binary kernel (vectorized rows)");
+      return;
+    }
+  }
   k_map2_strided<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(a, b, y, n, s, f);
   check_launch("strided binary kernel");
 }
