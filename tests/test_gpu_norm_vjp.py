@@ -36,7 +36,8 @@ def grads(kind, x, w, b, dev):
 
 @pytest.mark.parametrize("kind", ["layer", "rms"])
 @pytest.mark.parametrize("dt", [mx.float32, mx.float16, mx.bfloat16])
-@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (4, 33, 256), (8, 1024), (2, 5000), (700, 1024)])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (4, 33, 256), (8, 1024), (2, 5000), (700, 1024), (5, 8192),
+                                   (3, 12288), (9, 24), (2000, 64)])
 @pytest.mark.parametrize("affine", [True, False])
 def test_norm_grads_match_cpu(kind, dt, shape, affine):
     n = shape[-1]
@@ -61,3 +62,28 @@ def test_norm_grad_transposed_input():
     with mx.stream(mx.cpu):
         c = mx.grad(f)(x)
     np.testing.assert_allclose(np.array(g), np.array(c), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["layer", "rms"])
+@pytest.mark.parametrize("dt", [mx.float32, mx.bfloat16])
+@pytest.mark.parametrize("n", [1024, 1000, 4096])
+def test_norm_weight_grads_only(kind, dt, n):
+    """Gradients of the weight (and bias) alone, the input not differentiated."""
+    x = mx.array(rng.standard_normal((300, n)).astype(np.float32)).astype(dt)
+    w = mx.array(rng.standard_normal((n,)).astype(np.float32)).astype(dt)
+    b = mx.array(rng.standard_normal((n,)).astype(np.float32)).astype(dt)
+    cot = mx.array(rng.standard_normal((300, n)).astype(np.float32))
+
+    def f(w, b):
+        y = mx.fast.layer_norm(x, w, b, 1e-5) if kind == "layer" else mx.fast.rms_norm(x, w, 1e-5) + b
+        return (y.astype(mx.float32) * cot).sum()
+
+    out = {}
+    for dev in (mx.gpu, mx.cpu):
+        with mx.stream(dev):
+            out[dev] = mx.grad(f, argnums=(0, 1))(w, b)
+        mx.eval(out[dev])
+    for a, c in zip(out[mx.gpu], out[mx.cpu]):
+        scale = float(np.abs(np.array(c.astype(mx.float32))).max()) + 1e-6
+        np.testing.assert_allclose(np.array(a.astype(mx.float32)), np.array(c.astype(mx.float32)),
+                                   atol=TOL[dt] * scale, rtol=TOL[dt])

@@ -147,6 +147,134 @@ __global__ void k_norm_vjp(const T* __restrict__ x, const T* __restrict__ w, con
   }
 }
 
+// The same gradients with each row held in registers: thread t owns the K vectors of V elements
+// at columns (k * TH + t) * V, so x and g are read once per row as 16-byte vectors, and the
+// thread's dw/db partial sums stay in registers across the block's rows (stored once at the
+// end, a full row of `parts` per block, so no clearing is needed). For n a multiple of V up to
+// K * TH * V with 16-byte aligned rows.
+template <typename T, int TH, int K, bool LAYER>
+__global__ void __launch_bounds__(TH) k_norm_vjp_reg(const T* __restrict__ x, const T* __restrict__ w,
+                                                     const T* __restrict__ g, T* __restrict__ dx,
+                                                     float* __restrict__ pdw, float* __restrict__ pdb,
+                                                     int64_t rows, int n, float eps) {
+  constexpr int V = 16 / sizeof(T);
+  using Vt = Vec<T, V>;
+  __shared__ float sh[32];
+  float inv_n = 1.0f / static_cast<float>(n);
+  bool have[K];
+  float wv[K][V], adw[K][V], adb[K][V];
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    int col = (k * TH + threadIdx.x) * V;
+    have[k] = col < n;
+    Vt wk;
+    if (w && have[k]) wk = *reinterpret_cast<const Vt*>(w + col);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      wv[k][j] = (w && have[k]) ? static_cast<float>(wk.v[j]) : 1.0f;
+      adw[k][j] = 0.0f;
+      adb[k][j] = 0.0f;
+    }
+  }
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    float xv[K][V], gv[K][V];
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      int col = (k * TH + threadIdx.x) * V;
+      Vt a, b;
+      if (have[k]) {
+        a = *reinterpret_cast<const Vt*>(x + r * n + col);
+        b = *reinterpret_cast<const Vt*>(g + r * n + col);
+      }
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        xv[k][j] = have[k] ? static_cast<float>(a.v[j]) : 0.0f;
+        gv[k][j] = have[k] ? static_cast<float>(b.v[j]) : 0.0f;
+        s += xv[k][j];
+      }
+    }
+    float mean = 0.0f;
+    if constexpr (LAYER) mean = block_sum<TH>(s, sh) * inv_n;
+    float ss = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; ++k)
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        float d = have[k] ? xv[k][j] - mean : 0.0f;
+        ss += d * d;
+      }
+    float rs = 1.0f / sqrtf(block_sum<TH>(ss, sh) * inv_n + eps);
+    if (dx) {
+      float sa = 0.0f, sc = 0.0f;
+#pragma unroll
+      for (int k = 0; k < K; ++k)
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          float gw = __fmul_rn(gv[k][j], wv[k][j]);  // no FMA: as the CPU
+          sa += gw;
+          sc += gw * (xv[k][j] - mean) * rs;
+        }
+      float a = LAYER ? block_sum<TH>(sa, sh) * inv_n : 0.0f;
+      float c = block_sum<TH>(sc, sh) * inv_n;
+#pragma unroll
+      for (int k = 0; k < K; ++k) {
+        if (!have[k]) continue;
+        Vt o;
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          float gw = __fmul_rn(gv[k][j], wv[k][j]);
+          float xh = (xv[k][j] - mean) * rs;
+          o.v[j] = cast<T>(rs * (gw - a - xh * c));
+        }
+        *reinterpret_cast<Vt*>(dx + r * n + (k * TH + threadIdx.x) * V) = o;
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < K; ++k)
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        adw[k][j] += gv[k][j] * (xv[k][j] - mean) * rs;
+        adb[k][j] += gv[k][j];
+      }
+  }
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    if (!have[k]) continue;
+    int col = (k * TH + threadIdx.x) * V;
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      if (pdw) pdw[blockIdx.x * int64_t(n) + col + j] = adw[k][j];
+      if (pdb) pdb[blockIdx.x * int64_t(n) + col + j] = adb[k][j];
+    }
+  }
+}
+
+// Launches k_norm_vjp_reg when n and the pointers suit it; false otherwise.
+template <typename T, bool LAYER>
+bool norm_vjp_reg(const T* x, const T* w, const T* g, T* dx, float* pdw, float* pdb, int64_t rows, int64_t n,
+                  float eps, int parts) {
+  constexpr int V = 16 / sizeof(T);
+  if (n % V != 0 || n > 4 * 512 * V) return false;
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(g),
+                        static_cast<const void*>(dx)})
+    if (p && !aligned(p, 16)) return false;
+  int ni = static_cast<int>(n);
+  auto go = [&](auto th, auto k) {
+    constexpr int TH = decltype(th)::value, K = decltype(k)::value;
+    k_norm_vjp_reg<T, TH, K, LAYER><<<parts, TH, 0, stream()>>>(x, w, g, dx, pdw, pdb, rows, ni, eps);
+  };
+  using I128 = std::integral_constant<int, 128>;
+  using I512 = std::integral_constant<int, 512>;
+  if (n <= 128 * V) go(I128{}, std::integral_constant<int, 1>{});
+  else if (n <= 2 * 128 * V) go(I128{}, std::integral_constant<int, 2>{});
+  else if (n <= 4 * 128 * V) go(I128{}, std::integral_constant<int, 4>{});
+  else if (n <= 2 * 512 * V) go(I512{}, std::integral_constant<int, 2>{});
+  else go(I512{}, std::integral_constant<int, 4>{});
+  check_launch("norm vjp kernel");
+  return true;
+}
+
 // out[i] = sum over p < parts of in[p * n + i].
 template <typename T>
 __global__ void k_sum_parts(const float* __restrict__ in, T* __restrict__ out, int parts, int64_t n) {
@@ -186,16 +314,19 @@ bool eval_norm_vjp(Primitive& prim, const std::vector<array>& inputs, std::vecto
     size_t pbytes = static_cast<size_t>(parts) * n * sizeof(float);
     float* pdw = dw ? static_cast<float*>(dev_malloc(pbytes)) : nullptr;
     float* pdb = db ? static_cast<float*>(dev_malloc(pbytes)) : nullptr;
-    if (pdw) MLX_CUDA_CHECK(cudaMemsetAsync(pdw, 0, pbytes, stream()));
-    if (pdb) MLX_CUDA_CHECK(cudaMemsetAsync(pdb, 0, pbytes, stream()));
-    if (p.layer_) {
+    bool reg = p.layer_ ? norm_vjp_reg<T, true>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_, parts)
+                        : norm_vjp_reg<T, false>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_, parts);
+    if (!reg && pdw) MLX_CUDA_CHECK(cudaMemsetAsync(pdw, 0, pbytes, stream()));
+    if (!reg && pdb) MLX_CUDA_CHECK(cudaMemsetAsync(pdb, 0, pbytes, stream()));
+    if (reg) {
+    } else if (p.layer_) {
       if (n <= 1024) k_norm_vjp<T, 128, true><<<parts, 128, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
       else k_norm_vjp<T, 512, true><<<parts, 512, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
     } else {
       if (n <= 1024) k_norm_vjp<T, 128, false><<<parts, 128, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
       else k_norm_vjp<T, 512, false><<<parts, 512, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
     }
-    check_launch("norm vjp kernel");
+    if (!reg) check_launch("norm vjp kernel");
     int blocks = blocks_for(static_cast<size_t>(n), 256);
     if (dw) {
       k_sum_parts<T><<<blocks, 256, 0, stream()>>>(pdw, static_cast<T*>(alloc_out(*dw)), parts, n);
