@@ -1,5 +1,7 @@
 #include "mlx/device.h"
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -31,6 +33,22 @@ std::vector<int>& default_streams() {  // per device type
   static std::vector<int> d{0, gpu::is_available() ? 1 : -1};
   return d;
 }
+// The default stream of each device type, packed as (stream index << 32 | device index), or
+// kNoStream: read without the lock by every op that builds a node (set under the lock).
+constexpr uint64_t kNoStream = ~uint64_t(0);
+std::atomic<uint64_t>* packed_defaults() {
+  static std::atomic<uint64_t> d[2] = {{kNoStream}, {kNoStream}};
+  return d;
+}
+uint64_t pack(const Stream& s) {
+  return (uint64_t(uint32_t(s.index)) << 32) | uint32_t(s.device.index);
+}
+void refresh_packed_locked() {
+  for (int t = 0; t < 2; ++t) {
+    int idx = default_streams()[t];
+    packed_defaults()[t].store(idx < 0 ? kNoStream : pack(all_streams()[idx]), std::memory_order_release);
+  }
+}
 }  // namespace
 
 const Device& default_device() { return g_default_device_ref(); }
@@ -50,7 +68,10 @@ void set_default_device(const Device& d) {
 }
 
 Stream default_stream(Device d) {
+  uint64_t p = packed_defaults()[static_cast<int>(d.type)].load(std::memory_order_acquire);
+  if (p != kNoStream) return Stream(int(uint32_t(p >> 32)), Device(d.type, int(uint32_t(p))));
   std::lock_guard lk(g_mu);
+  refresh_packed_locked();
   int idx = default_streams()[static_cast<int>(d.type)];
   if (idx < 0) {
     throw std::invalid_argument("[default_stream] there is no stream for the gpu: it is not available.");
@@ -61,6 +82,7 @@ Stream default_stream(Device d) {
 void set_default_stream(Stream s) {
   std::lock_guard lk(g_mu);
   default_streams()[static_cast<int>(s.device.type)] = s.index;
+  refresh_packed_locked();
 }
 
 Stream new_stream(Device d) {

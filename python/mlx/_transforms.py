@@ -92,14 +92,18 @@ def value_and_grad(fun, argnums=None, argnames=None):
         for k in argnames:
             if k not in kwargs:
                 raise ValueError(f"[grad] can't compute the gradient of keyword argument '{k}' because the function was not called with it; got {sorted(kwargs)}.")
-        targets = [args[n] for n in nums_] + [kwargs[k] for k in argnames]
-        leaves, spec = _flatten(targets)
+        if single and not argnames and isinstance(args[nums_[0]], mx.array):
+            # One array argument: the tree helpers would only wrap and unwrap it.
+            leaves, spec = [args[nums_[0]]], None
+        else:
+            targets = [args[n] for n in nums_] + [kwargs[k] for k in argnames]
+            leaves, spec = _flatten(targets)
         for x in leaves:
             _check_float(x, "grad")
         aux = {}
 
         def flat_fun(xs):
-            tree = _unflatten(spec, xs)
+            tree = xs if spec is None else _unflatten(spec, xs)
             a = list(args)
             kw = dict(kwargs)
             for i, n in enumerate(nums_):
@@ -125,7 +129,7 @@ def value_and_grad(fun, argnums=None, argnames=None):
         else:
             (loss,), grads = mx._vjp_flat(flat_fun, leaves, [mx.array(1.0)])
             out = aux["out"]
-            grads_tree = _unflatten(spec, grads)
+            grads_tree = grads if spec is None else _unflatten(spec, grads)
         pos = grads_tree[: len(nums_)]
         kw = {k: grads_tree[len(nums_) + j] for j, k in enumerate(argnames)}
         if argnames:
