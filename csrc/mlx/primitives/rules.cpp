@@ -188,7 +188,7 @@ std::vector<array> Binary::vjp(const Arrs& p, const Arrs& ct, const std::vector<
       case BinaryOp::Minimum: {
         array mask = op_ == BinaryOp::Maximum ? greater_equal(a, b) : less_equal(a, b);
         if (!first) mask = logical_not(mask);
-        res.push_back(multiply(g, astype(mask, g.dtype())));
+        res.push_back(where(mask, g, scalar_like(0, g)));
         break;
       }
       case BinaryOp::Power:
