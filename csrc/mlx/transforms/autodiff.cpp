@@ -29,6 +29,8 @@ std::vector<array> depending_tape(const std::vector<array>& outputs, const IdSet
     bool dep;
   };
   std::vector<Frame> stack;
+  stack.reserve(64);
+  tape.reserve(64);
   // One complete walk per output, so an output that feeds a later one (f(x) = (h, exp(h)))
   // is on the tape, and known to depend on the inputs, before the later one is checked.
   for (auto& o : outputs) {
@@ -39,6 +41,12 @@ std::vector<array> depending_tape(const std::vector<array>& outputs, const IdSet
       const array& a = *f.a;
       if (a.has_primitive() && f.i < a.inputs().size()) {
         const array& in = a.inputs()[f.i++];
+        if (!in.has_primitive()) {
+          // A leaf (a constant, an evaluated value, an input) needs no visit or record: it
+          // depends on the inputs only if it is one.
+          f.dep |= input_ids.contains(in.id());
+          continue;
+        }
         auto [st, added] = state.try_emplace(in.id());
         if (added) stack.push_back({&in, 0, false});
         else f.dep |= (*st & kDepends) != 0;

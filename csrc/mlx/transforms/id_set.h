@@ -15,7 +15,7 @@ inline size_t id_slot(uintptr_t k, size_t mask) {
 
 class IdSet {
  public:
-  IdSet() : keys_(32, 0) {}
+  IdSet() : keys_(64, 0) {}
   // True when k was not yet in the set.
   bool insert(uintptr_t k) {
     if ((size_ + 1) * 2 > keys_.size()) grow();
@@ -65,7 +65,7 @@ class IdSet {
 template <typename V>
 class IdMap {
  public:
-  IdMap() : slots_(16) {}
+  IdMap() : slots_(64) {}
   V* find(uintptr_t k) {
     size_t m = slots_.size() - 1;
     for (size_t i = id_slot(k, m);; i = (i + 1) & m) {
