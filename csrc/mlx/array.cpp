@@ -34,17 +34,35 @@ array::ArrayDesc::ArrayDesc(Shape s, Dtype t) : shape(std::move(s)), dtype(t) {
 }
 
 array::ArrayDesc::~ArrayDesc() {
-  // Free long chains iteratively: recursion through inputs could overflow the stack.
-  std::vector<std::shared_ptr<ArrayDesc>> stack;
+  if (inputs.empty()) return;
+  // Free long chains iteratively: recursion through inputs could overflow the stack. The
+  // pending nodes sit in a few inline slots first, so freeing one node allocates nothing.
+  struct Pending {
+    std::shared_ptr<ArrayDesc> local[8];
+    size_t n = 0;
+    std::vector<std::shared_ptr<ArrayDesc>> spill;
+    void push(std::shared_ptr<ArrayDesc>&& d) {
+      if (n < 8) local[n++] = std::move(d);
+      else spill.push_back(std::move(d));
+    }
+    bool empty() const { return n == 0 && spill.empty(); }
+    std::shared_ptr<ArrayDesc> pop() {
+      if (!spill.empty()) {
+        auto d = std::move(spill.back());
+        spill.pop_back();
+        return d;
+      }
+      return std::move(local[--n]);
+    }
+  } stack;
   auto take = [&stack](std::vector<array>& v) {
     for (auto& a : v)
-      if (a.desc_.use_count() == 1) stack.push_back(std::move(a.desc_));
+      if (a.desc_.use_count() == 1) stack.push(std::move(a.desc_));
     v.clear();
   };
   take(inputs);
   while (!stack.empty()) {
-    auto d = std::move(stack.back());
-    stack.pop_back();
+    auto d = stack.pop();
     take(d->inputs);
     d->siblings.clear();
   }

@@ -42,9 +42,67 @@ nb::object scalar_item(array& a) {
 int buffer_get(PyObject* obj, Py_buffer* view, int flags);
 void buffer_release(PyObject*, Py_buffer* view);
 
+// +, -, * and / are type slots the interpreter calls directly (a method __add__ would be
+// looked up by name on every use). An array with an array or a Python float is handled here;
+// every other operand, and any error, goes through `slow` (a bound function with the
+// operand conversion and exception translation of the other operators).
+using BinFn = array (*)(const array&, const array&, SD);
+struct SlotOp {
+  BinFn fn;
+  const char* name;
+  const char* method;  // the Python method name, without underscores
+  PyObject* slow;      // slow(a, b) for a (op) b, a the array
+  PyObject* slow_r;    // slow_r(b, a) for a (op) b, b the array
+};
+
+inline const array* as_array(PyObject* o) {
+  nb::handle h(o);
+  return nb::isinstance<array>(h) && nb::inst_ready(h) ? nb::inst_ptr<array>(h) : nullptr;
+}
+
+template <SlotOp& op>
+PyObject* binary_slot(PyObject* a, PyObject* b) {
+  const array* x = as_array(a);
+  const array* y = as_array(b);
+  try {
+    if (x && y) return nb::cast(op.fn(*x, *y, {})).release().ptr();
+    if (x && PyFloat_CheckExact(b)) return nb::cast(op.fn(*x, to_array_with(b, x->dtype()), {})).release().ptr();
+    if (y && PyFloat_CheckExact(a)) return nb::cast(op.fn(to_array_with(a, y->dtype()), *y, {})).release().ptr();
+  } catch (...) {
+    // Redone by the slow path below, which raises the translated Python exception.
+  }
+  if (x) return PyObject_CallFunctionObjArgs(op.slow, a, b, nullptr);
+  if (y) return PyObject_CallFunctionObjArgs(op.slow_r, b, a, nullptr);
+  Py_RETURN_NOTIMPLEMENTED;
+}
+
+SlotOp op_add{[](const array& x, const array& y, SD s) { return add(x, y, s); }, "add", "add", nullptr, nullptr};
+SlotOp op_sub{[](const array& x, const array& y, SD s) { return subtract(x, y, s); }, "subtract", "sub", nullptr, nullptr};
+SlotOp op_mul{[](const array& x, const array& y, SD s) { return multiply(x, y, s); }, "multiply", "mul", nullptr, nullptr};
+SlotOp op_div{[](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide", "truediv", nullptr, nullptr};
+
+// The slow paths: a (op) b with a the array, and b (op) a.
+void init_slot_op(SlotOp& op) {
+  BinFn fn = op.fn;
+  const char* name = op.name;
+  std::string m = std::string("__") + op.method + "__", rm = std::string("__r") + op.method + "__";
+  op.slow = nb::cpp_function([fn, name](const array& a, nb::handle b) { return fn(a, operand_with(a, b, name), {}); },
+                             nb::name(m.c_str()))
+                .release()
+                .ptr();
+  op.slow_r = nb::cpp_function([fn, name](const array& a, nb::handle b) { return fn(operand_with(a, b, name), a, {}); },
+                               nb::name(rm.c_str()))
+                  .release()
+                  .ptr();
+}
+
 PyType_Slot array_slots[] = {
     {Py_bf_getbuffer, (void*)buffer_get},
     {Py_bf_releasebuffer, (void*)buffer_release},
+    {Py_nb_add, (void*)binary_slot<op_add>},
+    {Py_nb_subtract, (void*)binary_slot<op_sub>},
+    {Py_nb_multiply, (void*)binary_slot<op_mul>},
+    {Py_nb_true_divide, (void*)binary_slot<op_div>},
     {0, nullptr}};
 
 struct BufferInfo {
@@ -123,6 +181,7 @@ void init_array(nb::module_& m) {
   m.def("set_printoptions", [](int precision) { g_print_precision = precision < 0 ? -1 : precision; },
         "precision"_a = -1, "Sets the number of decimals arrays print with (-1: the default, 6 significant digits).");
 
+  for (SlotOp* op : {&op_add, &op_sub, &op_mul, &op_div}) init_slot_op(*op);
   nb::class_<array> cls(m, "array", nb::type_slots(array_slots), "An N-dimensional array.");
   cls.def("__init__", [](array* self, nb::handle val, std::optional<Dtype> dtype) {
         new (self) array(to_array(val, dtype));
@@ -208,14 +267,6 @@ void init_array(nb::module_& m) {
                                a.dtype(), "."));
         return bitwise_invert(a);
       })
-      .def("__add__", bin([](const array& x, const array& y, SD s) { return add(x, y, s); }, "add"))
-      .def("__radd__", rbin([](const array& x, const array& y, SD s) { return add(x, y, s); }, "add"))
-      .def("__sub__", bin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }, "subtract"))
-      .def("__rsub__", rbin([](const array& x, const array& y, SD s) { return subtract(x, y, s); }, "subtract"))
-      .def("__mul__", bin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }, "multiply"))
-      .def("__rmul__", rbin([](const array& x, const array& y, SD s) { return multiply(x, y, s); }, "multiply"))
-      .def("__truediv__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
-      .def("__rtruediv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
       .def("__div__", bin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
       .def("__rdiv__", rbin([](const array& x, const array& y, SD s) { return divide(x, y, s); }, "divide"))
       .def("__floordiv__", bin([](const array& x, const array& y, SD s) { return floor_divide(x, y, s); }, "floor_divide"))
@@ -266,8 +317,8 @@ void init_array(nb::module_& m) {
   // In-place operators rebind the Python object to the new value, as arrays are immutable.
 #define INPLACE(NAME, OP, FN)                                             \
   cls.def(NAME, [](array& a, nb::handle b) -> array& {                    \
-    auto [x, y] = to_arrays(nb::cast(a), b, OP);                          \
-    a = FN(x, y, StreamOrDevice{});                                       \
+    array y = operand_with(a, b, OP);                                     \
+    a = FN(a, y, StreamOrDevice{});                                       \
     return a;                                                             \
   }, nb::rv_policy::none);
 #define INPLACE_BITWISE(NAME, OP, FN)                                     \
