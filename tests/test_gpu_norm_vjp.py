@@ -48,7 +48,8 @@ def test_norm_grads_match_cpu(kind, dt, shape, affine):
     gc = grads(kind, x, w, b, mx.cpu)
     for a, c in zip(gg, gc):
         assert a.dtype == c.dtype and a.shape == c.shape
-        scale = float(np.abs(np.array(c.astype(mx.float32))).max()) + 1e-6
+        # (a floor: with one element per row dx is a difference of nearly equal terms)
+        scale = max(float(np.abs(np.array(c.astype(mx.float32))).max()), 1e-2)
         np.testing.assert_allclose(np.array(a.astype(mx.float32)), np.array(c.astype(mx.float32)),
                                    atol=TOL[dt] * scale, rtol=TOL[dt])
 

@@ -83,3 +83,21 @@ def test_large_bias_add():
     x = rand((8, 1024, 4096), mx.bfloat16)
     b = rand((4096,), mx.bfloat16)
     same(*both(lambda u, v, s: mx.add(u, v, stream=s), x, b))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_broadcast_copies(dt):
+    """Copies of arrays broadcast along the last dim (stride 0 there) and of broadcast scalars."""
+    x = rand((6, 1), dt)
+    same(*both(lambda a, s: mx.contiguous(mx.broadcast_to(a, (6, 16)), stream=s), x))
+    same(*both(lambda a, s: mx.contiguous(mx.broadcast_to(a[:, :, None], (6, 1, 32)), stream=s), x))
+    z = rand((), dt)
+    same(*both(lambda a, s: mx.contiguous(mx.broadcast_to(a, (4, 8)), stream=s), z))
+    same(*both(lambda a, s: mx.broadcast_to(a, (3, 16)).astype(mx.float32, stream=s), x[:3]))
+
+    def upd(a, s):
+        with mx.stream(s):
+            y = mx.zeros((4, 8), dtype=dt)
+            y[1] = a[0, 0]
+            return y + y
+    same(*both(upd, x))

@@ -47,14 +47,16 @@ __device__ __forceinline__ void outer_offsets(const Strided& s, int nd, int64_t 
 }
 
 // Strided layouts whose last collapsed dim is contiguous (stride 1) or broadcast (stride 0) in
-// every input: each thread takes N consecutive elements of that dim, computes the offsets of
-// their row once, and moves them as vectors. Valid when the dim's extent is a multiple of N and
-// every stride-1 operand's row starts are N-element aligned (inner_vec_ok).
-inline bool inner_vec_ok(const Strided& s, int nops, const void* const* ptrs, const size_t* sizes, int N) {
+// every input (broadcast only where the kernel reads a scalar for it: k_map2_inner): each
+// thread takes N consecutive elements of that dim, computes the offsets of their row once, and
+// moves them as vectors. Valid when the dim's extent is a multiple of N and every stride-1
+// operand's row starts are N-element aligned (inner_vec_ok).
+inline bool inner_vec_ok(const Strided& s, int nops, const void* const* ptrs, const size_t* sizes, int N,
+                         bool allow_broadcast) {
   if (s.ndim < 1 || s.shape[s.ndim - 1] % N != 0) return false;
   for (int k = 0; k < nops; ++k) {
     int64_t inner = s.strides[k][s.ndim - 1];
-    if (inner == 0) continue;
+    if (inner == 0 && allow_broadcast) continue;
     if (inner != 1 || !aligned(ptrs[k], N * sizes[k])) return false;
     for (int d = 0; d + 1 < s.ndim; ++d)
       if (s.strides[k][d] % N != 0) return false;
@@ -136,7 +138,7 @@ void map1_strided(const In* x, Out* y, int64_t n, const Strided& s, F f) {
   if constexpr (V > 1) {
     const void* ptrs[1] = {x};
     const size_t sizes[1] = {sizeof(In)};
-    if (aligned(y, V * sizeof(Out)) && inner_vec_ok(s, 1, ptrs, sizes, V)) {
+    if (aligned(y, V * sizeof(Out)) && inner_vec_ok(s, 1, ptrs, sizes, V, false)) {
       k_map1_inner<V><<<blocks_for(n / V, kThreads), kThreads, 0, stream()>>>(x, y, n / V, s, f);
       check_launch("strided elementwise kernel (vectorized rows)");
       return;
@@ -200,7 +202,7 @@ void map2_strided(const A* a, const B* b, Out* y, int64_t n, const Strided& s, F
   if constexpr (V > 1) {
     const void* ptrs[2] = {a, b};
     const size_t sizes[2] = {sizeof(A), sizeof(B)};
-    if (aligned(y, V * sizeof(Out)) && inner_vec_ok(s, 2, ptrs, sizes, V)) {
+    if (aligned(y, V * sizeof(Out)) && inner_vec_ok(s, 2, ptrs, sizes, V, true)) {
       k_map2_inner<V><<<blocks_for(n / V, kThreads), kThreads, 0, stream()>>>(a, b, y, n / V, s, f);
       check_launch("strided binary kernel (vectorized rows)");
       return;
