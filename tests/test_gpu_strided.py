@@ -101,3 +101,16 @@ def test_broadcast_copies(dt):
             y[1] = a[0, 0]
             return y + y
     same(*both(upd, x))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("sc,sx,sy", [((8, 64), (8, 64), ()), ((8, 64), (8, 64), (8, 64)), ((64,), (8, 64), (8, 1)),
+                                      ((8, 1), (1, 64), (8, 64)), ((5, 7), (5, 7), ()), ((3, 16), (16,), (3, 1)),
+                                      ((2, 3, 32), (3, 32), (2, 1, 32))])
+def test_where_layouts(dt, sc, sx, sy):
+    c = rand(sc, mx.bool_)
+    x, y = rand(sx, dt), rand(sy, dt)
+    same(*both(lambda a, b, d, s: mx.where(a, b, d, stream=s), c, x, y))
+    # transposed condition
+    ct = mx.transpose(rand(sc[::-1], mx.bool_)) if len(sc) == 2 else c
+    same(*both(lambda a, b, d, s: mx.where(a, b, d, stream=s), ct, x, y))

@@ -50,8 +50,7 @@ bool eval_select(Primitive&, const std::vector<array>& inputs, std::vector<array
     T* po = static_cast<T*>(alloc_out(out));
     int64_t n = static_cast<int64_t>(out.size());
     if (n == 0) return;
-    k_map3_strided<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(pc, px, py, po, n, s, SelectF<T>{});
-    check_launch("select kernel");
+    map3_strided(pc, px, py, po, n, s, SelectF<T>{});
   });
 }
 

@@ -219,6 +219,61 @@ __global__ void k_map3_strided(const C* __restrict__ c, const A* __restrict__ a,
   if (i < n) y[i] = f(c[strided_offset(s, 0, i)], a[strided_offset(s, 1, i)], b[strided_offset(s, 2, i)]);
 }
 
+template <int N, typename C, typename A, typename B, typename Out, typename F>
+__global__ void k_map3_inner(const C* __restrict__ c, const A* __restrict__ a, const B* __restrict__ b,
+                             Out* __restrict__ y, int64_t nvec, Strided s, F f) {
+  int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= nvec) return;
+  int nd = s.ndim - 1;
+  int64_t W = s.shape[nd], i = t * N;
+  int64_t row = i / W, col = i - row * W;
+  int64_t off[3];
+  outer_offsets<3>(s, nd, row, off);
+  Vec<C, N> vc;
+  Vec<A, N> va;
+  Vec<B, N> vb;
+  if (s.strides[0][nd]) {
+    vc = *reinterpret_cast<const Vec<C, N>*>(c + off[0] + col);
+  } else {
+#pragma unroll
+    for (int j = 0; j < N; ++j) vc.v[j] = c[off[0]];
+  }
+  if (s.strides[1][nd]) {
+    va = *reinterpret_cast<const Vec<A, N>*>(a + off[1] + col);
+  } else {
+#pragma unroll
+    for (int j = 0; j < N; ++j) va.v[j] = a[off[1]];
+  }
+  if (s.strides[2][nd]) {
+    vb = *reinterpret_cast<const Vec<B, N>*>(b + off[2] + col);
+  } else {
+#pragma unroll
+    for (int j = 0; j < N; ++j) vb.v[j] = b[off[2]];
+  }
+  Vec<Out, N> vy;
+#pragma unroll
+  for (int j = 0; j < N; ++j) vy.v[j] = f(vc.v[j], va.v[j], vb.v[j]);
+  *reinterpret_cast<Vec<Out, N>*>(y + i) = vy;
+}
+
+// y = f(c, a, b) with the three operands laid out as `s` describes (operands 0, 1, 2).
+template <typename C, typename A, typename B, typename Out, typename F>
+void map3_strided(const C* c, const A* a, const B* b, Out* y, int64_t n, const Strided& s, F f) {
+  if (n == 0) return;
+  constexpr int V = vec_width<C, A, B, Out>();
+  if constexpr (V > 1) {
+    const void* ptrs[3] = {c, a, b};
+    const size_t sizes[3] = {sizeof(C), sizeof(A), sizeof(B)};
+    if (aligned(y, V * sizeof(Out)) && inner_vec_ok(s, 3, ptrs, sizes, V, true)) {
+      k_map3_inner<V><<<blocks_for(n / V, kThreads), kThreads, 0, stream()>>>(c, a, b, y, n / V, s, f);
+      check_launch("ternary kernel (vectorized rows)");
+      return;
+    }
+  }
+  k_map3_strided<<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(c, a, b, y, n, s, f);
+  check_launch("ternary kernel");
+}
+
 // Whether `a` covers `n` elements in row-major order, or is one broadcast value.
 inline bool is_row_full(const array& a, size_t n) { return a.flags().row_contiguous && a.size() == n; }
 inline bool is_scalar_like(const array& a) { return a.data_size() == 1; }
