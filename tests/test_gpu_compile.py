@@ -51,6 +51,33 @@ def test_comparisons_where_and_bool_outputs():
     np.testing.assert_array_equal(np.array(got), [False, True, False, False, False])
 
 
+@pytest.mark.parametrize("dt", [mx.float16, mx.bfloat16])
+@pytest.mark.parametrize("n", [8, 13, 4096, 100003])
+def test_vectorized_16bit_programs(dt, n):
+    """Contiguous/scalar inputs of 16-bit and mixed types (vector loads, a tail of n % 8), an
+    Adam-like step with several outputs, a view one element in (not vector-aligned), bool outputs."""
+    a = mx.array(rng.standard_normal(n).astype(np.float32)).astype(dt)
+    b = mx.array(rng.standard_normal(n).astype(np.float32)).astype(dt)
+    c = mx.array(np.abs(rng.standard_normal(n)).astype(np.float32)).astype(dt)
+    check(lambda x, y: mx.exp(x) * y + 0.5, a, b, dt=dt)
+    check(lambda x, y: x * y.astype(mx.float32) - 1.0, a, b, dt=dt)
+
+    def adam(p, g, m, v):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        return p - 0.01 * m / (mx.sqrt(v) + 1e-8), m, v
+
+    want = adam(a, b, b * 0.5, c)
+    got = mx.compile(adam)(a, b, b * 0.5, c)
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(np.array(g.astype(mx.float32)), np.array(w.astype(mx.float32)),
+                                   rtol=TOL[dt] * 4, atol=TOL[dt] * 4)
+    if n > 1:
+        check(lambda x, y: mx.sin(x) * y, a[1:], b[:-1], dt=dt)
+    got = mx.compile(lambda x, y: (x * 2.0) > y)(a, b)
+    np.testing.assert_array_equal(np.array(got), np.array(a.astype(mx.float32)) * 2 > np.array(b.astype(mx.float32)))
+
+
 def test_large_and_mixed_precision():
     a = mx.array(rng.standard_normal((1 << 20) + 3).astype(np.float32))
     h = a.astype(mx.bfloat16)

@@ -259,6 +259,54 @@ std::string generate_general(const std::vector<FusedStep>& steps, const std::vec
   return src;
 }
 
+// The general kernel for inputs that are all contiguous with the output or single values:
+// each thread loads V consecutive elements of every contiguous input as one vector (V * size
+// of the widest type = 16 bytes), computes them, and stores one vector; the last n % V
+// elements are done one by one. Pointers must be V-element aligned (checked by the caller).
+std::string generate_general_vec(const std::vector<FusedStep>& steps, const std::vector<array>& inputs,
+                                 const std::vector<InKind>& kinds, Dtype out_dtype, int V) {
+  auto num = [](size_t v) { return std::to_string(v); };
+  std::string body = step_body(steps, "      ");
+  if (body.empty() || !c_type(out_dtype)) return "";
+  std::string src = "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n";
+  src += kPrelude;
+  src += "template <typename T> struct alignas(sizeof(T) * " + num(V) + ") VecN { T v[" + num(V) + "]; };\n";
+  src += "extern \"C\" __global__ void fused_vec(";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const char* t = c_type(inputs[i].dtype());
+    if (!t) return "";
+    src += std::string("const ") + t + "* __restrict__ in" + num(i) + ", ";
+  }
+  std::string ot = c_type(out_dtype);
+  src += ot + "* __restrict__ out, long long n) {\n";
+  src += "  long long nv = n / " + num(V) + ", stride = (long long)gridDim.x * blockDim.x;\n";
+  src += "  long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n";
+  src += "  for (long long j = tid; j < nv; j += stride) {\n";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string t = c_type(inputs[i].dtype());
+    if (kinds[i] == InKind::Contiguous)
+      src += "    VecN<" + t + "> a" + num(i) + " = *reinterpret_cast<const VecN<" + t + ">*>(in" + num(i) + " + j * " +
+             num(V) + ");\n";
+    else
+      src += "    float s" + num(i) + " = " + load_expr(inputs[i].dtype(), "in" + num(i) + "[0]") + ";\n";
+  }
+  src += "    VecN<" + ot + "> r;\n";
+  src += "    #pragma unroll\n    for (int u = 0; u < " + num(V) + "; ++u) {\n";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string v = kinds[i] == InKind::Contiguous ? load_expr(inputs[i].dtype(), "a" + num(i) + ".v[u]") : "s" + num(i);
+    src += "      float x" + num(i) + " = " + v + ";\n";
+  }
+  src += body + "      r.v[u] = " + store_expr(out_dtype, "t" + num(steps.size() - 1)) + ";\n    }\n";
+  src += "    *reinterpret_cast<VecN<" + ot + ">*>(out + j * " + num(V) + ") = r;\n  }\n";
+  src += "  for (long long i = nv * " + num(V) + " + tid; i < n; i += stride) {\n";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string idx = kinds[i] == InKind::Contiguous ? "i" : "0";
+    src += "      float x" + num(i) + " = " + load_expr(inputs[i].dtype(), "in" + num(i) + "[" + idx + "]") + ";\n";
+  }
+  src += body + "      out[i] = " + store_expr(out_dtype, "t" + num(steps.size() - 1)) + ";\n  }\n}\n";
+  return src;
+}
+
 // Runs the general kernel; false when the program or layout is outside what it covers.
 bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& out) {
   size_t n = out.size();
@@ -272,6 +320,32 @@ bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& ou
     else {
       kinds.push_back(InKind::Strided);
       strided.push_back(&in);
+    }
+  }
+  if (strided.empty() && n > 0) {
+    int widest = size_of(out.dtype());
+    for (auto& in : inputs) widest = std::max(widest, size_of(in.dtype()));
+    int V = 16 / widest;
+    bool ok = V > 1 && c_type(out.dtype());
+    std::vector<const void*> ptrs;
+    for (size_t i = 0; ok && i < inputs.size(); ++i) {
+      ptrs.push_back(in_ptr(inputs[i]));
+      if (kinds[i] == InKind::Contiguous && reinterpret_cast<uintptr_t>(ptrs.back()) % static_cast<uintptr_t>(V * size_of(inputs[i].dtype())))
+        ok = false;
+    }
+    std::string src = ok ? generate_general_vec(c.steps(), inputs, kinds, out.dtype(), V) : "";
+    if (!src.empty()) {
+      cudaKernel_t k = nvrtc_kernel(src, "fused_vec", "[compile]", {"--fmad=false"});
+      void* y = alloc_out(out);  // fresh allocations are 256-byte aligned
+      long long nn = static_cast<long long>(n);
+      std::vector<void*> args;
+      for (auto& pt : ptrs) args.push_back(const_cast<const void**>(&pt));
+      args.push_back(&y);
+      args.push_back(&nn);
+      size_t blocks = std::min<size_t>((n / V + 255) / 256 + 1, static_cast<size_t>(props().multiProcessorCount) * 16);
+      MLX_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(static_cast<unsigned>(blocks)), dim3(256),
+                                      args.data(), 0, stream()));
+      return true;
     }
   }
   // Strides of the strided inputs broadcast to the output's shape, dims merged where every
