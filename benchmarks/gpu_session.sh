@@ -44,7 +44,7 @@ for what in "$@"; do
       # Kernel tables of the transformer-block step: ours (MLX_CUDA_PROFILE) and PyTorch's.
       (cd /tmp && python3 $ROOT/benchmarks/gpu_step_profile.py mlx 2>&1 | tail -3;
        MLX_CUDA_PROFILE=1 timeout 120 python3 $ROOT/benchmarks/gpu_step_profile.py mlx > $OUT/stepprof_mlx.log 2>&1; head -50 $OUT/stepprof_mlx.log;
-       timeout 120 python3 $ROOT/benchmarks/gpu_step_profile.py torch > $OUT/stepprof_torch.log 2>&1; head -45 $OUT/stepprof_torch.log | cut -c1-200) ;;
+       if [ "${STEPPROF_TORCH:-1}" != 0 ]; then timeout 120 python3 $ROOT/benchmarks/gpu_step_profile.py torch > $OUT/stepprof_torch.log 2>&1; head -45 $OUT/stepprof_torch.log | cut -c1-200; fi) ;;
     gdb)
       (cd /tmp && printf '%s\n' "$GDB_CODE" > /tmp/snippet.py && cuda-gdb -batch -ex run -ex bt --args python3 /tmp/snippet.py 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -30) ;;
   esac
