@@ -121,7 +121,7 @@ int g_threads = -1;
 int num_threads() { return g_threads > 0 ? g_threads : pool().nthreads_; }
 void set_num_threads(int n) { g_threads = n; }
 
-void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& f) {
+void parallel_for_pool(size_t n, size_t grain, const std::function<void(size_t, size_t)>& f) {
   if (n == 0) return;
   if (num_threads() <= 1 || n < 2 * grain) {
     f(0, n);
