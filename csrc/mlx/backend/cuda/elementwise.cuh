@@ -64,6 +64,21 @@ inline bool inner_vec_ok(const Strided& s, int nops, const void* const* ptrs, co
   return true;
 }
 
+// The N elements of a row starting at column `col`: a vector load where the last dim is
+// contiguous (inner = 1), the row's one value repeated where it is broadcast (inner = 0).
+template <int N, typename T>
+__device__ __forceinline__ Vec<T, N> row_vec(const T* __restrict__ p, int64_t off, int64_t col, int64_t inner) {
+  Vec<T, N> v;
+  if (inner) {
+    v = *reinterpret_cast<const Vec<T, N>*>(p + off + col);
+  } else {
+    T x = p[off];
+#pragma unroll
+    for (int j = 0; j < N; ++j) v.v[j] = x;
+  }
+  return v;
+}
+
 template <int N, typename In, typename Out, typename F>
 __global__ void k_map1_inner(const In* __restrict__ x, Out* __restrict__ y, int64_t nvec, Strided s, F f) {
   int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -90,22 +105,8 @@ __global__ void k_map2_inner(const A* __restrict__ a, const B* __restrict__ b, O
   int64_t row = i / C, c = i - row * C;
   int64_t off[2];
   outer_offsets<2>(s, nd, row, off);
-  Vec<A, N> va;
-  Vec<B, N> vb;
-  if (s.strides[0][nd]) {
-    va = *reinterpret_cast<const Vec<A, N>*>(a + off[0] + c);
-  } else {
-    A v = a[off[0]];
-#pragma unroll
-    for (int j = 0; j < N; ++j) va.v[j] = v;
-  }
-  if (s.strides[1][nd]) {
-    vb = *reinterpret_cast<const Vec<B, N>*>(b + off[1] + c);
-  } else {
-    B v = b[off[1]];
-#pragma unroll
-    for (int j = 0; j < N; ++j) vb.v[j] = v;
-  }
+  Vec<A, N> va = row_vec<N>(a, off[0], c, s.strides[0][nd]);
+  Vec<B, N> vb = row_vec<N>(b, off[1], c, s.strides[1][nd]);
   Vec<Out, N> vy;
 #pragma unroll
   for (int j = 0; j < N; ++j) vy.v[j] = f(va.v[j], vb.v[j]);
@@ -229,27 +230,9 @@ __global__ void k_map3_inner(const C* __restrict__ c, const A* __restrict__ a, c
   int64_t row = i / W, col = i - row * W;
   int64_t off[3];
   outer_offsets<3>(s, nd, row, off);
-  Vec<C, N> vc;
-  Vec<A, N> va;
-  Vec<B, N> vb;
-  if (s.strides[0][nd]) {
-    vc = *reinterpret_cast<const Vec<C, N>*>(c + off[0] + col);
-  } else {
-#pragma unroll
-    for (int j = 0; j < N; ++j) vc.v[j] = c[off[0]];
-  }
-  if (s.strides[1][nd]) {
-    va = *reinterpret_cast<const Vec<A, N>*>(a + off[1] + col);
-  } else {
-#pragma unroll
-    for (int j = 0; j < N; ++j) va.v[j] = a[off[1]];
-  }
-  if (s.strides[2][nd]) {
-    vb = *reinterpret_cast<const Vec<B, N>*>(b + off[2] + col);
-  } else {
-#pragma unroll
-    for (int j = 0; j < N; ++j) vb.v[j] = b[off[2]];
-  }
+  Vec<C, N> vc = row_vec<N>(c, off[0], col, s.strides[0][nd]);
+  Vec<A, N> va = row_vec<N>(a, off[1], col, s.strides[1][nd]);
+  Vec<B, N> vb = row_vec<N>(b, off[2], col, s.strides[2][nd]);
   Vec<Out, N> vy;
 #pragma unroll
   for (int j = 0; j < N; ++j) vy.v[j] = f(vc.v[j], va.v[j], vb.v[j]);
