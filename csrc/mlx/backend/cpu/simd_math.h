@@ -12,9 +12,11 @@ inline int32_t as_int(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
 
 inline float exp(float x) {
   // exp(x) = 2^n * exp(r), r = x - n ln2, |r| <= ln2/2; 2^n is applied as two
-  // factors so results in the subnormal range stay exact.
-  float xc = x < -104.0f ? -104.0f : x;
-  xc = xc > 88.8f ? 88.8f : xc;
+  // factors (n in [-150, 128]) so results in the subnormal range round once. x is clamped to
+  // [-104, 88.8], beyond which the result already rounds to 0 / overflows to inf, so both ends
+  // come out of the arithmetic itself (no selects); NaN passes the clamps and is returned.
+  float xc = x > 88.8f ? 88.8f : x;
+  xc = xc < -104.0f ? -104.0f : xc;
   float n = std::floor(xc * 1.44269504088896341f + 0.5f);
   float r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -30,8 +32,6 @@ inline float exp(float x) {
   int32_t n1 = ni >> 1;
   int32_t n2 = ni - n1;
   float res = p * as_float((n1 + 127) << 23) * as_float((n2 + 127) << 23);
-  res = x > 88.72283905206835f ? INFINITY : res;
-  res = x < -103.97208f ? 0.0f : res;
   return x != x ? x : res;
 }
 
