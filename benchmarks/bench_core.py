@@ -94,6 +94,61 @@ def graph_overhead(n_ops=100, reps=200):
     return t, tg, tn
 
 
+def mlp_steps(sizes=(16, 16, 16, 10), batch=4, reps=200):
+    """Milliseconds per SGD training step of a small MLP, uncompiled and compiled (alternating
+    calls), where per-op overhead rather than matmul time decides."""
+    from functools import partial
+
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+
+        def __call__(self, h):
+            for layer in self.layers[:-1]:
+                h = nn.relu(layer(h))
+            return self.layers[-1](h)
+
+    def make():
+        model = MLP()
+        mx.eval(model.parameters())
+        opt = optim.SGD(learning_rate=0.01)
+        vg = nn.value_and_grad(model, lambda m, x, y: nn.losses.cross_entropy(m(x), y, reduction="mean"))
+        return model, opt, vg
+
+    x = mx.random.normal((batch, sizes[0]))
+    y = mx.random.randint(0, sizes[-1], (batch,))
+    m1, o1, vg1 = make()
+    m2, o2, vg2 = make()
+    state = [m2.state, o2.state]
+
+    def run():
+        loss, g = vg1(m1, x, y)
+        o1.update(m1, g)
+        mx.eval(loss, m1.parameters(), o1.state)
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(a, b):
+        loss, g = vg2(m2, a, b)
+        o2.update(m2, g)
+        return loss
+
+    def run_c():
+        mx.eval(step(x, y), state)
+
+    run(), run_c()
+    tu, tc = [], []
+    for _ in range(reps):
+        for f, ts in ((run, tu), (run_c, tc)):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(tu) * 1e3, statistics.median(tc) * 1e3
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--only", default=None)
@@ -108,6 +163,9 @@ def main():
     if not args.only or "overhead" in args.only:
         t, tg, tn = graph_overhead()
         print(f"graph overhead: {t:.2f} us/op build+eval, {tg:.2f} us/op with grad; numpy {tn:.2f} us/op")
+    if not args.only or "mlp" in args.only:
+        tu, tc = mlp_steps()
+        print(f"mlp step 16-16-16-10 b4: {tu:.3f} ms uncompiled, {tc:.3f} ms compiled")
 
 
 if __name__ == "__main__":
