@@ -1,8 +1,8 @@
 // mx.compile on the GPU: a fused elementwise program becomes one CUDA kernel, generated as
-// source, compiled with NVRTC on first use and cached by its source. float32 programs over
-// contiguous or scalar inputs get a vectorized kernel (float4); float16/bfloat16/bool values
-// and broadcast or strided inputs get the general kernel. Programs neither covers (integer
-// values, ops without an expression here) run their unfused graph on the GPU.
+// source, compiled with NVRTC on first use and cached by its source. Programs over contiguous or
+// scalar inputs get a vectorized kernel (16-byte loads and stores per thread); broadcast or
+// strided inputs get the general kernel. Programs neither covers (integer values, ops without
+// an expression here) run their unfused graph on the GPU.
 // Without NVRTC on the machine (nvrtc.cpp), compiled programs run unfused. Fused kernels are
 // compiled with --fmad=false: a multiply and an add of two steps stay two roundings, so the
 // fused result is the unfused one bit for bit.
@@ -179,41 +179,6 @@ std::string step_body(const std::vector<FusedStep>& steps, const std::string& in
   return body;
 }
 
-// Source of the vectorized float32 kernel, or "" when the program is not all float32 or a step
-// has no expression here.
-std::string generate(const std::vector<FusedStep>& steps, const std::vector<bool>& scalar) {
-  size_t nin = scalar.size();
-  auto num = [](size_t v) { return std::to_string(v); };
-  for (auto& st : steps)
-    if (st.dtype != Dtype::float32) return "";
-  std::string body = step_body(steps, "      ");
-  if (body.empty()) return "";
-  std::string last = "t" + num(steps.size() - 1);
-  std::string src = kPrelude;
-  src += "extern \"C\" __global__ void fused(";
-  for (size_t i = 0; i < nin; ++i) src += "const float* __restrict__ in" + num(i) + ", ";
-  src += "float* __restrict__ out, long long n) {\n";
-  src += "  long long base = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 4;\n";
-  src += "  if (base + 4 <= n) {\n";
-  for (size_t i = 0; i < nin; ++i) {
-    std::string in = "in" + num(i);
-    if (scalar[i]) src += "    float4 v" + num(i) + " = make_float4(" + in + "[0], " + in + "[0], " + in + "[0], " + in + "[0]);\n";
-    else src += "    float4 v" + num(i) + " = *reinterpret_cast<const float4*>(" + in + " + base);\n";
-  }
-  src += "    float4 r;\n";
-  for (const char* lane : {"x", "y", "z", "w"}) {
-    src += "    {\n";
-    for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = v" + num(i) + "." + lane + ";\n";
-    src += body + "      r." + lane + " = " + last + ";\n    }\n";
-  }
-  src += "    *reinterpret_cast<float4*>(out + base) = r;\n";
-  src += "  } else {\n    for (long long i = base; i < n; ++i) {\n";
-  for (size_t i = 0; i < nin; ++i) src += "      float x" + num(i) + " = in" + num(i) + (scalar[i] ? "[0]" : "[i]") + ";\n";
-  src += body + "      out[i] = " + last + ";\n    }\n  }\n}\n";
-  return src;
-}
-
-
 // Input k's place in the kernel: contiguous with the output, one value for all, or strided.
 enum class InKind { Contiguous, Scalar, Strided };
 
@@ -342,7 +307,7 @@ bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& ou
       for (auto& pt : ptrs) args.push_back(const_cast<const void**>(&pt));
       args.push_back(&y);
       args.push_back(&nn);
-      size_t blocks = std::min<size_t>((n / V + 255) / 256 + 1, static_cast<size_t>(props().multiProcessorCount) * 16);
+      size_t blocks = std::max<size_t>(1, (n / V + 255) / 256);  // one vector per thread
       MLX_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(static_cast<unsigned>(blocks)), dim3(256),
                                       args.data(), 0, stream()));
       return true;
@@ -399,39 +364,8 @@ bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& ou
 
 bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& c = static_cast<Compiled&>(p);
-  array& out = outputs[0];
-  size_t n = out.size();
-  bool fusable = out.dtype() == Dtype::float32 && n > 0 && nvrtc_available();
-  std::vector<bool> scalar;
-  for (auto& in : inputs) {
-    bool s = in.data_size() == 1;
-    fusable = fusable && in.dtype() == Dtype::float32 && (s || (in.flags().row_contiguous && in.size() == n));
-    scalar.push_back(s);
-  }
-  std::string src = fusable ? generate(c.steps(), scalar) : "";
-  if (src.empty()) {
-    if (n > 0 && nvrtc_available() && eval_general(c, inputs, out)) return true;
-    eval_composite({c.expand(inputs)}, outputs);
-    return true;
-  }
-  std::vector<const void*> ptrs;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    ptrs.push_back(in_ptr(inputs[i]));
-    if (!scalar[i] && (reinterpret_cast<uintptr_t>(ptrs.back()) % 16) != 0) {
-      if (eval_general(c, inputs, out)) return true;
-      eval_composite({c.expand(inputs)}, outputs);
-      return true;
-    }
-  }
-  cudaKernel_t k = nvrtc_kernel(src, "fused", "[compile]", {"--fmad=false"});
-  void* y = alloc_out(out);
-  long long nn = static_cast<long long>(n);
-  std::vector<void*> args;
-  for (auto& pt : ptrs) args.push_back(const_cast<const void**>(&pt));
-  args.push_back(&y);
-  args.push_back(&nn);
-  unsigned blocks = static_cast<unsigned>((n + 4 * 256 - 1) / (4 * 256));
-  MLX_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(blocks), dim3(256), args.data(), 0, stream()));
+  if (outputs[0].size() > 0 && nvrtc_available() && eval_general(c, inputs, outputs[0])) return true;
+  eval_composite({c.expand(inputs)}, outputs);
   return true;
 }
 

@@ -62,28 +62,6 @@ bool conv_tf32() {
   return on;
 }
 
-// Scratch device memory, returned to the pool when it goes out of scope (everything runs on
-// one stream, so freeing after queuing is safe).
-struct DevBuf {
-  void* p = nullptr;
-  size_t n = 0;
-  DevBuf() = default;
-  explicit DevBuf(size_t bytes) { alloc(bytes); }
-  void alloc(size_t bytes) {
-    release();
-    n = bytes;
-    p = bytes ? dev_malloc(bytes) : nullptr;
-  }
-  void release() {
-    if (p) dev_free(p, n);
-    p = nullptr;
-    n = 0;
-  }
-  ~DevBuf() { release(); }
-  DevBuf(const DevBuf&) = delete;
-  DevBuf& operator=(const DevBuf&) = delete;
-};
-
 Vec row_strides(const Vec& shape) {
   Vec st(shape.size());
   int64_t s = 1;
@@ -103,7 +81,7 @@ int64_t prod(const Vec& v) {
 // Device pointer to the elements of `a` starting `offset` elements past a's start, read as
 // shape `shape` through element strides `strides`, laid out row-contiguously: a's own memory
 // when it already is (and `aligned` where asked), else a gathered copy in `tmp`.
-const char* packed(const array& a, const Vec& shape, const Vec& strides, int64_t offset, DevBuf& tmp,
+const char* packed(const array& a, const Vec& shape, const Vec& strides, int64_t offset, Scratch& tmp,
                    bool need_aligned = false) {
   size_t es = a.itemsize();
   const char* base = static_cast<const char*>(in_ptr(a)) + offset * int64_t(es);
@@ -234,7 +212,7 @@ void run_gemm_path(const Convolution& p, const ConvGeom& g, const char* x, const
   int64_t row_bytes = g.groups * g.kc * int64_t(es);
   int64_t tile = std::max<int64_t>(1, budget / std::max<int64_t>(row_bytes, 1));
   tile = std::min<int64_t>({tile, g.rows, INT_MAX});
-  DevBuf col(static_cast<size_t>(tile * row_bytes));
+  Scratch col(static_cast<size_t>(tile * row_bytes));
   for (int64_t r0 = 0; r0 < g.rows; r0 += tile) {
     int64_t nr = std::min(tile, g.rows - r0);
     conv_im2col(static_cast<int>(es), x, col.p, g, r0, nr, stream());
@@ -421,7 +399,7 @@ bool execute(const CudnnConv& c, const void* a, const void* b, void* out) {
     // overwrites) and reorders the plans fastest first. On failure the heuristic choice stays.
     plan->tune = false;
     if (plan->graph->get_execution_plan_count() > 1) {
-      DevBuf tws(static_cast<size_t>(plan->graph->get_autotune_workspace_size()));
+      Scratch tws(static_cast<size_t>(plan->graph->get_autotune_workspace_size()));
       fe::error_t te = plan->graph->autotune(conv_cudnn_handle(), pack, tws.p);
       int64_t ws = 0;
       if (te.is_good() && plan->graph->get_workspace_size(ws).is_good()) plan->workspace = ws;
@@ -430,7 +408,7 @@ bool execute(const CudnnConv& c, const void* a, const void* b, void* out) {
                      te.is_good() ? "ok" : te.get_message().c_str(), static_cast<long long>(plan->workspace));
     }
   }
-  DevBuf ws(static_cast<size_t>(plan->workspace));
+  Scratch ws(static_cast<size_t>(plan->workspace));
   fe::error_t e = plan->graph->execute(conv_cudnn_handle(), pack, ws.p);
   if (e.is_bad()) {
     if (conv_log()) std::fprintf(stderr, "[conv] cuDNN %s execute failed: %s\n", op_name(c.op), e.get_message().c_str());
@@ -505,7 +483,7 @@ bool try_cudnn(const Convolution& p, const array& x, const array& w, const array
   size_t es = out.itemsize();
   CudnnConv c;
   c.dtype = t;
-  DevBuf ta, tb, tc;
+  Scratch ta, tb, tc;
 
   if (has_idil) {
     // Transposed convolution: dgrad of the convolution from the output space (stride idil).
@@ -623,7 +601,7 @@ bool eval_conv(Primitive& prim, const std::vector<array>& inputs, std::vector<ar
   }
 #endif
   if (conv_log()) std::fprintf(stderr, "[conv] im2col + cuBLAS\n");
-  DevBuf tx, tw;
+  Scratch tx, tw;
   const char* xp = packed(x, cat({{x.shape(0)}, spatial_shape(x), {x.shape(-1)}}),
                           cat({{x.strides(0)}, spatial_strides(x), {x.strides(-1)}}), 0, tx);
   const char* wp = packed(w, cat({{w.shape(0)}, spatial_shape(w), {w.shape(-1)}}),

@@ -31,6 +31,29 @@ const cudaDeviceProp& props();
 // Device memory from the caching pool.
 void* dev_malloc(size_t n);
 void dev_free(void* p, size_t n);
+// Scratch device memory from the pool, given back when it goes out of scope or is re-sized
+// (safe once the work using it is queued: everything runs on one stream).
+struct Scratch {
+  void* p = nullptr;
+  size_t n = 0;
+  Scratch() = default;
+  explicit Scratch(size_t bytes) { alloc(bytes); }
+  void alloc(size_t bytes) {
+    release();
+    n = bytes;
+    p = bytes ? dev_malloc(bytes) : nullptr;
+  }
+  void release() {
+    if (p) dev_free(p, n);
+    p = nullptr;
+    n = 0;
+  }
+  ~Scratch() { release(); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T>
+  T* as() const { return static_cast<T*>(p); }
+};
 
 // Makes the device copy of an input current and returns its address (offset applied).
 const void* in_ptr(const array& a);

@@ -79,16 +79,25 @@ __device__ __forceinline__ Vec<T, N> row_vec(const T* __restrict__ p, int64_t of
   return v;
 }
 
+// Vector t of an inner-vectorized layout: its first element i of the output, its column in the
+// last dim, and the start of its row in each of the K operands.
+template <int N, int K>
+__device__ __forceinline__ void inner_place(const Strided& s, int64_t t, int64_t& i, int64_t& col,
+                                            int64_t (&off)[K]) {
+  int nd = s.ndim - 1;
+  i = t * N;
+  int64_t row = i / s.shape[nd];
+  col = i - row * s.shape[nd];
+  outer_offsets<K>(s, nd, row, off);
+}
+
 template <int N, typename In, typename Out, typename F>
 __global__ void k_map1_inner(const In* __restrict__ x, Out* __restrict__ y, int64_t nvec, Strided s, F f) {
   int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= nvec) return;
-  int nd = s.ndim - 1;
-  int64_t C = s.shape[nd], i = t * N;
-  int64_t row = i / C, c = i - row * C;
-  int64_t off[1];
-  outer_offsets<1>(s, nd, row, off);
-  Vec<In, N> a = *reinterpret_cast<const Vec<In, N>*>(x + off[0] + c);
+  int64_t i, c, off[1];
+  inner_place<N>(s, t, i, c, off);
+  Vec<In, N> a = row_vec<N>(x, off[0], c, 1);
   Vec<Out, N> b;
 #pragma unroll
   for (int j = 0; j < N; ++j) b.v[j] = f(a.v[j]);
@@ -101,10 +110,8 @@ __global__ void k_map2_inner(const A* __restrict__ a, const B* __restrict__ b, O
   int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= nvec) return;
   int nd = s.ndim - 1;
-  int64_t C = s.shape[nd], i = t * N;
-  int64_t row = i / C, c = i - row * C;
-  int64_t off[2];
-  outer_offsets<2>(s, nd, row, off);
+  int64_t i, c, off[2];
+  inner_place<N>(s, t, i, c, off);
   Vec<A, N> va = row_vec<N>(a, off[0], c, s.strides[0][nd]);
   Vec<B, N> vb = row_vec<N>(b, off[1], c, s.strides[1][nd]);
   Vec<Out, N> vy;
@@ -226,10 +233,8 @@ __global__ void k_map3_inner(const C* __restrict__ c, const A* __restrict__ a, c
   int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= nvec) return;
   int nd = s.ndim - 1;
-  int64_t W = s.shape[nd], i = t * N;
-  int64_t row = i / W, col = i - row * W;
-  int64_t off[3];
-  outer_offsets<3>(s, nd, row, off);
+  int64_t i, col, off[3];
+  inner_place<N>(s, t, i, col, off);
   Vec<C, N> vc = row_vec<N>(c, off[0], col, s.strides[0][nd]);
   Vec<A, N> va = row_vec<N>(a, off[1], col, s.strides[1][nd]);
   Vec<B, N> vb = row_vec<N>(b, off[2], col, s.strides[2][nd]);

@@ -314,19 +314,18 @@ bool eval_norm_vjp(Primitive& prim, const std::vector<array>& inputs, std::vecto
     size_t pbytes = static_cast<size_t>(parts) * n * sizeof(float);
     float* pdw = dw ? static_cast<float*>(dev_malloc(pbytes)) : nullptr;
     float* pdb = db ? static_cast<float*>(dev_malloc(pbytes)) : nullptr;
-    bool reg = p.layer_ ? norm_vjp_reg<T, true>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_, parts)
-                        : norm_vjp_reg<T, false>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_, parts);
-    if (!reg && pdw) MLX_CUDA_CHECK(cudaMemsetAsync(pdw, 0, pbytes, stream()));
-    if (!reg && pdb) MLX_CUDA_CHECK(cudaMemsetAsync(pdb, 0, pbytes, stream()));
-    if (reg) {
-    } else if (p.layer_) {
-      if (n <= 1024) k_norm_vjp<T, 128, true><<<parts, 128, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
-      else k_norm_vjp<T, 512, true><<<parts, 512, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
-    } else {
-      if (n <= 1024) k_norm_vjp<T, 128, false><<<parts, 128, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
-      else k_norm_vjp<T, 512, false><<<parts, 512, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
-    }
-    if (!reg) check_launch("norm vjp kernel");
+    // Rows in registers where the width allows, else the row loop with partials in memory.
+    auto run = [&](auto layer) {
+      constexpr bool L = decltype(layer)::value;
+      if (norm_vjp_reg<T, L>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_, parts)) return;
+      if (pdw) MLX_CUDA_CHECK(cudaMemsetAsync(pdw, 0, pbytes, stream()));
+      if (pdb) MLX_CUDA_CHECK(cudaMemsetAsync(pdb, 0, pbytes, stream()));
+      if (n <= 1024) k_norm_vjp<T, 128, L><<<parts, 128, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
+      else k_norm_vjp<T, 512, L><<<parts, 512, 0, stream()>>>(px, pw, pg, pdx, pdw, pdb, rows, n, p.eps_);
+      check_launch("norm vjp kernel");
+    };
+    if (p.layer_) run(std::true_type{});
+    else run(std::false_type{});
     int blocks = blocks_for(static_cast<size_t>(n), 256);
     if (dw) {
       k_sum_parts<T><<<blocks, 256, 0, stream()>>>(pdw, static_cast<T*>(alloc_out(*dw)), parts, n);

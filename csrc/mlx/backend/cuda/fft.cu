@@ -32,19 +32,6 @@ void check(cufftResult r, const char* what) {
                              std::to_string(static_cast<int>(r)) + ".");
 }
 
-// Device scratch from the pool, given back when it goes out of scope (safe once the work using
-// it is queued, since everything runs on one stream).
-struct Scratch {
-  void* p = nullptr;
-  size_t n = 0;
-  explicit Scratch(size_t bytes) : p(bytes ? dev_malloc(bytes) : nullptr), n(bytes) {}
-  ~Scratch() {
-    if (p) dev_free(p, n);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
 // ------------------------------------------------------------------ plans
 struct PlanKey {
   int kind;

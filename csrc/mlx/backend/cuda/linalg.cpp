@@ -70,23 +70,6 @@ cublasHandle_t blas() {
   return h;
 }
 
-// Device scratch from the pool, returned when it goes out of scope (after the work using it is
-// queued, which is safe on the one stream).
-struct Scratch {
-  void* p = nullptr;
-  size_t n = 0;
-  explicit Scratch(size_t bytes) : n(bytes) {
-    if (n) p = dev_malloc(n);
-  }
-  ~Scratch() {
-    if (p) dev_free(p, n);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <typename T>
-  T* as() const { return static_cast<T*>(p); }
-};
-
 // Solver workspaces: device scratch, and a host buffer (most routines ask for none; where one
 // does, the stream is synchronized after each call so that the buffer can be reused and freed).
 struct Work {

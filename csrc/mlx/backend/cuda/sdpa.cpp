@@ -351,17 +351,16 @@ bool plan_for(const Desc& d, Kind kind, Plan& plan) {
 
 // Queues the plan on the stream; on failure the configuration is remembered as refused.
 bool execute(const Desc& d, Kind kind, const Plan& plan, std::unordered_map<int64_t, void*>& pack) {
-  void* ws = plan.workspace > 0 ? dev_malloc(static_cast<size_t>(plan.workspace)) : nullptr;
+  Scratch ws(plan.workspace > 0 ? static_cast<size_t>(plan.workspace) : 0);
   std::string why;
   bool ok;
   try {
     std::lock_guard<std::mutex> lk(cache_mutex());
-    ok = good(plan.graph->execute(handle(), pack, ws), why);
+    ok = good(plan.graph->execute(handle(), pack, ws.p), why);
   } catch (const std::exception& e) {
     ok = false;
     why = e.what();
   }
-  if (ws) dev_free(ws, static_cast<size_t>(plan.workspace));  // stream-ordered reuse is safe
   if (!ok) {
     log_refusal(d, kind, "execute: " + why);
     std::lock_guard<std::mutex> lk(cache_mutex());
@@ -463,18 +462,6 @@ bool eval_sdpa(Primitive& prim, const std::vector<array>& inputs, std::vector<ar
   }
   return eval_fast_composite(prim, inputs, outputs);
 }
-
-// Device scratch freed (stream-ordered) when it goes out of scope.
-struct Scratch {
-  void* p = nullptr;
-  size_t n = 0;
-  explicit Scratch(size_t bytes) : p(bytes ? dev_malloc(bytes) : nullptr), n(bytes) {}
-  ~Scratch() {
-    if (p) dev_free(p, n);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
 
 bool sdpa_vjp_cudnn(ScaledDotProductAttentionVJP& op, const std::vector<array>& inputs,
                     std::vector<array>& outputs) {

@@ -42,7 +42,8 @@ bool mask_is_causal(const void* p, Dtype t, int64_t s_q, int64_t s_k, int64_t Lq
     case Dtype::float32: lowest = -3.4028234663852886e38f; break;
     default: return false;
   }
-  int* flag = static_cast<int*>(dev_malloc(sizeof(int)));
+  Scratch fs(sizeof(int));
+  int* flag = fs.as<int>();
   int one = 1, host = 0;
   cudaStream_t s = stream();
   MLX_CUDA_CHECK(cudaMemcpyAsync(flag, &one, sizeof(int), cudaMemcpyHostToDevice, s));
@@ -57,7 +58,6 @@ bool mask_is_causal(const void* p, Dtype t, int64_t s_q, int64_t s_k, int64_t Lq
   check_launch("causal_check");
   MLX_CUDA_CHECK(cudaMemcpyAsync(&host, flag, sizeof(int), cudaMemcpyDeviceToHost, s));
   MLX_CUDA_CHECK(cudaStreamSynchronize(s));
-  dev_free(flag, sizeof(int));
   return host == 1;
 }
 

@@ -146,23 +146,6 @@ __global__ void k_offsets(int* __restrict__ off, int64_t rows, int n) {
   if (i <= rows) off[i] = static_cast<int>(i * n);
 }
 
-// A block of scratch device memory, returned to the pool at scope exit (the work that uses it
-// is queued on the one stream before, so the block can be reused at once).
-struct Scratch {
-  void* p = nullptr;
-  size_t n = 0;
-  explicit Scratch(size_t bytes) : n(bytes) {
-    if (n) p = dev_malloc(n);
-  }
-  ~Scratch() {
-    if (p) dev_free(p, n);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <typename T>
-  T* as() const { return static_cast<T*>(p); }
-};
-
 template <typename K>
 void device_sort(const K* x, K* yk, uint32_t* yi, int64_t rows, int n, const Codec& c, bool arg) {
   int64_t total = rows * n;
