@@ -292,41 +292,22 @@ std::shared_ptr<CudnnPlan> build_plan(const CudnnConv& c) {
         fe::graph::Tensor_attributes().set_name(name).set_uid(uid).set_dim(dim).set_stride(str).set_data_type(io));
   };
   auto mode = c.conv_mode ? fe::ConvolutionMode_t::CONVOLUTION : fe::ConvolutionMode_t::CROSS_CORRELATION;
+  // The geometry is the same for the three operations' attribute types.
+  auto attrs = [&](auto a) {
+    a.set_pre_padding(c.pre)
+        .set_post_padding(c.post)
+        .set_stride(c.stride)
+        .set_dilation(c.dil)
+        .set_convolution_mode(mode)
+        .set_compute_data_type(fe::DataType_t::FLOAT);
+    return a;
+  };
+  auto A = tensor(c.op == CudnnOp::dgrad ? "dy" : "x", 1, c.a_dim, c.a_str);
+  auto B = tensor(c.op == CudnnOp::wgrad ? "dy" : "w", 2, c.b_dim, c.b_str);
   std::shared_ptr<fe::graph::Tensor_attributes> out;
-  if (c.op == CudnnOp::fprop) {
-    auto X = tensor("x", 1, c.a_dim, c.a_str);
-    auto W = tensor("w", 2, c.b_dim, c.b_str);
-    auto opt = fe::graph::Conv_fprop_attributes()
-                   .set_pre_padding(c.pre)
-                   .set_post_padding(c.post)
-                   .set_stride(c.stride)
-                   .set_dilation(c.dil)
-                   .set_convolution_mode(mode)
-                   .set_compute_data_type(fe::DataType_t::FLOAT);
-    out = g->conv_fprop(X, W, opt);
-  } else if (c.op == CudnnOp::dgrad) {
-    auto DY = tensor("dy", 1, c.a_dim, c.a_str);
-    auto W = tensor("w", 2, c.b_dim, c.b_str);
-    auto opt = fe::graph::Conv_dgrad_attributes()
-                   .set_pre_padding(c.pre)
-                   .set_post_padding(c.post)
-                   .set_stride(c.stride)
-                   .set_dilation(c.dil)
-                   .set_convolution_mode(mode)
-                   .set_compute_data_type(fe::DataType_t::FLOAT);
-    out = g->conv_dgrad(DY, W, opt);
-  } else {
-    auto X = tensor("x", 1, c.a_dim, c.a_str);
-    auto DY = tensor("dy", 2, c.b_dim, c.b_str);
-    auto opt = fe::graph::Conv_wgrad_attributes()
-                   .set_pre_padding(c.pre)
-                   .set_post_padding(c.post)
-                   .set_stride(c.stride)
-                   .set_dilation(c.dil)
-                   .set_convolution_mode(mode)
-                   .set_compute_data_type(fe::DataType_t::FLOAT);
-    out = g->conv_wgrad(DY, X, opt);
-  }
+  if (c.op == CudnnOp::fprop) out = g->conv_fprop(A, B, attrs(fe::graph::Conv_fprop_attributes()));
+  else if (c.op == CudnnOp::dgrad) out = g->conv_dgrad(A, B, attrs(fe::graph::Conv_dgrad_attributes()));
+  else out = g->conv_wgrad(B, A, attrs(fe::graph::Conv_wgrad_attributes()));
   out->set_output(true).set_uid(3).set_dim(c.c_dim).set_stride(c.c_str).set_data_type(io);
 
   cudnnHandle_t h = conv_cudnn_handle();
