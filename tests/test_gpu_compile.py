@@ -92,3 +92,96 @@ def test_compiled_gelu_grad_on_gpu():
     g1 = mx.grad(f)(x)
     g2 = mx.compile(mx.grad(f))(x)
     np.testing.assert_allclose(np.array(g2.astype(mx.float32)), np.array(g1.astype(mx.float32)), rtol=5e-2, atol=5e-2)
+
+
+def _compiled_nodes(outs):
+    import io
+    f = io.StringIO()
+    mx.export_to_dot(f, *outs)
+    return f.getvalue().count('label="Compiled')
+
+
+def _adam_like(g, p, m, v, lr):
+    m = 0.9 * m + 0.1 * g.astype(mx.float32)
+    v = 0.999 * v + 0.001 * mx.square(g.astype(mx.float32))
+    return p - (lr * m / (mx.sqrt(v) + 1e-8)).astype(p.dtype), m, v
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_multi_output_fusion(layout):
+    """A program whose intermediate values are also outputs is one kernel writing them all
+    (here a bfloat16 parameter and float32 moments), equal to the uncompiled graph."""
+    n = 4099
+    g = mx.array(rng.standard_normal((n, 3)).astype(np.float32)).astype(mx.bfloat16)
+    if layout == "strided":
+        g = mx.array(rng.standard_normal((3, n)).astype(np.float32)).astype(mx.bfloat16).T
+    p = mx.array(rng.standard_normal((n, 3)).astype(np.float32)).astype(mx.bfloat16)
+    m = mx.array(rng.standard_normal((n, 3)).astype(np.float32))
+    v = mx.array(np.abs(rng.standard_normal((n, 3))).astype(np.float32))
+    lr = mx.array(0.01)
+    want = _adam_like(g, p, m, v, lr)
+    got = mx.compile(_adam_like)(g, p, m, v, lr)
+    assert _compiled_nodes(got) == 1
+    for w, o in zip(want, got):
+        assert o.dtype == w.dtype and o.shape == w.shape
+        tol = 1e-2 if w.dtype == mx.bfloat16 else 1e-6
+        np.testing.assert_allclose(np.array(o.astype(mx.float32)), np.array(w.astype(mx.float32)), rtol=tol, atol=tol)
+
+
+def test_multi_output_fusion_transforms():
+    """Gradients and vmap through a fused program with several outputs; an output that a
+    non-elementwise op also reads stays its own value."""
+    g = mx.array(rng.standard_normal((64, 32)).astype(np.float32))
+    p = mx.array(rng.standard_normal((64, 32)).astype(np.float32))
+    m = mx.array(rng.standard_normal((64, 32)).astype(np.float32))
+    v = mx.array(np.abs(rng.standard_normal((64, 32))).astype(np.float32))
+    lr = mx.array(0.01)
+
+    def loss(g, p, m, v):
+        a, b, c = _adam_like(g, p, m, v, lr)
+        return (a * a).sum() + (b * 3.0).sum() + mx.sin(c).sum()
+
+    want = mx.grad(loss, argnums=(0, 1, 2, 3))(g, p, m, v)
+    got = mx.grad(mx.compile(loss), argnums=(0, 1, 2, 3))(g, p, m, v)
+    got_c = mx.compile(mx.grad(loss, argnums=(0, 1, 2, 3)))(g, p, m, v)
+    for w, o, oc in zip(want, got, got_c):
+        np.testing.assert_allclose(np.array(o), np.array(w), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.array(oc), np.array(w), rtol=1e-5, atol=1e-6)
+    step = lambda g, p, m, v: _adam_like(g, p, m, v, lr)
+    want = mx.vmap(step)(g, p, m, v)
+    got = mx.vmap(mx.compile(step))(g, p, m, v)
+    for w, o in zip(want, got):
+        np.testing.assert_allclose(np.array(o), np.array(w), rtol=1e-6, atol=1e-7)
+
+    def with_sum(g, p, m, v):
+        a, b, c = _adam_like(g, p, m, v, lr)
+        return a, b, c, b.sum()
+
+    want = with_sum(g, p, m, v)
+    got = mx.compile(with_sum)(g, p, m, v)
+    for w, o in zip(want, got):
+        np.testing.assert_allclose(np.array(o), np.array(w), rtol=1e-6, atol=1e-6)
+
+
+def test_adamw_step_is_one_kernel_per_parameter():
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+    from mlx.utils import tree_flatten
+    model = nn.Linear(16, 8)
+    model.set_dtype(mx.bfloat16)
+    opt = optim.AdamW(learning_rate=1e-2, weight_decay=0.1, bias_correction=True)
+    x = mx.array(rng.standard_normal((4, 16)).astype(np.float32)).astype(mx.bfloat16)
+    lg = nn.value_and_grad(model, lambda mdl, v: mdl(v).astype(mx.float32).square().mean())
+    ref = {k: np.array(v.astype(mx.float32)) for k, v in tree_flatten(model.parameters())}
+    _, grads = lg(model, x)
+    opt.update(model, grads)
+    new = dict(tree_flatten(model.parameters()))
+    assert _compiled_nodes([new["weight"]]) == 1
+    mx.eval(model.parameters(), opt.state)
+    # AdamW by hand in float32 from the bfloat16 gradients, one step.
+    for k, gk in tree_flatten(grads):
+        gk = np.array(gk.astype(mx.float32))
+        m = 0.1 * gk
+        v = 0.001 * gk * gk
+        want = ref[k] * (1 - 1e-2 * 0.1) - (1e-2 / 0.1) * m / (np.sqrt(v) / np.sqrt(0.001) + 1e-8)
+        np.testing.assert_allclose(np.array(new[k].astype(mx.float32)), want, rtol=3e-2, atol=3e-2)

@@ -236,7 +236,7 @@ struct GraphBuilder {
     Primitive& p = a.primitive();
     auto outs = a.outputs();
     if (auto* c = dynamic_cast<Compiled*>(&p)) {
-      replace(outs, {c->expand(a.inputs())}, p.name());
+      replace(outs, c->expand(a.inputs()), p.name());
       return;
     }
     if (dynamic_cast<CustomTransforms*>(&p)) {

@@ -7,7 +7,7 @@
 
 namespace mlx::core {
 
-array Compiled::expand(const std::vector<array>& inputs) const {
+std::vector<array> Compiled::expand(const std::vector<array>& inputs) const {
   Shape shape = inputs.empty() ? Shape{} : inputs[0].shape();
   for (auto& in : inputs)
     if (in.ndim() > shape.size()) shape = in.shape();
@@ -20,7 +20,9 @@ array Compiled::expand(const std::vector<array>& inputs) const {
     for (auto& x : ops) x = broadcast_to(x, sh);
     vals.push_back(array(sh, st.dtype, st.prim, ops));
   }
-  return vals.back();
+  std::vector<array> outs;
+  for (int k : outs_) outs.push_back(vals[k]);
+  return outs;
 }
 
 // The expansion as a function of the inputs named by argnums, the others held fixed: the
@@ -31,7 +33,7 @@ static std::function<std::vector<array>(const std::vector<array>&)> partial_expa
   return [&c, &primals, &argnums](const std::vector<array>& xs) {
     std::vector<array> all = primals;
     for (size_t i = 0; i < argnums.size(); ++i) all[argnums[i]] = xs[i];
-    return std::vector<array>{c.expand(all)};
+    return c.expand(all);
   };
 }
 
@@ -51,8 +53,9 @@ std::vector<array> Compiled::jvp(const std::vector<array>& primals, const std::v
 
 std::pair<std::vector<array>, std::vector<int>> Compiled::vmap(const std::vector<array>& inputs,
                                                                const std::vector<int>& axes) {
-  auto fn = [this](const std::vector<array>& xs) { return std::vector<array>{expand(xs)}; };
-  return {mlx::core::vmap(fn, axes, {0})(inputs), {0}};
+  auto fn = [this](const std::vector<array>& xs) { return expand(xs); };
+  std::vector<int> out_axes(outs_.size(), 0);
+  return {mlx::core::vmap(fn, axes, out_axes)(inputs), out_axes};
 }
 
 }  // namespace mlx::core

@@ -159,9 +159,12 @@ void CompiledGraph::simplify() {
 }
 
 // Elementwise fusion. Walking backwards, a fusable node joins the group of its consumers
-// when all of them are in one group, have its shape, and it is not an output; so every
-// member but the group's root is used only inside the group (the group is convex and its
-// values are computed once per tile, even where a member has several uses).
+// when all of them are in one group and have its shape; so every member but the group's
+// root is used only inside the group (the group is convex and its values are computed once
+// per element, even where a member has several uses). A member that is also an output of the
+// function becomes an extra output of the group on GPU streams (one kernel then writes, for
+// example, an optimizer's parameter and both moments); on the CPU an output ends a group, as
+// the tiled CPU program writes one result.
 void CompiledGraph::fuse() {
   const int N = static_cast<int>(nodes_.size());
   std::vector<std::vector<int>> cons(N);
@@ -179,7 +182,8 @@ void CompiledGraph::fuse() {
   std::vector<int> root(N);
   for (int i = N - 1; i >= 0; --i) {
     root[i] = i;
-    if (!fus[i] || is_out[i] || cons[i].empty()) continue;
+    if (!fus[i] || cons[i].empty()) continue;
+    if (is_out[i] && nodes_[i].prim->stream().device.type != Device::gpu) continue;
     int g = -1;
     bool ok = true;
     for (int c : cons[i]) {
@@ -200,10 +204,13 @@ void CompiledGraph::fuse() {
     if (mem.size() >= 2)
       for (int m : mem) in_fused[m] = 1;
 
-  std::vector<int> remap(N, -1);
+  std::vector<int> remap(N, -1), remap_out(N, -1);  // remap_out: output of the fused node
   std::vector<Node> out_nodes;
   auto remap_ref = [&](Ref r) {
-    if (r.kind == 2) r.index = remap[r.index];
+    if (r.kind == 2) {
+      if (remap_out[r.index] >= 0) r.out = remap_out[r.index];
+      r.index = remap[r.index];
+    }
     return r;
   };
   for (int i = 0; i < N; ++i) {
@@ -241,13 +248,20 @@ void CompiledGraph::fuse() {
       step_of[m] = static_cast<int>(steps.size());
       steps.push_back(std::move(st));
     }
+    // Outputs: members that are function outputs, then the root.
     Node n;
-    n.prim = std::make_shared<Compiled>(nodes_[i].prim->stream(), std::move(steps));
+    std::vector<int> outs;
+    for (int m : mem) {
+      if (m != i && !is_out[m]) continue;
+      remap_out[m] = static_cast<int>(outs.size());
+      outs.push_back(step_of[m]);
+      n.shapes.push_back(nodes_[m].shapes[0]);
+      n.dtypes.push_back(nodes_[m].dtypes[0]);
+    }
+    n.prim = std::make_shared<Compiled>(nodes_[i].prim->stream(), std::move(steps), std::move(outs));
     n.inputs = ext;
-    n.shapes = nodes_[i].shapes;
-    n.dtypes = nodes_[i].dtypes;
     out_nodes.push_back(std::move(n));
-    remap[i] = static_cast<int>(out_nodes.size()) - 1;
+    for (int m : mem) remap[m] = static_cast<int>(out_nodes.size()) - 1;
     num_fused_++;
   }
   for (auto& r : outputs_) r = remap_ref(r);
@@ -414,7 +428,7 @@ std::vector<array> CompiledGraph::replay_inferred(const std::vector<array>& inpu
         }
         for (auto& x : src)
           if (x.shape() != sh) x = broadcast_to(x, sh, s);
-        make(n.prim, {sh}, std::move(src));
+        make(n.prim, std::vector<Shape>(n.dtypes.size(), sh), std::move(src));
         continue;
       }
       if (dynamic_cast<const Broadcast*>(&p)) {

@@ -240,8 +240,21 @@ class Optimizer:
         elif isinstance(params, mx.array):
             self.init_single(params, state)
 
+    def _cached(self, key, deps, make):
+        """A value derived from the arrays ``deps`` (compared by identity), made once per
+        distinct ``deps``: the per-dtype learning rate and step factors are then one graph
+        node per update instead of one per parameter."""
+        cache = self.__dict__.setdefault("_scalar_cache", {})
+        hit = cache.get(key)
+        if hit is not None and len(hit[0]) == len(deps) and all(a is b for a, b in zip(hit[0], deps)):
+            return hit[1]
+        value = make()
+        cache[key] = (deps, value)
+        return value
+
     def _lr(self, like: mx.array) -> mx.array:
-        return self.learning_rate.astype(like.dtype)
+        lr = self.learning_rate
+        return self._cached(("lr", like.dtype), (lr,), lambda: lr.astype(like.dtype))
 
 
 class SGD(Optimizer):
@@ -441,19 +454,17 @@ class Adam(Optimizer):
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
         b1, b2 = self.betas
-        fused = _fused_adam_step(b1, b2, self.eps, self.bias_correction, 0.0, gradient)
+        fused = _fused_adam_step(b1, b2, self.eps, self.bias_correction, False, gradient)
         if fused is not None:
             c1, c2 = self._bias_factors(lr, gradient)
-            parameter, state["m"], state["v"] = fused(gradient, parameter, state["m"], state["v"], lr, c1, c2)
+            parameter, state["m"], state["v"] = fused(gradient, parameter, state["m"], state["v"], lr, c1, c2, lr)
             return parameter
         m = b1 * state["m"] + (1 - b1) * gradient
         v = b2 * state["v"] + (1 - b2) * mx.square(gradient)
         state["m"] = m
         state["v"] = v
         if self.bias_correction:
-            t = self.step.astype(mx.float32)
-            c1 = (lr / (1 - b1**t)).astype(gradient.dtype)
-            c2 = mx.rsqrt(1 - b2**t).astype(gradient.dtype)
+            c1, c2 = self._bias_factors(lr, gradient)
             return parameter - c1 * m / (mx.sqrt(v) * c2 + self.eps)
         return parameter - lr * m / (mx.sqrt(v) + self.eps)
 
@@ -461,8 +472,13 @@ class Adam(Optimizer):
         if not self.bias_correction:
             return lr, lr  # unused by the step
         b1, b2 = self.betas
-        t = self.step.astype(mx.float32)
-        return (lr / (1 - b1**t)).astype(gradient.dtype), mx.rsqrt(1 - b2**t).astype(gradient.dtype)
+        step = self.step
+
+        def make():
+            t = step.astype(mx.float32)
+            return (lr / (1 - b1**t)).astype(gradient.dtype), mx.rsqrt(1 - b2**t).astype(gradient.dtype)
+
+        return self._cached(("bias", gradient.dtype, b1, b2), (lr, step), make)
 
 
 class AdamW(Adam):
@@ -498,12 +514,14 @@ class AdamW(Adam):
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
         b1, b2 = self.betas
-        fused = _fused_adam_step(b1, b2, self.eps, self.bias_correction, self.weight_decay, gradient)
+        fused = _fused_adam_step(b1, b2, self.eps, self.bias_correction, True, gradient)
+        wd = self.weight_decay
+        decay = self._cached(("decay", gradient.dtype, wd), (lr,), lambda: 1 - lr * wd)
         if fused is not None:
             c1, c2 = self._bias_factors(lr, gradient)
-            parameter, state["m"], state["v"] = fused(gradient, parameter, state["m"], state["v"], lr, c1, c2)
+            parameter, state["m"], state["v"] = fused(gradient, parameter, state["m"], state["v"], lr, c1, c2, decay)
             return parameter
-        parameter = parameter * (1 - lr * self.weight_decay)
+        parameter = parameter * decay
         return super().apply_single(gradient, parameter, state)
 
 
@@ -852,22 +870,24 @@ def clip_grad_norm(grads, max_norm: float):
 
 
 # On the GPU, an Adam/AdamW step of one parameter is a dozen elementwise ops, each a kernel
-# launch; compiled, they fuse into a few kernels. The math is the same ops in the same order
+# launch; compiled, they fuse into one kernel that writes the parameter and both moments. The math is the same ops in the same order
 # (fused kernels round each step to its dtype), so results match the unfused step. On the CPU
 # the unfused ops are kept (their per-op cost is small and compile's lookup is not).
 _FUSED_ADAM = {}
 
 
-def _fused_adam_step(b1, b2, eps, bias_correction, weight_decay, gradient):
+def _fused_adam_step(b1, b2, eps, bias_correction, decayed, gradient):
+    """The compiled Adam step ``(g, p, m, v, lr, c1, c2, decay) -> (p, m, v)``, where ``decay``
+    (``1 - lr * weight_decay``, made once per update) scales ``p`` first when ``decayed``."""
     if mx.default_device() != mx.gpu or not isinstance(gradient, mx.array):
         return None
-    key = (float(b1), float(b2), float(eps), bool(bias_correction), float(weight_decay))
+    key = (float(b1), float(b2), float(eps), bool(bias_correction), bool(decayed))
     fn = _FUSED_ADAM.get(key)
     if fn is None:
 
-        def step(g, p, m, v, lr, c1, c2):
-            if weight_decay != 0.0:
-                p = p * (1 - lr * weight_decay)
+        def step(g, p, m, v, lr, c1, c2, decay):
+            if decayed:
+                p = p * decay
             m = b1 * m + (1 - b1) * g
             v = b2 * v + (1 - b2) * mx.square(g)
             if bias_correction:

@@ -187,6 +187,19 @@ void eval_generic(const std::vector<FusedStep>& steps, const std::vector<array>&
 }  // namespace
 
 void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  if (outputs.size() > 1) {
+    // Several outputs (fused for a GPU stream, run here as a host fallback): step by step.
+    std::vector<array> vals;
+    for (auto& st : steps_) {
+      std::vector<array> ops;
+      for (int o : st.operands) ops.push_back(o < 0 ? vals[-1 - o] : inputs[o]);
+      std::vector<array> res{array(outputs[0].shape(), st.dtype, nullptr, {})};
+      st.prim->eval_cpu(ops, res);
+      vals.push_back(std::move(res[0]));
+    }
+    for (size_t k = 0; k < outputs.size(); ++k) outputs[k].copy_shared_buffer(vals[outs_[k]]);
+    return;
+  }
   auto& out = outputs[0];
   const size_t n = out.size();
   if (n == 0) {

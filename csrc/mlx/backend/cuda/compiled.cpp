@@ -1,5 +1,6 @@
 // mx.compile on the GPU: a fused elementwise program becomes one CUDA kernel, generated as
-// source, compiled with NVRTC on first use and cached by its source. Programs over contiguous or
+// source, compiled with NVRTC on first use and cached by the program's structure. A program may
+// have several outputs (steps of the program), all written by the one kernel. Programs over contiguous or
 // scalar inputs get a vectorized kernel (16-byte loads and stores per thread); broadcast or
 // strided inputs get the general kernel. Programs neither covers (integer values, ops without
 // an expression here) run their unfused graph on the GPU.
@@ -7,6 +8,8 @@
 // compiled with --fmad=false: a multiply and an add of two steps stay two roundings, so the
 // fused result is the unfused one bit for bit.
 #include <algorithm>
+#include <mutex>
+#include <unordered_map>
 
 #include "mlx/backend/cuda/cuda.h"
 #include "mlx/primitives/compiled.h"
@@ -184,13 +187,13 @@ enum class InKind { Contiguous, Scalar, Strided };
 
 // The general kernel: float16/bfloat16/bool values as well as float32, and inputs of any
 // layout (broadcast, transposed, sliced) addressed through their strides over the output's
-// (collapsed) shape.
-std::string generate_general(const std::vector<FusedStep>& steps, const std::vector<array>& inputs,
-                             const std::vector<InKind>& kinds, Dtype out_dtype, int ndim, int nstrided) {
+// (collapsed) shape. Output k is step outs[k], stored row-contiguous.
+std::string generate_general(const std::vector<FusedStep>& steps, const std::vector<int>& outs,
+                             const std::vector<array>& inputs, const std::vector<InKind>& kinds, int ndim,
+                             int nstrided) {
   auto num = [](size_t v) { return std::to_string(v); };
   std::string body = step_body(steps, "    ");
   if (body.empty()) return "";
-  if (!c_type(out_dtype)) return "";
   std::string src = "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n";
   src += kPrelude;
   if (nstrided > 0) {
@@ -202,7 +205,8 @@ std::string generate_general(const std::vector<FusedStep>& steps, const std::vec
     if (!t) return "";
     src += std::string("const ") + t + "* __restrict__ in" + num(i) + ", ";
   }
-  src += std::string(c_type(out_dtype)) + "* __restrict__ out, long long n";
+  for (size_t k = 0; k < outs.size(); ++k) src += std::string(c_type(steps[outs[k]].dtype)) + "* __restrict__ out" + num(k) + ", ";
+  src += "long long n";
   if (nstrided > 0) src += ", Lay lay";
   src += ") {\n";
   src += "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {\n";
@@ -220,19 +224,22 @@ std::string generate_general(const std::vector<FusedStep>& steps, const std::vec
     src += "    float x" + num(i) + " = " + load_expr(inputs[i].dtype(), "in" + num(i) + "[" + idx + "]") + ";\n";
   }
   src += body;
-  src += "    out[i] = " + store_expr(out_dtype, "t" + num(steps.size() - 1)) + ";\n  }\n}\n";
+  for (size_t k = 0; k < outs.size(); ++k)
+    src += "    out" + num(k) + "[i] = " + store_expr(steps[outs[k]].dtype, "t" + num(outs[k])) + ";\n";
+  src += "  }\n}\n";
   return src;
 }
 
 // The general kernel for inputs that are all contiguous with the output or single values:
 // each thread loads V consecutive elements of every contiguous input as one vector (V * size
-// of the widest type = 16 bytes), computes them, and stores one vector; the last n % V
-// elements are done one by one. Pointers must be V-element aligned (checked by the caller).
-std::string generate_general_vec(const std::vector<FusedStep>& steps, const std::vector<array>& inputs,
-                                 const std::vector<InKind>& kinds, Dtype out_dtype, int V) {
+// of the widest type = 16 bytes), computes them, and stores one vector per output; the last
+// n % V elements are done one by one. Pointers must be V-element aligned (checked by the
+// caller).
+std::string generate_general_vec(const std::vector<FusedStep>& steps, const std::vector<int>& outs,
+                                 const std::vector<array>& inputs, const std::vector<InKind>& kinds, int V) {
   auto num = [](size_t v) { return std::to_string(v); };
   std::string body = step_body(steps, "      ");
-  if (body.empty() || !c_type(out_dtype)) return "";
+  if (body.empty()) return "";
   std::string src = "#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n";
   src += kPrelude;
   src += "template <typename T> struct alignas(sizeof(T) * " + num(V) + ") VecN { T v[" + num(V) + "]; };\n";
@@ -242,8 +249,9 @@ std::string generate_general_vec(const std::vector<FusedStep>& steps, const std:
     if (!t) return "";
     src += std::string("const ") + t + "* __restrict__ in" + num(i) + ", ";
   }
-  std::string ot = c_type(out_dtype);
-  src += ot + "* __restrict__ out, long long n) {\n";
+  auto ot = [&](size_t k) { return std::string(c_type(steps[outs[k]].dtype)); };
+  for (size_t k = 0; k < outs.size(); ++k) src += ot(k) + "* __restrict__ out" + num(k) + ", ";
+  src += "long long n) {\n";
   src += "  long long nv = n / " + num(V) + ", stride = (long long)gridDim.x * blockDim.x;\n";
   src += "  long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n";
   src += "  for (long long j = tid; j < nv; j += stride) {\n";
@@ -255,28 +263,84 @@ std::string generate_general_vec(const std::vector<FusedStep>& steps, const std:
     else
       src += "    float s" + num(i) + " = " + load_expr(inputs[i].dtype(), "in" + num(i) + "[0]") + ";\n";
   }
-  src += "    VecN<" + ot + "> r;\n";
+  for (size_t k = 0; k < outs.size(); ++k) src += "    VecN<" + ot(k) + "> r" + num(k) + ";\n";
   src += "    #pragma unroll\n    for (int u = 0; u < " + num(V) + "; ++u) {\n";
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::string v = kinds[i] == InKind::Contiguous ? load_expr(inputs[i].dtype(), "a" + num(i) + ".v[u]") : "s" + num(i);
     src += "      float x" + num(i) + " = " + v + ";\n";
   }
-  src += body + "      r.v[u] = " + store_expr(out_dtype, "t" + num(steps.size() - 1)) + ";\n    }\n";
-  src += "    *reinterpret_cast<VecN<" + ot + ">*>(out + j * " + num(V) + ") = r;\n  }\n";
+  src += body;
+  for (size_t k = 0; k < outs.size(); ++k)
+    src += "      r" + num(k) + ".v[u] = " + store_expr(steps[outs[k]].dtype, "t" + num(outs[k])) + ";\n";
+  src += "    }\n";
+  for (size_t k = 0; k < outs.size(); ++k)
+    src += "    *reinterpret_cast<VecN<" + ot(k) + ">*>(out" + num(k) + " + j * " + num(V) + ") = r" + num(k) + ";\n";
+  src += "  }\n";
   src += "  for (long long i = nv * " + num(V) + " + tid; i < n; i += stride) {\n";
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::string idx = kinds[i] == InKind::Contiguous ? "i" : "0";
     src += "      float x" + num(i) + " = " + load_expr(inputs[i].dtype(), "in" + num(i) + "[" + idx + "]") + ";\n";
   }
-  src += body + "      out[i] = " + store_expr(out_dtype, "t" + num(steps.size() - 1)) + ";\n  }\n}\n";
+  src += body;
+  for (size_t k = 0; k < outs.size(); ++k)
+    src += "      out" + num(k) + "[i] = " + store_expr(steps[outs[k]].dtype, "t" + num(outs[k])) + ";\n";
+  src += "  }\n}\n";
   return src;
 }
 
+// Kernels by the structure of the program and its inputs (cheap to form on every call; the
+// source and NVRTC's cache by source are only reached on a miss). A program no generator
+// covers is cached as null, so it falls back without generating source again.
+struct KeyHash {
+  size_t operator()(const std::vector<int64_t>& v) const {
+    size_t h = 1469598103934665603ull;
+    for (int64_t x : v) h = (h ^ static_cast<size_t>(x)) * 1099511628211ull;
+    return h;
+  }
+};
+std::vector<int64_t> program_key(const Compiled& c, const std::vector<array>& inputs, const std::vector<InKind>& kinds,
+                                 int64_t generator, int64_t a, int64_t b) {
+  std::vector<int64_t> key{generator, a, b};
+  for (auto& st : c.steps()) {
+    int64_t tag = 0, op = 0;
+    if (auto* u = dynamic_cast<Unary*>(st.prim.get())) tag = 1, op = static_cast<int64_t>(u->op());
+    else if (auto* bi = dynamic_cast<Binary*>(st.prim.get())) tag = 2, op = static_cast<int64_t>(bi->op());
+    else if (dynamic_cast<AsType*>(st.prim.get())) tag = 3;
+    else if (dynamic_cast<Select*>(st.prim.get())) tag = 4;
+    key.insert(key.end(), {tag, op, static_cast<int64_t>(st.dtype), static_cast<int64_t>(st.operands.size())});
+    key.insert(key.end(), st.operands.begin(), st.operands.end());
+  }
+  key.push_back(-1);
+  key.insert(key.end(), c.output_steps().begin(), c.output_steps().end());
+  key.push_back(-1);
+  for (size_t i = 0; i < inputs.size(); ++i) key.push_back(static_cast<int64_t>(inputs[i].dtype()) * 4 + static_cast<int64_t>(kinds[i]));
+  return key;
+}
+template <typename Gen>
+cudaKernel_t cached_kernel(std::vector<int64_t> key, const char* symbol, Gen gen) {
+  static std::mutex mu;
+  static std::unordered_map<std::vector<int64_t>, cudaKernel_t, KeyHash> cache;
+  {
+    std::lock_guard lk(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  std::string src = gen();
+  cudaKernel_t k = src.empty() ? nullptr : nvrtc_kernel(src, symbol, "[compile]", {"--fmad=false"});
+  std::lock_guard lk(mu);
+  cache.emplace(std::move(key), k);
+  return k;
+}
+
 // Runs the general kernel; false when the program or layout is outside what it covers.
-bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& out) {
-  size_t n = out.size();
-  const Shape& shape = out.shape();
+bool eval_general(const Compiled& c, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& out0 = outputs[0];
+  const auto& outs = c.output_steps();
+  size_t n = out0.size();
+  const Shape& shape = out0.shape();
   int nd = static_cast<int>(shape.size());
+  for (auto& o : outputs)
+    if (!c_type(o.dtype())) return false;
   std::vector<InKind> kinds;
   std::vector<const array*> strided;
   for (auto& in : inputs) {
@@ -287,29 +351,35 @@ bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& ou
       strided.push_back(&in);
     }
   }
+  auto launch = [&](cudaKernel_t k, std::vector<const void*>& ptrs, void* extra, size_t blocks) {
+    std::vector<void*> ys;
+    for (auto& o : outputs) ys.push_back(alloc_out(o));  // fresh allocations are 256-byte aligned
+    long long nn = static_cast<long long>(n);
+    std::vector<void*> args;
+    for (auto& pt : ptrs) args.push_back(const_cast<const void**>(&pt));
+    for (auto& y : ys) args.push_back(&y);
+    args.push_back(&nn);
+    if (extra) args.push_back(extra);
+    MLX_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(static_cast<unsigned>(blocks)), dim3(256),
+                                    args.data(), 0, stream()));
+  };
   if (strided.empty() && n > 0) {
-    int widest = size_of(out.dtype());
+    int widest = 1;
+    for (auto& o : outputs) widest = std::max(widest, size_of(o.dtype()));
     for (auto& in : inputs) widest = std::max(widest, size_of(in.dtype()));
     int V = 16 / widest;
-    bool ok = V > 1 && c_type(out.dtype());
+    bool ok = V > 1;
     std::vector<const void*> ptrs;
     for (size_t i = 0; ok && i < inputs.size(); ++i) {
       ptrs.push_back(in_ptr(inputs[i]));
       if (kinds[i] == InKind::Contiguous && reinterpret_cast<uintptr_t>(ptrs.back()) % static_cast<uintptr_t>(V * size_of(inputs[i].dtype())))
         ok = false;
     }
-    std::string src = ok ? generate_general_vec(c.steps(), inputs, kinds, out.dtype(), V) : "";
-    if (!src.empty()) {
-      cudaKernel_t k = nvrtc_kernel(src, "fused_vec", "[compile]", {"--fmad=false"});
-      void* y = alloc_out(out);  // fresh allocations are 256-byte aligned
-      long long nn = static_cast<long long>(n);
-      std::vector<void*> args;
-      for (auto& pt : ptrs) args.push_back(const_cast<const void**>(&pt));
-      args.push_back(&y);
-      args.push_back(&nn);
-      size_t blocks = std::max<size_t>(1, (n / V + 255) / 256);  // one vector per thread
-      MLX_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(static_cast<unsigned>(blocks)), dim3(256),
-                                      args.data(), 0, stream()));
+    cudaKernel_t k = ok ? cached_kernel(program_key(c, inputs, kinds, 0, V, 0), "fused_vec",
+                                        [&] { return generate_general_vec(c.steps(), outs, inputs, kinds, V); })
+                        : nullptr;
+    if (k) {
+      launch(k, ptrs, nullptr, std::max<size_t>(1, (n / V + 255) / 256));  // one vector per thread
       return true;
     }
   }
@@ -342,30 +412,22 @@ bool eval_general(const Compiled& c, const std::vector<array>& inputs, array& ou
   int cnd = static_cast<int>(sh.size());
   if (cnd > kMaxDims || strided.size() > 16) return false;
   int nstrided = static_cast<int>(strided.size());
-  std::string src = generate_general(c.steps(), inputs, kinds, out.dtype(), cnd, nstrided);
-  if (src.empty()) return false;
-  cudaKernel_t k = nvrtc_kernel(src, "fused_general", "[compile]", {"--fmad=false"});
+  cudaKernel_t k = cached_kernel(program_key(c, inputs, kinds, 1, cnd, nstrided), "fused_general",
+                                 [&] { return generate_general(c.steps(), outs, inputs, kinds, cnd, nstrided); });
+  if (!k) return false;
   std::vector<const void*> ptrs;
   for (auto& in : inputs) ptrs.push_back(in_ptr(in));
-  void* y = alloc_out(out);
-  long long nn = static_cast<long long>(n);
   std::vector<long long> lay(sh.begin(), sh.end());
   for (auto& v : cs) lay.insert(lay.end(), v.begin(), v.end());
-  std::vector<void*> args;
-  for (auto& pt : ptrs) args.push_back(const_cast<const void**>(&pt));
-  args.push_back(&y);
-  args.push_back(&nn);
-  if (nstrided > 0) args.push_back(lay.data());
-  size_t blocks = std::min<size_t>((n + 255) / 256, static_cast<size_t>(props().multiProcessorCount) * 16);
-  MLX_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(static_cast<unsigned>(blocks)), dim3(256),
-                                  args.data(), 0, stream()));
+  launch(k, ptrs, nstrided > 0 ? lay.data() : nullptr,
+         std::min<size_t>((n + 255) / 256, static_cast<size_t>(props().multiProcessorCount) * 16));
   return true;
 }
 
 bool eval_compiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& c = static_cast<Compiled&>(p);
-  if (outputs[0].size() > 0 && nvrtc_available() && eval_general(c, inputs, outputs[0])) return true;
-  eval_composite({c.expand(inputs)}, outputs);
+  if (outputs[0].size() > 0 && nvrtc_available() && eval_general(c, inputs, outputs)) return true;
+  eval_composite(c.expand(inputs), outputs);
   return true;
 }
 
