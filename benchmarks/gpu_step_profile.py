@@ -36,6 +36,16 @@ def run_mlx():
     for _ in range(3):
         step()
     mx.synchronize()
+    # Host time queuing 20 steps, then the wait for the GPU to finish them: a wait near 0
+    # means the step is bound by the host (graph building and dispatch), not the GPU.
+    t = time.perf_counter()
+    for _ in range(20):
+        step()
+    th = time.perf_counter()
+    mx.synchronize()
+    tw = time.perf_counter()
+    print(f"mlx host {(th - t) / 20 * 1e3:.3f} ms/step queuing, then {(tw - th) * 1e3:.3f} ms waiting "
+          f"for the GPU ({(tw - t) / 20 * 1e3:.3f} ms/step)", flush=True)
     mx.cuda._profile_reset()
     t = time.perf_counter()
     for _ in range(STEPS):
