@@ -28,6 +28,7 @@ struct Data {
   std::function<void(Buffer)> deleter;
   void* device = nullptr;  // device copy (owned by the GPU backend), if any
   uint8_t where = kHost;
+  int8_t gpu_slot = -1;    // the GPU backend's stream that last wrote the device copy
   explicit Data(Buffer b) : buffer(b), deleter(allocator::free) {}
   Data(Buffer b, std::function<void(Buffer)> d) : buffer(b), deleter(std::move(d)) {}
   ~Data();

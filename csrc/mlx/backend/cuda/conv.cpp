@@ -34,6 +34,7 @@
 
 #include "mlx/backend/cuda/conv_im2col.h"
 #include "mlx/backend/cuda/cuda.h"
+#include "mlx/backend/cuda/gemm.h"
 #include "mlx/primitives/conv.h"
 
 #ifdef MLX_CUDA_HAS_CUDNN
@@ -118,16 +119,8 @@ Vec cat(std::initializer_list<Vec> parts) {
 // Implicit GEMM (im2col + cuBLAS)
 
 cublasHandle_t conv_cublas_handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t x;
-    if (cublasCreate(&x) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("[conv] cublasCreate failed.");
-    cublasSetStream(x, stream());
-    size_t ws = 8u << 20;
-    void* w = dev_malloc(ws);
-    cublasSetWorkspace(x, w, ws);
-    return x;
-  }();
-  return h;
+  static BlasHandle h(8u << 20, "[conv]");
+  return h.get();
 }
 
 cudaDataType_t cuda_type(Dtype t) {
@@ -230,9 +223,10 @@ cudnnHandle_t conv_cudnn_handle() {
   static cudnnHandle_t h = [] {
     cudnnHandle_t x;
     if (cudnnCreate(&x) != CUDNN_STATUS_SUCCESS) throw std::runtime_error("[conv] cudnnCreate failed.");
-    cudnnSetStream(x, stream());
     return x;
   }();
+  static cudaStream_t last = nullptr;
+  bind_stream(last, [&](cudaStream_t s) { cudnnSetStream(h, s); });
   return h;
 }
 

@@ -23,16 +23,32 @@ namespace mlx::core::cu {
 // After a kernel launch: raises a launch error (bad configuration, no kernel image).
 void check_launch(const char* kernel);
 
-// The one CUDA stream every GPU stream of mlx queues on (so every kernel is ordered after the
-// ones queued before it, and a freed device block can be reused at once).
+// The CUDA stream of the node being evaluated. The default GPU stream of mlx has one CUDA
+// stream; each further GPU stream (mx.new_stream(mx.gpu)) gets its own (up to kMaxSlots - 1,
+// then they share). A node reading data last written on another CUDA stream waits for it
+// through an event; a device block freed while several CUDA streams are in use is handed out
+// again only after the work queued on each of them at the time of the free (events too).
 cudaStream_t stream();
+constexpr int kMaxSlots = 32;
+// Binds a library handle to the current stream when it changed since the handle's last call
+// (`last` holds that stream); `set` does the library's SetStream.
+template <typename F>
+bool bind_stream(cudaStream_t& last, F set) {
+  cudaStream_t s = stream();
+  if (s == last) return false;
+  set(s);
+  last = s;
+  return true;
+}
+// Whether the current stream is the default GPU stream's.
+bool on_primary_stream();
 const cudaDeviceProp& props();
 
 // Device memory from the caching pool.
 void* dev_malloc(size_t n);
 void dev_free(void* p, size_t n);
 // Scratch device memory from the pool, given back when it goes out of scope or is re-sized
-// (safe once the work using it is queued: everything runs on one stream).
+// (safe once the work using it is queued: see the pool's rule for several streams).
 struct Scratch {
   void* p = nullptr;
   size_t n = 0;

@@ -56,6 +56,7 @@ class PlanCache {
     std::lock_guard lk(mu_);
     Plan& p = get(k);
     Scratch ws(p.ws);
+    check(cufftSetStream(p.h, stream()), "cufftSetStream");
     if (ws.p) check(cufftSetWorkArea(p.h, ws.p), "cufftSetWorkArea");
     void* src = const_cast<void*>(in);
     switch (static_cast<Kind>(k.kind)) {

@@ -3,12 +3,38 @@
 #pragma once
 #include <cublas_v2.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "mlx/backend/cuda/cuda.h"
 #include "mlx/dtype.h"
 
 namespace mlx::core::cu {
 
 cublasHandle_t cublas_handle();
+
+// A cuBLAS handle bound to the current stream on each use. On the default stream it works in
+// a block of the pool (so cuBLAS never allocates behind the pool's back); on other streams in
+// cuBLAS's own per-stream workspace (cublasSetStream resets to it), since one block must not
+// serve two streams running at once.
+class BlasHandle {
+ public:
+  BlasHandle(size_t workspace, const char* op) : ws_(workspace) {
+    if (cublasCreate(&h_) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string(op) + " cublasCreate failed.");
+    w_ = dev_malloc(ws_);
+  }
+  cublasHandle_t get() {
+    if (bind_stream(last_, [&](cudaStream_t s) { cublasSetStream(h_, s); }) && on_primary_stream())
+      cublasSetWorkspace(h_, w_, ws_);
+    return h_;
+  }
+
+ private:
+  cublasHandle_t h_ = nullptr;
+  void* w_ = nullptr;
+  size_t ws_;
+  cudaStream_t last_ = nullptr;
+};
 
 // C_i (M x N, row stride ldc) = op(A_i) (M x K) @ op(B_i) (K x N), float32 accumulation, for
 // dt float32 (no TF32 unless MLX_ENABLE_TF32=1), float16, bfloat16. ta: A_i is stored as a

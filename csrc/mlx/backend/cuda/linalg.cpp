@@ -45,9 +45,10 @@ cusolverDnHandle_t solver() {
   static cusolverDnHandle_t h = [] {
     cusolverDnHandle_t x;
     check(cusolverDnCreate(&x), "cusolverDnCreate");
-    check(cusolverDnSetStream(x, stream()), "cusolverDnSetStream");
     return x;
   }();
+  static cudaStream_t last = nullptr;
+  bind_stream(last, [&](cudaStream_t s) { check(cusolverDnSetStream(h, s), "cusolverDnSetStream"); });
   return h;
 }
 
@@ -64,9 +65,10 @@ cublasHandle_t blas() {
   static cublasHandle_t h = [] {
     cublasHandle_t x;
     check(cublasCreate(&x), "cublasCreate");
-    check(cublasSetStream(x, stream()), "cublasSetStream");
     return x;
   }();
+  static cudaStream_t last = nullptr;
+  bind_stream(last, [&](cudaStream_t s) { check(cublasSetStream(h, s), "cublasSetStream"); });
   return h;
 }
 

@@ -14,17 +14,8 @@ namespace mlx::core::cu {
 namespace {
 
 cublasHandle_t handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t x;
-    if (cublasCreate(&x) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("[matmul] cublasCreate failed.");
-    cublasSetStream(x, stream());
-    // Workspace so cuBLAS never allocates behind the pool's back.
-    size_t ws = 32u << 20;
-    void* w = dev_malloc(ws);
-    cublasSetWorkspace(x, w, ws);
-    return x;
-  }();
-  return h;
+  static BlasHandle h(32u << 20, "[matmul]");
+  return h.get();
 }
 
 void check(cublasStatus_t s, const char* what) {

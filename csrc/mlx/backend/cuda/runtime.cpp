@@ -1,6 +1,7 @@
 // The CUDA runtime side of the backend: device, stream, memory pool, host/device copies of an
 // array's data, and the per-node dispatch between GPU kernels and the CPU.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,24 +39,69 @@ int probe_device_count() {
   return n;
 }
 
+// The device and its CUDA streams. Slot 0 is the default GPU stream's CUDA stream; slots
+// 1.. are made on first use by other GPU streams of mlx (beyond kMaxSlots they share).
 struct Runtime {
-  cudaStream_t stream = nullptr;
   cudaDeviceProp props{};
+  cudaStream_t slots[kMaxSlots] = {};
+  cudaEvent_t marks[kMaxSlots] = {};  // per slot, re-recorded for each cross-stream wait
+  std::atomic<int> nslots{1};
+  std::mutex mu;
+  std::unordered_map<int, int> slot_of;  // mlx stream index -> slot
+  int primary = -1;                      // the mlx index of slot 0
   Runtime() {
     MLX_CUDA_CHECK(cudaSetDevice(0));
     MLX_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
-    MLX_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    MLX_CUDA_CHECK(cudaStreamCreateWithFlags(&slots[0], cudaStreamNonBlocking));
+    MLX_CUDA_CHECK(cudaEventCreateWithFlags(&marks[0], cudaEventDisableTiming));
+  }
+  bool multi() const { return nslots.load(std::memory_order_relaxed) > 1; }
+  int slot_for(int index) {
+    std::lock_guard lk(mu);
+    if (primary < 0) primary = default_stream(Device(Device::gpu)).index;
+    if (index == primary) return 0;
+    auto it = slot_of.find(index);
+    if (it != slot_of.end()) return it->second;
+    int n = nslots.load();
+    int slot;
+    if (n < kMaxSlots) {
+      MLX_CUDA_CHECK(cudaStreamCreateWithFlags(&slots[n], cudaStreamNonBlocking));
+      MLX_CUDA_CHECK(cudaEventCreateWithFlags(&marks[n], cudaEventDisableTiming));
+      // Blocks freed before this stream existed carry no events for it: start it after
+      // everything queued so far on the default stream, which is all that could use them.
+      MLX_CUDA_CHECK(cudaEventRecord(marks[0], slots[0]));
+      MLX_CUDA_CHECK(cudaStreamWaitEvent(slots[n], marks[0], 0));
+      nslots.store(n + 1);
+      slot = n;
+    } else {
+      slot = 1 + static_cast<int>(slot_of.size() % (kMaxSlots - 1));
+    }
+    slot_of[index] = slot;
+    return slot;
+  }
+  // Work queued on `dst` from now on runs after the work queued so far on `src`.
+  void order(int src, int dst) {
+    MLX_CUDA_CHECK(cudaEventRecord(marks[src], slots[src]));
+    MLX_CUDA_CHECK(cudaStreamWaitEvent(slots[dst], marks[src], 0));
   }
 };
 Runtime& rt() {
   static Runtime* r = new Runtime();  // never destroyed: arrays may outlive static destruction
   return *r;
 }
+thread_local int t_slot = 0;  // slot of the node being evaluated on this thread
 
-// Device pool: freed blocks are cached by rounded size. All work is on one stream, so a
-// block freed on the host after its last kernel was queued may be handed to the next kernel.
+// Device pool: freed blocks are cached by rounded size. With one CUDA stream, a block freed on
+// the host after its last kernel was queued may be handed to the next kernel (stream order).
+// With several, the free records an event on each stream, and the stream that gets the block
+// next waits for them first: no kernel of any stream queued before the free can still be
+// using it when the new owner writes.
 class DevicePool {
  public:
+  struct Block {
+    void* p;
+    std::vector<cudaEvent_t> evs;
+  };
   static size_t round(size_t n) {
     if (n <= 256) return 256;
     size_t p = 256;
@@ -70,7 +116,11 @@ class DevicePool {
     std::unique_lock lk(mu);
     auto it = cache.find(sz);
     if (it != cache.end()) {
-      void* p = it->second;
+      void* p = it->second.p;
+      for (auto ev : it->second.evs) {
+        MLX_CUDA_CHECK(cudaStreamWaitEvent(stream(), ev, 0));
+        events.push_back(ev);
+      }
       cache.erase(it);
       cache_bytes -= sz;
       add_active(sz);
@@ -108,7 +158,25 @@ class DevicePool {
     size_t sz = round(n);
     std::lock_guard lk(mu);
     active -= sz;
-    cache.emplace(sz, p);
+    Block b{p, {}};
+    auto& r = rt();
+    if (r.multi()) {
+      int n = r.nslots.load();
+      for (int k = 0; k < n; ++k) {
+        cudaEvent_t ev;
+        if (!events.empty()) {
+          ev = events.back();
+          events.pop_back();
+        } else if (cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) != cudaSuccess) {
+          cudaGetLastError();
+          cudaStreamSynchronize(r.slots[k]);  // no event: make the block safe the slow way
+          continue;
+        }
+        cudaEventRecord(ev, r.slots[k]);
+        b.evs.push_back(ev);
+      }
+    }
+    cache.emplace(sz, std::move(b));
     cache_bytes += sz;
     if (cache_bytes > cache_limit) free_cache(cache_limit);
   }
@@ -116,7 +184,8 @@ class DevicePool {
     while (cache_bytes > keep && !cache.empty()) {
       auto it = std::prev(cache.end());
       cache_bytes -= it->first;
-      cudaFree(it->second);
+      cudaFree(it->second.p);  // waits for the device, so the block's events are done
+      events.insert(events.end(), it->second.evs.begin(), it->second.evs.end());
       cache.erase(it);
     }
   }
@@ -125,7 +194,8 @@ class DevicePool {
     peak = std::max(peak, active);
   }
   std::mutex mu;
-  std::multimap<size_t, void*> cache;
+  std::multimap<size_t, Block> cache;
+  std::vector<cudaEvent_t> events;  // unused events
   size_t active = 0, peak = 0, cache_bytes = 0, limit = 0, cache_limit = SIZE_MAX;
 };
 DevicePool& pool() {
@@ -150,14 +220,16 @@ void to_device(Data& d) {
   if (!d.device && d.buffer.size) d.device = pool().malloc(d.buffer.size);
   if (d.buffer.size) {
     MLX_CUDA_CHECK(cudaMemcpyAsync(d.device, d.buffer.ptr, d.buffer.size, cudaMemcpyHostToDevice,
-                                   rt().stream));
+                                   stream()));
   }
   d.where |= Data::kDevice;
+  d.gpu_slot = static_cast<int8_t>(t_slot);
 }
 
 }  // namespace
 
-cudaStream_t stream() { return rt().stream; }
+cudaStream_t stream() { return rt().slots[t_slot]; }
+bool on_primary_stream() { return t_slot == 0; }
 const cudaDeviceProp& props() { return rt().props; }
 void* dev_malloc(size_t n) { return pool().malloc(n); }
 void dev_free(void* p, size_t n) { pool().free(p, n); }
@@ -353,6 +425,7 @@ std::string profile_key(Primitive& p, const std::vector<array>& inputs,
 namespace gpu {
 
 void eval_node(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
+void eval_on_slot(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 
 bool is_available() {
   static bool a = cu::probe_device_count() > 0;
@@ -371,6 +444,34 @@ void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& ou
                        "Use stream=mx.cpu.");
     }
   }
+  // The node's CUDA stream, and waits for inputs last written on other ones.
+  auto& r = cu::rt();
+  int slot = r.multi() || p.stream().index != r.primary ? r.slot_for(p.stream().index) : 0;
+  struct SlotGuard {
+    int old;
+    explicit SlotGuard(int s) : old(cu::t_slot) { cu::t_slot = s; }
+    ~SlotGuard() { cu::t_slot = old; }
+  } guard(slot);
+  const bool multi = r.multi();
+  if (multi) {
+    uint32_t waited = 0;
+    for (auto& in : inputs) {
+      if (!in.is_available()) continue;
+      const Data& d = *in.data_shared_ptr();
+      int src = d.gpu_slot < 0 ? 0 : d.gpu_slot;
+      if (!(d.where & Data::kDevice) || src == slot || (waited >> src & 1u)) continue;
+      waited |= 1u << src;
+      r.order(src, slot);
+    }
+  }
+  eval_on_slot(p, inputs, outputs);
+  if (multi || slot != 0) {
+    for (auto& o : outputs)
+      if (o.is_available()) o.data_shared_ptr()->gpu_slot = static_cast<int8_t>(slot);
+  }
+}
+
+void eval_on_slot(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (auto* prof = cu::profile()) {
     cu::Profile::Rec r{cu::profile_key(p, inputs, outputs), nullptr, nullptr, 0};
     MLX_CUDA_CHECK(cudaEventCreate(&r.a));
@@ -419,9 +520,10 @@ void to_host(Data& d) {
     if (!d.deleter) d.deleter = allocator::free;
   }
   if (d.buffer.size) {
-    MLX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device, d.buffer.size, cudaMemcpyDeviceToHost,
-                                   cu::stream()));
-    MLX_CUDA_CHECK(cudaStreamSynchronize(cu::stream()));
+    // On the stream that last wrote the data (the default one if none is recorded).
+    cudaStream_t s = cu::rt().slots[d.gpu_slot < 0 ? 0 : d.gpu_slot];
+    MLX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device, d.buffer.size, cudaMemcpyDeviceToHost, s));
+    MLX_CUDA_CHECK(cudaStreamSynchronize(s));
   }
   d.where |= Data::kHost;
 }
@@ -433,7 +535,8 @@ void release(Data& d) {
 
 void synchronize() {
   if (!is_available()) return;
-  MLX_CUDA_CHECK(cudaStreamSynchronize(cu::stream()));
+  auto& r = cu::rt();
+  for (int k = 0, n = r.nslots.load(); k < n; ++k) MLX_CUDA_CHECK(cudaStreamSynchronize(r.slots[k]));
 }
 
 size_t active_memory() { return is_available() ? cu::pool().active : 0; }

@@ -223,12 +223,10 @@ cudnnHandle_t handle() {
       if (log_fallbacks()) std::fprintf(stderr, "[sdpa] cudnnCreate failed; attention uses its composite.\n");
       return nullptr;
     }
-    if (cudnnSetStream(x, stream()) != CUDNN_STATUS_SUCCESS) {
-      cudnnDestroy(x);
-      return nullptr;
-    }
     return x;
   }();
+  static cudaStream_t last = nullptr;
+  if (h) bind_stream(last, [&](cudaStream_t s) { cudnnSetStream(h, s); });
   return h;
 }
 
