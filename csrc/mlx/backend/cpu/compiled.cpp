@@ -171,17 +171,19 @@ struct Program {
   int nslots = 0;
 };
 
-// Runs the steps one by one on whole arrays, each with its own kernel.
-void eval_generic(const std::vector<FusedStep>& steps, const std::vector<array>& inputs, array& out) {
+// Runs the steps one by one on whole arrays, each with its own kernel; output k is step
+// outs[k].
+void eval_generic(const std::vector<FusedStep>& steps, const std::vector<int>& outs, const std::vector<array>& inputs,
+                  std::vector<array>& outputs) {
   std::vector<array> vals;
   for (auto& st : steps) {
     std::vector<array> ops;
     for (int o : st.operands) ops.push_back(o < 0 ? vals[-1 - o] : inputs[o]);
-    std::vector<array> res{array(out.shape(), st.dtype, nullptr, {})};
+    std::vector<array> res{array(outputs[0].shape(), st.dtype, nullptr, {})};
     st.prim->eval_cpu(ops, res);
     vals.push_back(std::move(res[0]));
   }
-  out.copy_shared_buffer(vals.back());
+  for (size_t k = 0; k < outputs.size(); ++k) outputs[k].copy_shared_buffer(vals[outs[k]]);
 }
 
 }  // namespace
@@ -189,15 +191,7 @@ void eval_generic(const std::vector<FusedStep>& steps, const std::vector<array>&
 void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (outputs.size() > 1) {
     // Several outputs (fused for a GPU stream, run here as a host fallback): step by step.
-    std::vector<array> vals;
-    for (auto& st : steps_) {
-      std::vector<array> ops;
-      for (int o : st.operands) ops.push_back(o < 0 ? vals[-1 - o] : inputs[o]);
-      std::vector<array> res{array(outputs[0].shape(), st.dtype, nullptr, {})};
-      st.prim->eval_cpu(ops, res);
-      vals.push_back(std::move(res[0]));
-    }
-    for (size_t k = 0; k < outputs.size(); ++k) outputs[k].copy_shared_buffer(vals[outs_[k]]);
+    eval_generic(steps_, outs_, inputs, outputs);
     return;
   }
   auto& out = outputs[0];
@@ -353,7 +347,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     prog.instrs.push_back(ins);
   }
   if (!ok) {
-    eval_generic(steps_, inputs, out);
+    eval_generic(steps_, outs_, inputs, outputs);
     return;
   }
 
