@@ -175,6 +175,28 @@ def test_large_parallel_streamed():
     assert _check(lambda a, b: mx.where(a > b, a - b, mx.sqrt(mx.abs(b))).astype(mx.float16), x, y)
 
 
+@pytest.mark.parametrize("uop", ["exp", "sin", "cos"])
+@pytest.mark.parametrize("bop", ["add", "subtract", "multiply", "divide"])
+def test_vector_exp_sin_cos_then_binary(uop, bop):
+    # float32 exp/sin/cos (AVX2 span kernels where available) feeding a binary step: the
+    # unary value on either side, the other operand a vector, a 0-d array or a Python
+    # scalar; lengths with a partial last vector; values past the fast sin/cos range, exp
+    # arguments past +-86 (the clamped path) and specials (from _values).
+    u, b = getattr(mx, uop), getattr(mx, bop)
+    for n in (8, 1003, 40_000):
+        x = _values(mx.float32, (n,), 30)
+        x = mx.where(mx.arange(n) % 7 == 3, x * 40.0, x)  # some exp arguments past +-86
+        y = _values(mx.float32, (n,), 31)
+        s = mx.array(1.5, mx.float32)
+        assert _check(lambda a, c: b(u(a), c), x, y)
+        assert _check(lambda a, c: b(c, u(a)), x, y)
+        assert _check(lambda a, c: b(u(a), c) + a, x, s)
+        assert _check(lambda a, c: b(c, u(a)) * a, x, s)
+        assert _check(lambda a: b(u(a), 0.25), x)
+        # The unary value read twice.
+        assert _check(lambda a, c: b(u(a), c) - u(a), x, y)
+
+
 def test_donated_input():
     x = _values(mx.float32, (1000, 100), 17)
     f = mx.compile(lambda a: mx.exp(a) * 2 + a)

@@ -534,6 +534,85 @@ def test_composite_expression(device, rng):
 
 
 # --------------------------------------------------------------------------------------
+# float32 exp / sin / cos on the CPU: accuracy against float64 NumPy on a sweep
+
+
+def _ulp_errors(got, x, fn):
+    """|got - fn(x)| in units of the float32 spacing at the exact result (finite results)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        ref = fn(x.astype(np.float64))
+    with np.errstate(over="ignore"):
+        spacing = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    spacing = np.maximum(spacing, 2.0**-149)
+    fin = np.isfinite(ref) & (np.abs(ref) < 3.4e38)
+    return np.abs(got.astype(np.float64)[fin] - ref[fin]) / spacing[fin]
+
+
+def _trig_sweep(rng):
+    lin = np.linspace(-100, 100, 2_000_001, dtype=np.float32)
+    mag = 10.0 ** rng.uniform(2, 30, 200_000)  # up to 1e30: the double-precision fallback
+    big = (mag * rng.choice([-1.0, 1.0], mag.size)).astype(np.float32)
+    near = (8192 * (1 + rng.uniform(-1e-3, 1e-3, 20_000))).astype(np.float32)  # fast/slow edge
+    tiny = (10.0 ** rng.uniform(-45, 0, 50_000)).astype(np.float32)
+    return np.concatenate([lin, big, near, -near, tiny, -tiny])
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_float32_sin_cos_accuracy_sweep(name, rng):
+    x = _trig_sweep(rng)
+    fn = getattr(np, name)
+    got = np.array(getattr(mx, name)(mx.array(x), stream=mx.cpu))
+    err = _ulp_errors(got, x, fn)
+    assert err.size == x.size
+    assert err.max() <= 2.0, (name, float(err.max()), x[np.argmax(err)])
+    # Special values: signed zeros, infinities, NaN, the largest float.
+    sp = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 3.4028235e38, -3.4028235e38], np.float32)
+    out = np.array(getattr(mx, name)(mx.array(sp), stream=mx.cpu))
+    with np.errstate(invalid="ignore"):
+        ref = fn(sp.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(out, ref)
+    if name == "sin":
+        assert np.signbit(out[1]) and not np.signbit(out[0])
+    # Contiguous float32 (vector kernel), a strided view, a broadcast scalar, the fused
+    # (compiled) kernel and float16 inputs (scalar code) compute the same values.
+    xs = x[::97]
+    strided = mx.array(np.stack([xs, xs], 1))[:, 0]
+    a = np.array(getattr(mx, name)(mx.array(xs), stream=mx.cpu))
+    b = np.array(getattr(mx, name)(strided, stream=mx.cpu))
+    c = np.array(mx.compile(lambda v: getattr(mx, name)(v) * 1.0)(mx.array(xs)))
+    np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    np.testing.assert_array_equal(a.view(np.uint32), c.view(np.uint32))
+    for v in xs[:: xs.size // 7]:
+        s = getattr(mx, name)(mx.broadcast_to(mx.array(v), (3,)), stream=mx.cpu)
+        assert np.array(s)[0].view(np.uint32) == np.array(getattr(mx, name)(mx.array([v])))[0].view(np.uint32)
+    with np.errstate(over="ignore"):
+        xh = xs.astype(np.float16)  # the large values become inf
+    h = np.array(getattr(mx, name)(mx.array(xh), stream=mx.cpu))
+    assert h.dtype == np.float16
+    with np.errstate(invalid="ignore"):
+        hr = fn(xh.astype(np.float64))
+    fin = np.isfinite(hr)
+    assert np.max(np.abs(h.astype(np.float64)[fin] - hr[fin])) <= 1e-3
+
+
+def test_float32_exp_accuracy_sweep(rng):
+    x = np.concatenate(
+        [np.linspace(-110, 95, 2_000_001, dtype=np.float32), rng.standard_normal(100_000).astype(np.float32)]
+    )
+    got = np.array(mx.exp(mx.array(x), stream=mx.cpu))
+    err = _ulp_errors(got, x, np.exp)
+    assert err.max() <= 1.01, (float(err.max()), x[np.argmax(err)])
+    # Overflow, underflow to subnormals and to zero, specials.
+    sp = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.72283, 88.72284, -87.33655, -103.28, -103.98, -104.5],
+                  np.float32)
+    with np.errstate(over="ignore"):
+        ref = np.exp(sp.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(np.array(mx.exp(mx.array(sp), stream=mx.cpu)), ref)
+    strided = mx.array(np.stack([x, x], 1))[:, 0]
+    np.testing.assert_array_equal(got.view(np.uint32), np.array(mx.exp(strided, stream=mx.cpu)).view(np.uint32))
+
+
+# --------------------------------------------------------------------------------------
 # properties
 
 _FLOAT_UNARY = [d for d in UNARY if mx.float32 in d.dtypes]

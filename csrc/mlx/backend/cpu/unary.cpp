@@ -178,66 +178,40 @@ inline auto apply(A x) {
   }
 }
 
-// float32 sin/cos: a vectorized polynomial with a 3-part pi/2 reduction, accurate
-// only for moderate |x| (as simd_math.h's). The fast loop stores x itself (instead of the
-// result) where |x| > 8192 or x is inf/nan, and tracks the largest |x|; a
-// scalar pass then redoes those elements with the C library. It reads them back from
-// out, which works whether or not out shares in's (donated) buffer.
-constexpr uint32_t kSinCosMaxBits = 0x46000000u;  // 8192.0f; NaN and inf compare above
+// float32 sin/cos: simd_math.h's polynomial with a 3-part pi reduction, accurate only for
+// moderate |x|. The fast loop stores x itself (instead of the result) where |x| > 8192 or
+// x is inf/nan, and tracks the largest |x|; a scalar pass then redoes those elements with
+// the C library. It reads them back from out, which works whether or not out shares in's
+// (donated) buffer. Contiguous float32 runs simd_math.h's span kernel (AVX2), the other
+// layouts and types its scalar functions: the same values either way.
+constexpr uint32_t kSinCosMaxBits = simd::detail::kSinCosMaxBits;  // 8192.0f; NaN and inf compare above
 
 template <UnaryOp op, typename A>
 constexpr bool needs_sincos_fixup() {
   return (op == UnaryOp::Sin || op == UnaryOp::Cos) && is_f32<A>;
 }
 
-inline uint32_t abs_bits(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b & 0x7fffffffu;
-}
-
-// float32 sin (kCos false) or cos (kCos true) for |x| <= 8192, about 2 ulp,
-// branch free. x = k pi/2 + r with k = 2j (sin) or 2j + 1 (cos) and |r| <= pi/2, so
-// sin(x) = (-1)^j sin(r) and cos(x) = (-1)^(j+1) sin(r): one odd polynomial (fitted
-// on [-pi/2, pi/2]) instead of a sine and a cosine polynomial and quadrant selects.
-// k pi/2 is subtracted in three parts (Cody-Waite), exact while k < 2^16.
-template <bool kCos>
-inline float sincos_reduced(float x) {
-  float j = kCos ? std::floor(x * 0.318309886183790672f) : std::floor(x * 0.318309886183790672f + 0.5f);
-  float k = kCos ? 2.0f * j + 1.0f : 2.0f * j;
-  float r = x - k * 1.5703125f;
-  r = r - k * 4.837512969970703125e-4f;
-  r = r - k * 7.54978995489188216e-8f;
-  float r2 = r * r;
-  float p = 2.6057814466184936e-06f;
-  p = p * r2 - 1.9809603691101074e-04f;
-  p = p * r2 + 8.33306647837162e-03f;
-  p = p * r2 - 1.6666659712791443e-01f;
-  float v = r + r * r2 * p;
-  int32_t ji = static_cast<int32_t>(j);
-  uint32_t sign = static_cast<uint32_t>(kCos ? ji + 1 : ji) << 31;
-  uint32_t vb;
-  std::memcpy(&vb, &v, 4);
-  vb ^= sign;
-  std::memcpy(&v, &vb, 4);
-  return v;
-}
+using simd::abs_bits;
 
 // Returns true when some element was out of the fast path's range. Strides are
 // template parameters when known to be 1 so that the contiguous loop vectorizes.
 template <UnaryOp op, bool kStrided, typename In, typename Out>
 bool sincos_fast(const In* in, int64_t is, Out* out, int64_t os, size_t n) {
-  uint32_t m = 0;
-  for (size_t i = 0; i < n; ++i) {
-    float x = static_cast<float>(in[kStrided ? i * is : i]);
-    uint32_t b = abs_bits(x);
-    m = b > m ? b : m;
-    float r = sincos_reduced<op == UnaryOp::Cos>(x);
-    // sin also keeps x where x is +-0 (sin(-0) is -0): 1 <= b <= max as one compare.
-    bool fast = op == UnaryOp::Sin ? b - 1u < kSinCosMaxBits : b <= kSinCosMaxBits;
-    out[kStrided ? i * os : i] = cast_to<Out>(fast ? r : x);
+  if constexpr (!kStrided && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    return simd::sincos_span<op == UnaryOp::Cos>(in, out, n) > kSinCosMaxBits;
+  } else {
+    uint32_t m = 0;
+    for (size_t i = 0; i < n; ++i) {
+      float x = static_cast<float>(in[kStrided ? i * is : i]);
+      uint32_t b = abs_bits(x);
+      m = b > m ? b : m;
+      float r = op == UnaryOp::Cos ? simd::cos_reduced(x) : simd::sin_reduced(x);
+      // sin also keeps x where x is +-0 (sin(-0) is -0): 1 <= b <= max as one compare.
+      bool fast = op == UnaryOp::Sin ? b - 1u < kSinCosMaxBits : b <= kSinCosMaxBits;
+      out[kStrided ? i * os : i] = cast_to<Out>(fast ? r : x);
+    }
+    return m > kSinCosMaxBits;
   }
-  return m > kSinCosMaxBits;
 }
 
 template <UnaryOp op, typename Out>
@@ -258,6 +232,8 @@ void run_linear(const In* in, Out* out, size_t n) {
     cpu::parallel_for(n, cpu::kElemGrain, [&](size_t b, size_t e) {
       if (sincos_fast<op, false>(in + b, 1, out + b, 1, e - b)) sincos_fixup<op>(out + b, 1, e - b);
     });
+  } else if constexpr (op == UnaryOp::Exp && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::exp_span(in + b, d, e - b); });
   } else {
     cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) {
       const In* x = in + b;
@@ -359,6 +335,8 @@ void unary_span_impl(const void* in, void* out, size_t n) {
   Out* d = static_cast<Out*>(out);
   if constexpr (needs_sincos_fixup<op, A>()) {
     if (sincos_fast<op, false>(x, 1, d, 1, n)) sincos_fixup<op>(d, 1, n);
+  } else if constexpr (op == UnaryOp::Exp && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    simd::exp_span(x, d, n);
   } else {
     for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
   }
