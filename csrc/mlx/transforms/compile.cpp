@@ -512,7 +512,10 @@ VecFn compile(const VecFn& fun, bool shapeless) {
       cache->graphs[key] = g;
       return g;
     };
+    // Traces are per default stream too: a trace records the streams its nodes run on, so a
+    // function first called on the CPU is traced again when the default device is the GPU.
     std::vector<std::pair<Shape, Dtype>> exact;
+    exact.emplace_back(Shape{-2, default_stream(default_device()).index}, Dtype::bool_);
     for (auto& a : inputs) exact.emplace_back(a.shape(), a.dtype());
     if (!shapeless) {
       auto g = lookup(exact);
@@ -522,7 +525,7 @@ VecFn compile(const VecFn& fun, bool shapeless) {
     // Shapeless: one trace per ranks and dtypes (shapes of -1s), exact traces where its
     // replay can't infer the shapes.
     if (auto g = lookup(exact)) return (*g)(inputs);
-    std::vector<std::pair<Shape, Dtype>> loose;
+    std::vector<std::pair<Shape, Dtype>> loose{exact[0]};
     for (auto& a : inputs) loose.emplace_back(Shape(a.ndim(), -1), a.dtype());
     auto g = lookup(loose);
     if (!g) return (*trace(loose))(inputs);

@@ -7,6 +7,25 @@ import mlx.core as mx
 from mlx.nn.layers.base import Module
 
 
+def _fused(fn):
+    """``fn`` (one array in, elementwise ops only) compiled once for any shape, so that its
+    chain of ops runs as one fused pass (as MLX compiles its activations); anything but an
+    array goes to ``fn`` itself."""
+    compiled = mx.compile(fn, shapeless=True)
+
+    def wrapper(x):
+        if isinstance(x, mx.array):
+            return compiled(x)
+        return fn(x)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__module__ = fn.__module__
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
 def sigmoid(x):
     r"""Element-wise logistic sigmoid :math:`\sigma(x) = 1 / (1 + e^{-x})`."""
     return mx.sigmoid(x)
@@ -17,6 +36,7 @@ def relu(x):
     return mx.maximum(x, 0)
 
 
+@_fused
 def relu2(x):
     r"""Squared ReLU :math:`\max(x, 0)^2`."""
     return mx.square(mx.maximum(x, 0))
@@ -25,6 +45,7 @@ def relu2(x):
 relu_squared = relu2
 
 
+@_fused
 def relu6(x):
     r"""ReLU capped at 6: :math:`\min(\max(x, 0), 6)`."""
     return mx.minimum(mx.maximum(x, 0), 6.0)
@@ -52,12 +73,14 @@ def celu(x, alpha=1.0):
     return mx.maximum(x, 0.0) + alpha * (mx.exp(mx.minimum(x, 0.0) / alpha) - 1)
 
 
+@_fused
 def selu(x):
     r"""Scaled ELU: :math:`\lambda \,\mathrm{elu}(x, \alpha)` with
     :math:`\lambda \approx 1.0507`, :math:`\alpha \approx 1.67326`."""
     return elu(x, 1.6732632423543772) * 1.0507009873554805
 
 
+@_fused
 def silu(x):
     r"""Sigmoid linear unit (swish): :math:`x \sigma(x)`."""
     return x * mx.sigmoid(x)
@@ -68,17 +91,20 @@ def log_sigmoid(x):
     return -softplus(-x)
 
 
+@_fused
 def gelu(x) -> mx.array:
     r"""Gaussian error linear unit :math:`x \Phi(x) = x (1 + \mathrm{erf}(x/\sqrt2))/2`."""
     return x * (1 + mx.erf(x / math.sqrt(2))) / 2
 
 
+@_fused
 def gelu_approx(x):
     r"""GELU with the tanh approximation:
     :math:`0.5 x (1 + \tanh(\sqrt{2/\pi} (x + 0.044715 x^3)))`."""
     return 0.5 * x * (1 + mx.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
+@_fused
 def gelu_fast_approx(x):
     r"""GELU with the sigmoid approximation :math:`x \sigma(1.702 x)`."""
     return x * mx.sigmoid(1.702 * x)
@@ -111,6 +137,7 @@ def softplus(x):
     return mx.logaddexp(x, 0)
 
 
+@_fused
 def softsign(x):
     r"""Softsign :math:`x / (1 + |x|)`."""
     return mx.divide(x, 1 + mx.abs(x))
@@ -132,11 +159,13 @@ def hard_tanh(x, min_val=-1.0, max_val=1.0):
     return mx.minimum(mx.maximum(x, min_val), max_val)
 
 
+@_fused
 def hardswish(x):
     r"""Hard swish :math:`x \min(\max(x + 3, 0), 6) / 6`."""
     return x * mx.minimum(mx.maximum(x + 3, 0), 6) / 6
 
 
+@_fused
 def mish(x: mx.array) -> mx.array:
     r"""Mish :math:`x \tanh(\mathrm{softplus}(x))`."""
     return x * mx.tanh(softplus(x))
