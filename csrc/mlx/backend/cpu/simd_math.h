@@ -164,20 +164,22 @@ inline float expm1_small(float x) {
   return (p * x) * x + x;
 }
 
+// tanh(|x|): an odd polynomial for |x| < 0.625, else 1 - 2 / (e^2|x| + 1) (|x| clamped to 10,
+// where it rounds to 1); then the sign of x (so tanh(-0) = -0 and NaN stays NaN). tanh_span
+// (AVX2) performs the same operations.
 inline float tanh(float x) {
   float ax = std::fabs(x);
   float x2 = x * x;
-  // odd polynomial for small |x|
   float p = -5.70498872745e-3f;
-  p = p * x2 + 2.06390887954e-2f;
-  p = p * x2 - 5.37397155531e-2f;
-  p = p * x2 + 1.33314422036e-1f;
-  p = p * x2 - 3.33332819422e-1f;
-  float small = x + x * x2 * p;
-  float e = exp(2.0f * (ax > 9.0f ? 9.0f : ax));
+  p = fmadd(p, x2, 2.06390887954e-2f);
+  p = fmadd(p, x2, -5.37397155531e-2f);
+  p = fmadd(p, x2, 1.33314422036e-1f);
+  p = fmadd(p, x2, -3.33332819422e-1f);
+  float small = fmadd(ax * x2, p, ax);
+  float e = exp(2.0f * (ax > 10.0f ? 10.0f : ax));
   float big = 1.0f - 2.0f / (e + 1.0f);
-  big = x < 0 ? -big : big;
-  return ax < 0.625f ? small : big;
+  float r = ax < 0.625f ? small : big;
+  return as_float(as_int(r) | (as_int(x) & static_cast<int32_t>(0x80000000u)));
 }
 
 inline float sigmoid(float x) {
@@ -186,7 +188,7 @@ inline float sigmoid(float x) {
   return num / (1.0f + e);
 }
 
-// ---- span kernels over float32 (exp, sin, cos): explicit AVX2 where available ----
+// ---- span kernels over float32 (exp, sin, cos, tanh): explicit AVX2 where available ----
 // Each AVX2 lane performs the scalar function's operations in the same order (minps/maxps
 // for the clamps, which keep their second operand for NaN like the scalar selects), so the
 // results equal the scalar functions' bit for bit. The last n % 8 values go through the same
@@ -287,6 +289,21 @@ inline __m256 sincos8(__m256 x, __m256i* m) {
   return _mm256_blendv_ps(x, v, fast);
 }
 
+// tanh of 8 values: the scalar tanh's operations, lane by lane.
+inline __m256 tanh8(__m256 x) {
+  __m256 ax = _mm256_andnot_ps(bc(-0.0f), x);
+  __m256 x2 = _mm256_mul_ps(x, x);
+  __m256 p = _mm256_fmadd_ps(bc(-5.70498872745e-3f), x2, bc(2.06390887954e-2f));
+  p = _mm256_fmadd_ps(p, x2, bc(-5.37397155531e-2f));
+  p = _mm256_fmadd_ps(p, x2, bc(1.33314422036e-1f));
+  p = _mm256_fmadd_ps(p, x2, bc(-3.33332819422e-1f));
+  __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(ax, x2), p, ax);
+  __m256 e = exp8(_mm256_mul_ps(bc(2.0f), _mm256_min_ps(bc(10.0f), ax)));
+  __m256 big = _mm256_sub_ps(bc(1.0f), _mm256_div_ps(bc(2.0f), _mm256_add_ps(e, bc(1.0f))));
+  __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, bc(0.625f), _CMP_LT_OQ));
+  return _mm256_or_ps(r, _mm256_and_ps(x, bc(-0.0f)));
+}
+
 inline uint32_t hmax(__m256i m) {
   __m128i a = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
   a = _mm_max_epu32(a, _mm_shuffle_epi32(a, 0x4e));
@@ -325,6 +342,21 @@ inline void exp_span(const float* in, float* out, size_t n) {
   return;
 #endif
   for (; i < n; ++i) out[i] = exp(in[i]);
+}
+
+inline void tanh_span(const float* in, float* out, size_t n) {
+  size_t i = 0;
+#ifdef MLX_SIMD_AVX2
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, avx2::tanh8(_mm256_loadu_ps(in + i)));
+  if (i < n) {
+    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(buf, in + i, (n - i) * sizeof(float));
+    _mm256_store_ps(buf, avx2::tanh8(_mm256_load_ps(buf)));
+    std::memcpy(out + i, buf, (n - i) * sizeof(float));
+  }
+  return;
+#endif
+  for (; i < n; ++i) out[i] = tanh(in[i]);
 }
 
 // out[i] = sin_reduced(in[i]) (kCos: cos_reduced), or in[i] itself where |in[i]| > kSinCosMax,

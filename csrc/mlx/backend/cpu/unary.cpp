@@ -234,6 +234,8 @@ void run_linear(const In* in, Out* out, size_t n) {
     });
   } else if constexpr (op == UnaryOp::Exp && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
     cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::exp_span(in + b, d, e - b); });
+  } else if constexpr (op == UnaryOp::Tanh && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::tanh_span(in + b, d, e - b); });
   } else {
     cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) {
       const In* x = in + b;
@@ -337,6 +339,8 @@ void unary_span_impl(const void* in, void* out, size_t n) {
     if (sincos_fast<op, false>(x, 1, d, 1, n)) sincos_fixup<op>(d, 1, n);
   } else if constexpr (op == UnaryOp::Exp && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
     simd::exp_span(x, d, n);
+  } else if constexpr (op == UnaryOp::Tanh && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    simd::tanh_span(x, d, n);
   } else {
     for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
   }
