@@ -631,6 +631,25 @@ def test_float32_tanh_accuracy_sweep(rng):
     np.testing.assert_array_equal(got.view(np.uint32), c.view(np.uint32))
 
 
+def test_float32_erf_accuracy_sweep(rng):
+    import math
+    x = np.concatenate([np.linspace(-6, 6, 1_000_001, dtype=np.float32),
+                        (rng.standard_normal(100_000) * 2).astype(np.float32),
+                        (10.0 ** rng.uniform(-45, 0, 20_000)).astype(np.float32),
+                        np.array([0.9, -0.9, 0.89999998, 3.92, 4.0, 1e30], np.float32)])
+    got = np.array(mx.erf(mx.array(x), stream=mx.cpu))
+    err = _ulp_errors(got, x, np.vectorize(math.erf))
+    assert err.max() <= 2.0, (float(err.max()), x[np.argmax(err)])
+    sp = np.array([0.0, -0.0, np.inf, -np.inf, np.nan], np.float32)
+    out = np.array(mx.erf(mx.array(sp), stream=mx.cpu))
+    np.testing.assert_array_equal(out, np.array([0.0, -0.0, 1.0, -1.0, np.nan], np.float32))
+    assert np.signbit(out[1]) and not np.signbit(out[0])
+    strided = mx.array(np.stack([x, x], 1))[:, 0]
+    np.testing.assert_array_equal(got.view(np.uint32), np.array(mx.erf(strided, stream=mx.cpu)).view(np.uint32))
+    c = np.array(mx.compile(lambda v: mx.erf(v) * 1.0)(mx.array(x)))
+    np.testing.assert_array_equal(got.view(np.uint32), c.view(np.uint32))
+
+
 # --------------------------------------------------------------------------------------
 # properties
 

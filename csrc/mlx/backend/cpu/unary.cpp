@@ -130,6 +130,7 @@ inline auto apply(A x) {
     return std::atanh(x);
   } else if constexpr (op == UnaryOp::Erf) {
     if constexpr (C) return x;
+    else if constexpr (is_f32<A>) return simd::erf(x);
     else return std::erf(x);
   } else if constexpr (op == UnaryOp::ErfInv) {
     if constexpr (C) return x;
@@ -236,6 +237,8 @@ void run_linear(const In* in, Out* out, size_t n) {
     cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::exp_span(in + b, d, e - b); });
   } else if constexpr (op == UnaryOp::Tanh && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
     cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::tanh_span(in + b, d, e - b); });
+  } else if constexpr (op == UnaryOp::Erf && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::erf_span(in + b, d, e - b); });
   } else {
     cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) {
       const In* x = in + b;
@@ -341,6 +344,8 @@ void unary_span_impl(const void* in, void* out, size_t n) {
     simd::exp_span(x, d, n);
   } else if constexpr (op == UnaryOp::Tanh && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
     simd::tanh_span(x, d, n);
+  } else if constexpr (op == UnaryOp::Erf && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+    simd::erf_span(x, d, n);
   } else {
     for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
   }
