@@ -222,20 +222,27 @@ namespace avx2 {
 inline __m256 bc(float v) { return _mm256_set1_ps(v); }
 inline __m256i bci(uint32_t v) { return _mm256_set1_epi32(static_cast<int32_t>(v)); }
 
-inline __m256 exp8(__m256 x) {
+// exp(r) for x = n ln2 + r, with t holding n in its low mantissa bits (see detail).
+inline __m256 exp_poly(__m256 x, __m256& t) {
   using namespace detail;
-  __m256 xc = _mm256_min_ps(bc(kExpHi), x);
-  xc = _mm256_max_ps(bc(kExpLo), xc);
-  __m256 t = _mm256_fmadd_ps(xc, bc(kLog2e), bc(kRound));
+  t = _mm256_fmadd_ps(x, bc(kLog2e), bc(kRound));
   __m256 n = _mm256_sub_ps(t, bc(kRound));
-  __m256 r = _mm256_fnmadd_ps(n, bc(kLn2Hi), xc);
+  __m256 r = _mm256_fnmadd_ps(n, bc(kLn2Hi), x);
   r = _mm256_fnmadd_ps(n, bc(kLn2Lo), r);
   __m256 q = _mm256_fmadd_ps(bc(kE6), r, bc(kE5));
   q = _mm256_fmadd_ps(q, r, bc(kE4));
   q = _mm256_fmadd_ps(q, r, bc(kE3));
   q = _mm256_fmadd_ps(q, r, bc(kE2));
   __m256 r2 = _mm256_mul_ps(r, r);
-  __m256 p = _mm256_add_ps(_mm256_fmadd_ps(q, r2, r), bc(1.0f));
+  return _mm256_add_ps(_mm256_fmadd_ps(q, r2, r), bc(1.0f));
+}
+
+inline __m256 exp8(__m256 x) {
+  using namespace detail;
+  __m256 xc = _mm256_min_ps(bc(kExpHi), x);
+  xc = _mm256_max_ps(bc(kExpLo), xc);
+  __m256 t;
+  __m256 p = exp_poly(xc, t);
   __m256i u = _mm256_castps_si256(t);
   __m256i h = _mm256_srai_epi32(u, 1);
   __m256i e1 = _mm256_slli_epi32(_mm256_add_epi32(h, bci(kExpBias)), 23);
@@ -248,17 +255,8 @@ inline __m256 exp8(__m256 x) {
 // of kRoundBits are 0). The product p * s1 * s2 of exp8 is the same exact scaling, so the
 // results are the same.
 inline __m256 exp8_moderate(__m256 x) {
-  using namespace detail;
-  __m256 t = _mm256_fmadd_ps(x, bc(kLog2e), bc(kRound));
-  __m256 n = _mm256_sub_ps(t, bc(kRound));
-  __m256 r = _mm256_fnmadd_ps(n, bc(kLn2Hi), x);
-  r = _mm256_fnmadd_ps(n, bc(kLn2Lo), r);
-  __m256 q = _mm256_fmadd_ps(bc(kE6), r, bc(kE5));
-  q = _mm256_fmadd_ps(q, r, bc(kE4));
-  q = _mm256_fmadd_ps(q, r, bc(kE3));
-  q = _mm256_fmadd_ps(q, r, bc(kE2));
-  __m256 r2 = _mm256_mul_ps(r, r);
-  __m256 p = _mm256_add_ps(_mm256_fmadd_ps(q, r2, r), bc(1.0f));
+  __m256 t;
+  __m256 p = exp_poly(x, t);
   __m256i e = _mm256_slli_epi32(_mm256_castps_si256(t), 23);
   return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
 }
