@@ -246,7 +246,7 @@ class Optimizer:
         node per update instead of one per parameter."""
         cache = self.__dict__.setdefault("_scalar_cache", {})
         hit = cache.get(key)
-        if hit is not None and len(hit[0]) == len(deps) and all(a is b for a, b in zip(hit[0], deps)):
+        if hit is not None and all(a is b for a, b in zip(hit[0], deps)):
             return hit[1]
         value = make()
         cache[key] = (deps, value)
@@ -870,9 +870,10 @@ def clip_grad_norm(grads, max_norm: float):
 
 
 # On the GPU, an Adam/AdamW step of one parameter is a dozen elementwise ops, each a kernel
-# launch; compiled, they fuse into one kernel that writes the parameter and both moments. The math is the same ops in the same order
-# (fused kernels round each step to its dtype), so results match the unfused step. On the CPU
-# the unfused ops are kept (their per-op cost is small and compile's lookup is not).
+# launch; compiled, they fuse into one kernel that writes the parameter and both moments. The
+# math is the same ops in the same order (fused kernels round each step to its dtype), so
+# results match the unfused step. On the CPU the unfused ops are kept (their per-op cost is
+# small and compile's lookup is not).
 _FUSED_ADAM = {}
 
 

@@ -167,14 +167,16 @@ inline float expm1_small(float x) {
 // tanh(|x|): an odd polynomial for |x| < 0.625, else 1 - 2 / (e^2|x| + 1) (|x| clamped to 10,
 // where it rounds to 1); then the sign of x (so tanh(-0) = -0 and NaN stays NaN). tanh_span
 // (AVX2) performs the same operations.
+namespace detail {
+constexpr float kTanh[5] = {-3.33332819422e-1f, 1.33314422036e-1f, -5.37397155531e-2f, 2.06390887954e-2f,
+                            -5.70498872745e-3f};
+}  // namespace detail
 inline float tanh(float x) {
+  using namespace detail;
   float ax = std::fabs(x);
   float x2 = x * x;
-  float p = -5.70498872745e-3f;
-  p = fmadd(p, x2, 2.06390887954e-2f);
-  p = fmadd(p, x2, -5.37397155531e-2f);
-  p = fmadd(p, x2, 1.33314422036e-1f);
-  p = fmadd(p, x2, -3.33332819422e-1f);
+  float p = kTanh[4];
+  for (int k = 3; k >= 0; --k) p = fmadd(p, x2, kTanh[k]);
   float small = fmadd(ax * x2, p, ax);
   float e = exp(2.0f * (ax > 10.0f ? 10.0f : ax));
   float big = 1.0f - 2.0f / (e + 1.0f);
@@ -313,12 +315,11 @@ inline __m256 sincos8(__m256 x, __m256i* m) {
 
 // tanh of 8 values: the scalar tanh's operations, lane by lane.
 inline __m256 tanh8(__m256 x) {
+  using namespace detail;
   __m256 ax = _mm256_andnot_ps(bc(-0.0f), x);
   __m256 x2 = _mm256_mul_ps(x, x);
-  __m256 p = _mm256_fmadd_ps(bc(-5.70498872745e-3f), x2, bc(2.06390887954e-2f));
-  p = _mm256_fmadd_ps(p, x2, bc(-5.37397155531e-2f));
-  p = _mm256_fmadd_ps(p, x2, bc(1.33314422036e-1f));
-  p = _mm256_fmadd_ps(p, x2, bc(-3.33332819422e-1f));
+  __m256 p = bc(kTanh[4]);
+  for (int k = 3; k >= 0; --k) p = _mm256_fmadd_ps(p, x2, bc(kTanh[k]));
   __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(ax, x2), p, ax);
   __m256 e = exp8(_mm256_mul_ps(bc(2.0f), _mm256_min_ps(bc(10.0f), ax)));
   __m256 big = _mm256_sub_ps(bc(1.0f), _mm256_div_ps(bc(2.0f), _mm256_add_ps(e, bc(1.0f))));
@@ -353,6 +354,22 @@ inline uint32_t hmax(__m256i m) {
 }  // namespace avx2
 #endif
 
+// out[i] = f(in[i]): 8 values at a time with the AVX2 version, the last n % 8 through the same
+// vector code on a padded copy.
+#ifdef MLX_SIMD_AVX2
+template <__m256 (*F8)(__m256)>
+inline void span8(const float* in, float* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, F8(_mm256_loadu_ps(in + i)));
+  if (i < n) {
+    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(buf, in + i, (n - i) * sizeof(float));
+    _mm256_store_ps(buf, F8(_mm256_load_ps(buf)));
+    std::memcpy(out + i, buf, (n - i) * sizeof(float));
+  }
+}
+#endif
+
 inline void exp_span(const float* in, float* out, size_t n) {
   size_t i = 0;
 #ifdef MLX_SIMD_AVX2
@@ -372,33 +389,12 @@ inline void exp_span(const float* in, float* out, size_t n) {
     _mm256_storeu_ps(out + i, a);
     _mm256_storeu_ps(out + i + 8, b);
   }
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, avx2::exp8(_mm256_loadu_ps(in + i)));
-  if (i < n) {
-    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    std::memcpy(buf, in + i, (n - i) * sizeof(float));
-    _mm256_store_ps(buf, avx2::exp8(_mm256_load_ps(buf)));
-    std::memcpy(out + i, buf, (n - i) * sizeof(float));
-  }
+  span8<avx2::exp8>(in + i, out + i, n - i);
   return;
 #endif
   for (; i < n; ++i) out[i] = exp(in[i]);
 }
 
-// out[i] = f(in[i]) for tanh and erf: 8 values at a time with the AVX2 version, the last
-// n % 8 through the same vector code on a padded copy.
-#ifdef MLX_SIMD_AVX2
-template <__m256 (*F8)(__m256)>
-inline void span8(const float* in, float* out, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, F8(_mm256_loadu_ps(in + i)));
-  if (i < n) {
-    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    std::memcpy(buf, in + i, (n - i) * sizeof(float));
-    _mm256_store_ps(buf, F8(_mm256_load_ps(buf)));
-    std::memcpy(out + i, buf, (n - i) * sizeof(float));
-  }
-}
-#endif
 inline void tanh_span(const float* in, float* out, size_t n) {
 #ifdef MLX_SIMD_AVX2
   span8<avx2::tanh8>(in, out, n);

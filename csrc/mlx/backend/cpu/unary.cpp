@@ -226,24 +226,35 @@ void sincos_fixup(Out* out, int64_t os, size_t n) {
   }
 }
 
+// The contiguous loop on one span: simd_math.h's span kernels for float32 exp, tanh, erf (and
+// sin/cos with their fix-up pass), the scalar functions otherwise. Also the fused
+// interpreter's unary kernel.
+template <UnaryOp op, typename In, typename Out>
+void unary_span_impl(const void* in, void* out, size_t n) {
+  using A = acc_t<In>;
+  const In* x = static_cast<const In*>(in);
+  Out* d = static_cast<Out*>(out);
+  constexpr bool f32 = std::is_same_v<In, float> && std::is_same_v<Out, float>;
+  if constexpr (needs_sincos_fixup<op, A>()) {
+    if (sincos_fast<op, false>(x, 1, d, 1, n)) sincos_fixup<op>(d, 1, n);
+  } else if constexpr (f32 && op == UnaryOp::Exp) {
+    simd::exp_span(x, d, n);
+  } else if constexpr (f32 && op == UnaryOp::Tanh) {
+    simd::tanh_span(x, d, n);
+  } else if constexpr (f32 && op == UnaryOp::Erf) {
+    simd::erf_span(x, d, n);
+  } else {
+    for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
+  }
+}
+
 template <UnaryOp op, typename In, typename Out>
 void run_linear(const In* in, Out* out, size_t n) {
-  using A = acc_t<In>;
-  if constexpr (needs_sincos_fixup<op, A>()) {
-    cpu::parallel_for(n, cpu::kElemGrain, [&](size_t b, size_t e) {
-      if (sincos_fast<op, false>(in + b, 1, out + b, 1, e - b)) sincos_fixup<op>(out + b, 1, e - b);
-    });
-  } else if constexpr (op == UnaryOp::Exp && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
-    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::exp_span(in + b, d, e - b); });
-  } else if constexpr (op == UnaryOp::Tanh && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
-    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::tanh_span(in + b, d, e - b); });
-  } else if constexpr (op == UnaryOp::Erf && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
-    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { simd::erf_span(in + b, d, e - b); });
+  if constexpr (needs_sincos_fixup<op, acc_t<In>>()) {
+    // In place (the fix-up pass reads the values back from out).
+    cpu::parallel_for(n, cpu::kElemGrain, [&](size_t b, size_t e) { unary_span_impl<op, In, Out>(in + b, out + b, e - b); });
   } else {
-    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) {
-      const In* x = in + b;
-      for (size_t i = 0; i < e - b; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
-    });
+    cpu::parallel_fill(out, n, [&](size_t b, size_t e, Out* d) { unary_span_impl<op, In, Out>(in + b, d, e - b); });
   }
 }
 
@@ -331,25 +342,7 @@ void dispatch(const array& in, array& out) {
 }
 
 // ---- span kernels for the fused interpreter (see elementwise_kernels.h) ----
-
-// The loop of run_linear on one span.
-template <UnaryOp op, typename In, typename Out>
-void unary_span_impl(const void* in, void* out, size_t n) {
-  using A = acc_t<In>;
-  const In* x = static_cast<const In*>(in);
-  Out* d = static_cast<Out*>(out);
-  if constexpr (needs_sincos_fixup<op, A>()) {
-    if (sincos_fast<op, false>(x, 1, d, 1, n)) sincos_fixup<op>(d, 1, n);
-  } else if constexpr (op == UnaryOp::Exp && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
-    simd::exp_span(x, d, n);
-  } else if constexpr (op == UnaryOp::Tanh && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
-    simd::tanh_span(x, d, n);
-  } else if constexpr (op == UnaryOp::Erf && std::is_same_v<In, float> && std::is_same_v<Out, float>) {
-    simd::erf_span(x, d, n);
-  } else {
-    for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
-  }
-}
+// (unary_span_impl, above, is run_linear's loop on one span.)
 
 template <UnaryOp op, typename In, typename Out>
 cpu::UnarySpanFn unary_span_of(Dtype* out_t) {
