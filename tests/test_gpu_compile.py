@@ -184,3 +184,61 @@ def test_adamw_step_is_one_kernel_per_parameter():
         v = 0.001 * gk * gk
         want = ref[k] * (1 - 1e-2 * 0.1) - (1e-2 / 0.1) * m / (np.sqrt(v) / np.sqrt(0.001) + 1e-8)
         np.testing.assert_allclose(np.array(new[k].astype(mx.float32)), want, rtol=3e-2, atol=3e-2)
+
+
+def test_kernels_cached_on_disk_across_processes(tmp_path):
+    """A fused kernel compiled by one process is loaded from the disk cache by the next (no
+    NVRTC), with the same results; MLX_CUDA_CACHE=0 turns the cache off."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import mlx.core as mx, numpy as np\n"
+        "f = mx.compile(lambda x, y: mx.exp(x) * y + mx.sin(x) - 0.25)\n"
+        "x = mx.array(np.linspace(-2, 2, 1000, dtype=np.float32))\n"
+        "print(np.array(f(x, x * 3)).sum())\n"
+    )
+
+    def run(**extra):
+        env = dict(os.environ, MLX_CUDA_CACHE_DIR=str(tmp_path), MLX_CUDA_LOG_COMPILE="1", **extra)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r.stdout.strip(), r.stderr
+
+    out1, err1 = run()
+    assert "compiled kernel" in err1
+    assert list(tmp_path.glob("*.cubin"))
+    out2, err2 = run()
+    assert "loaded from the disk cache" in err2 and "compiled kernel" not in err2
+    assert out1 == out2
+    out3, err3 = run(MLX_CUDA_CACHE="0")
+    assert "compiled kernel" in err3 and "loaded from the disk cache" not in err3
+    assert out3 == out1
+
+
+def test_training_steps_after_the_first_compile_nothing():
+    """Optimizer state starts as contiguous zeros, so the second AdamW step runs the kernels of
+    the first (a step that compiles kernels takes tens of ms)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, mlx.core as mx, mlx.nn as nn, mlx.optimizers as optim\n"
+        "model = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.LayerNorm(32), nn.Linear(32, 4))\n"
+        "opt = optim.AdamW(learning_rate=1e-3)\n"
+        "x = mx.array(np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32))\n"
+        "lg = nn.value_and_grad(model, lambda m, x: (m(x) ** 2).mean())\n"
+        "for i in range(3):\n"
+        "    loss, g = lg(model, x)\n"
+        "    opt.update(model, g)\n"
+        "    mx.eval(loss, model.parameters(), opt.state)\n"
+        "    sys.stderr.write(f'STEP {i}\\n'); sys.stderr.flush()\n"
+    )
+    env = dict(os.environ, MLX_CUDA_CACHE="0", MLX_CUDA_LOG_COMPILE="1")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first, later = r.stderr.split("STEP 0", 1)
+    assert "compiled kernel" in first
+    assert "compiled kernel" not in later, later

@@ -116,6 +116,11 @@ void init_device(nb::module_& m) {
     for (auto& [k, n] : gpu::host_fallbacks()) out[k.c_str()] = n;
     return out;
   }, "Nodes of GPU streams that ran on the host, per 'Primitive (dtype)' (for tests).");
+  m.def("_gpu_graph_stats", [] {
+    nb::dict out;
+    for (auto& [k, n] : gpu::graph_stats()) out[k.c_str()] = n;
+    return out;
+  }, "CUDA graph counters: captured, instantiated, updated, broken (for tests).");
   m.def("_gpu_profile_reset", [] { gpu::profile_reset(); },
         "With MLX_CUDA_PROFILE=1, forget the node timings gathered so far.");
 

@@ -199,6 +199,7 @@ def install(mx):
     # per "Primitive (dtype)"; the GPU tests use it to check that a kernel ran.
     cuda._host_fallbacks = mx._gpu_host_fallbacks
     cuda._profile_reset = mx._gpu_profile_reset
+    cuda._graph_stats = mx._gpu_graph_stats
     mx.cuda = cuda
 
     # ---- small composite ops ----

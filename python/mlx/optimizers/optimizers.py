@@ -33,6 +33,13 @@ def _describe(node) -> str:
     return type(node).__name__
 
 
+def _zeros_like(parameter):
+    """Zero optimizer state laid out like every later step's state. ``mx.zeros_like`` is a
+    broadcast of one value; a first step reading that would run (on the GPU: compile) other
+    fused kernels than the steps after it, which read ordinary contiguous state."""
+    return mx.contiguous(mx.zeros_like(parameter))
+
+
 def _path(prefix, key):
     return f"{prefix}.{key}" if prefix else str(key)
 
@@ -295,7 +302,7 @@ class SGD(Optimizer):
         self.nesterov = nesterov
 
     def init_single(self, parameter, state):
-        state["v"] = mx.zeros_like(parameter)
+        state["v"] = _zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
@@ -337,7 +344,7 @@ class RMSprop(Optimizer):
         self.eps = eps
 
     def init_single(self, parameter, state):
-        state["v"] = mx.zeros_like(parameter)
+        state["v"] = _zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
@@ -366,7 +373,7 @@ class Adagrad(Optimizer):
         self.eps = eps
 
     def init_single(self, parameter, state):
-        state["v"] = mx.zeros_like(parameter)
+        state["v"] = _zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
@@ -401,8 +408,8 @@ class AdaDelta(Optimizer):
         self.eps = eps
 
     def init_single(self, parameter, state):
-        state["v"] = mx.zeros_like(parameter)
-        state["u"] = mx.zeros_like(parameter)
+        state["v"] = _zeros_like(parameter)
+        state["u"] = _zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
@@ -448,8 +455,8 @@ class Adam(Optimizer):
         self.bias_correction = bias_correction
 
     def init_single(self, parameter, state):
-        state["m"] = mx.zeros_like(parameter)
-        state["v"] = mx.zeros_like(parameter)
+        state["m"] = _zeros_like(parameter)
+        state["v"] = _zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
@@ -577,7 +584,7 @@ class Lion(Optimizer):
         self.weight_decay = weight_decay
 
     def init_single(self, parameter, state):
-        state["m"] = mx.zeros_like(parameter)
+        state["m"] = _zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
         lr = self._lr(gradient)
@@ -645,14 +652,14 @@ class Adafactor(Optimizer):
     def init_single(self, parameter, state):
         if parameter.ndim >= 2:
             shape = tuple(parameter.shape)
-            state["exp_avg_sq_row"] = mx.zeros(shape[:-1], dtype=parameter.dtype)
-            state["exp_avg_sq_col"] = mx.zeros(
-                shape[:-2] + shape[-1:], dtype=parameter.dtype
+            state["exp_avg_sq_row"] = mx.contiguous(mx.zeros(shape[:-1], dtype=parameter.dtype))
+            state["exp_avg_sq_col"] = mx.contiguous(
+                mx.zeros(shape[:-2] + shape[-1:], dtype=parameter.dtype)
             )
         else:
-            state["exp_avg_sq"] = mx.zeros_like(parameter)
+            state["exp_avg_sq"] = _zeros_like(parameter)
         if self.beta_1 is not None:
-            state["exp_avg"] = mx.zeros_like(parameter)
+            state["exp_avg"] = _zeros_like(parameter)
 
     @staticmethod
     def _rms(x):
@@ -730,7 +737,7 @@ class Muon(Optimizer):
         self.ns_steps = ns_steps
 
     def init_single(self, parameter, state):
-        state["v"] = mx.zeros_like(parameter)
+        state["v"] = _zeros_like(parameter)
 
     @staticmethod
     def _orthogonalize(x, steps):

@@ -353,6 +353,7 @@ std::shared_ptr<CudnnPlan> get_plan(const CudnnConv& c) {
     if (it != cache.end()) return it->second;
   }
   std::shared_ptr<CudnnPlan> plan;
+  graph_break();  // building (and timing) plans cannot be captured
   try {
     plan = build_plan(c);
   } catch (const std::exception& ex) {

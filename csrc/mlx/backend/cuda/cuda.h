@@ -40,6 +40,10 @@ bool bind_stream(cudaStream_t& last, F set) {
   last = s;
   return true;
 }
+// Ends the CUDA graph being captured on this thread, if any, and launches what it holds; the
+// rest of the evaluation is queued node by node. Called before anything a capture cannot hold:
+// host waits and reads, copies from host memory, driver allocations, library plan building.
+void graph_break();
 // Whether the current stream is the default GPU stream's.
 bool on_primary_stream();
 const cudaDeviceProp& props();

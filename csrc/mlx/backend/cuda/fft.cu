@@ -78,6 +78,7 @@ class PlanCache {
   Plan& get(const PlanKey& k) {
     auto it = plans_.find(k);
     if (it != plans_.end()) return it->second;
+    graph_break();  // plan creation (and the wait below) cannot be captured
     if (plans_.size() >= kMaxPlans) {
       // Queued transforms may still use the plans: wait for them before destroying.
       MLX_CUDA_CHECK(cudaStreamSynchronize(stream()));

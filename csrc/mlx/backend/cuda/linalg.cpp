@@ -500,14 +500,22 @@ bool eval_solve_triangular(Primitive& prim, const std::vector<array>& inputs, st
 
 }  // namespace
 
-MLX_CUDA_KERNEL(Inverse, eval_inverse);
-MLX_CUDA_KERNEL(Cholesky, eval_cholesky);
-MLX_CUDA_KERNEL(QRF, eval_qrf);
-MLX_CUDA_KERNEL(SVD, eval_svd);
-MLX_CUDA_KERNEL(Eigh, eval_eigh);
-MLX_CUDA_KERNEL(LUF, eval_luf);
-MLX_CUDA_KERNEL(Solve, eval_solve);
-MLX_CUDA_KERNEL(SolveTriangular, eval_solve_triangular);
+// cuSOLVER calls allocate and read results back on the host: none of it can be captured into
+// a CUDA graph.
+template <bool (*F)(Primitive&, const std::vector<array>&, std::vector<array>&)>
+bool uncaptured(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  graph_break();
+  return F(p, inputs, outputs);
+}
+
+MLX_CUDA_KERNEL(Inverse, uncaptured<eval_inverse>);
+MLX_CUDA_KERNEL(Cholesky, uncaptured<eval_cholesky>);
+MLX_CUDA_KERNEL(QRF, uncaptured<eval_qrf>);
+MLX_CUDA_KERNEL(SVD, uncaptured<eval_svd>);
+MLX_CUDA_KERNEL(Eigh, uncaptured<eval_eigh>);
+MLX_CUDA_KERNEL(LUF, uncaptured<eval_luf>);
+MLX_CUDA_KERNEL(Solve, uncaptured<eval_solve>);
+MLX_CUDA_KERNEL(SolveTriangular, uncaptured<eval_solve_triangular>);
 
 }  // namespace mlx::core::cu
 

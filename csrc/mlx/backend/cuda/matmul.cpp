@@ -123,7 +123,15 @@ bool eval_matmul(Primitive&, const std::vector<array>& inputs, std::vector<array
       offa += idx * ca[i];
       offb += idx * cb[i];
     }
-    // Row-major C = A B is column-major C^T = B^T A^T.
+    // Row-major C = A B is column-major C^T = B^T A^T. A single product goes to cublasGemmEx:
+    // a batch of one may get another (slower) kernel choice than the plain call.
+    if (inner == 1) {
+      check(cublasGemmEx(handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha,
+                         pb + offb * isz, dt, static_cast<int>(ldb), pa + offa * isz, dt, static_cast<int>(lda),
+                         &beta, pc + o * int64_t(M) * N * isz, dt, N, ct, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmEx");
+      continue;
+    }
     check(cublasGemmStridedBatchedEx(handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M,
                                      K, &alpha, pb + offb * isz, dt, static_cast<int>(ldb), stride_b, pa + offa * isz,
                                      dt, static_cast<int>(lda), stride_a, &beta,

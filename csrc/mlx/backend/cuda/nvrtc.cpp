@@ -6,8 +6,14 @@
 #include <nvrtc.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <unordered_map>
 
 #include "mlx/backend/cuda/cuda.h"
@@ -22,6 +28,7 @@ struct Nvrtc {
   decltype(&nvrtcGetCUBINSize) cubin_size = nullptr;
   decltype(&nvrtcGetCUBIN) cubin = nullptr;
   decltype(&nvrtcDestroyProgram) destroy = nullptr;
+  decltype(&nvrtcVersion) version = nullptr;
   bool ok = false;
   Nvrtc() {
     void* h = nullptr;
@@ -37,6 +44,7 @@ struct Nvrtc {
     cubin_size = reinterpret_cast<decltype(cubin_size)>(dlsym(h, "nvrtcGetCUBINSize"));
     cubin = reinterpret_cast<decltype(cubin)>(dlsym(h, "nvrtcGetCUBIN"));
     destroy = reinterpret_cast<decltype(destroy)>(dlsym(h, "nvrtcDestroyProgram"));
+    version = reinterpret_cast<decltype(version)>(dlsym(h, "nvrtcVersion"));
     ok = create && compile && log_size && log && cubin_size && cubin && destroy;
   }
 };
@@ -50,6 +58,78 @@ namespace {
 bool is_dir(const std::string& p) {
   struct stat sb;
   return !p.empty() && stat(p.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+bool env_on(const char* name) {
+  const char* e = std::getenv(name);
+  return e && *e && std::string(e) != "0";
+}
+
+// Compiled kernels are kept on disk, so a later process skips NVRTC (tens of ms a kernel):
+// $MLX_CUDA_CACHE_DIR, else $XDG_CACHE_HOME/mlx/cuda, else ~/.cache/mlx/cuda; MLX_CUDA_CACHE=0
+// turns it off. A file holds the whole key (source, options, GPU, NVRTC version) before the
+// cubin, and is used only when that key matches: a hash collision or a stale file compiles anew.
+std::string disk_cache_dir() {
+  static const std::string dir = []() -> std::string {
+    if (const char* c = std::getenv("MLX_CUDA_CACHE"); c && std::string(c) == "0") return "";
+    std::string d;
+    if (const char* e = std::getenv("MLX_CUDA_CACHE_DIR"); e && *e) {
+      d = e;
+    } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+      d = std::string(x) + "/mlx/cuda";
+    } else if (const char* h = std::getenv("HOME"); h && *h) {
+      d = std::string(h) + "/.cache/mlx/cuda";
+    } else {
+      return "";
+    }
+    // mkdir -p, ignoring failures (the cache is then simply not used).
+    for (size_t i = 1; i <= d.size(); ++i)
+      if (i == d.size() || d[i] == '/') mkdir(d.substr(0, i).c_str(), 0755);
+    return is_dir(d) ? d : "";
+  }();
+  return dir;
+}
+
+std::string disk_cache_path(const std::string& key) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  char name[40];
+  std::snprintf(name, sizeof(name), "/%016llx.cubin", static_cast<unsigned long long>(h));
+  return disk_cache_dir() + name;
+}
+
+bool disk_cache_load(const std::string& key, std::string& cubin) {
+  if (disk_cache_dir().empty()) return false;
+  std::ifstream f(disk_cache_path(key), std::ios::binary);
+  if (!f) return false;
+  uint64_t n = 0;
+  if (!f.read(reinterpret_cast<char*>(&n), sizeof(n)) || n != key.size()) return false;
+  std::string stored(n, '\0');
+  if (!f.read(stored.data(), static_cast<std::streamsize>(n)) || stored != key) return false;
+  std::ostringstream rest;
+  rest << f.rdbuf();
+  cubin = rest.str();
+  return !cubin.empty();
+}
+
+void disk_cache_store(const std::string& key, const std::string& cubin) {
+  if (disk_cache_dir().empty()) return;
+  std::string path = disk_cache_path(key);
+  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    if (!f) return;
+    uint64_t n = key.size();
+    f.write(reinterpret_cast<const char*>(&n), sizeof(n));
+    f.write(key.data(), static_cast<std::streamsize>(n));
+    f.write(cubin.data(), static_cast<std::streamsize>(cubin.size()));
+    if (!f) {
+      f.close();
+      std::remove(tmp.c_str());
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) std::remove(tmp.c_str());
 }
 
 }  // namespace
@@ -87,9 +167,6 @@ cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, con
   if (it != cache.end()) return it->second;
   auto& nv = nvrtc();
   if (!nv.ok) throw std::runtime_error(std::string(op) + " NVRTC (libnvrtc.so) was not found; it compiles GPU kernels at run time.");
-  nvrtcProgram prog;
-  if (nv.create(&prog, src.c_str(), (symbol + ".cu").c_str(), 0, nullptr, nullptr) != NVRTC_SUCCESS)
-    throw std::runtime_error(std::string(op) + " nvrtcCreateProgram failed.");
   std::vector<std::string> opts = {
       "--gpu-architecture=sm_" + std::to_string(props().major) + std::to_string(props().minor), "--std=c++17",
       "-default-device"};
@@ -98,22 +175,45 @@ cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, con
     opts.push_back("--include-path=" + d);
     if (is_dir(d + "/cccl")) opts.push_back("--include-path=" + d + "/cccl");
   }
-  std::vector<const char*> copts;
-  for (auto& o : opts) copts.push_back(o.c_str());
-  nvrtcResult r = nv.compile(prog, static_cast<int>(copts.size()), copts.data());
-  if (r != NVRTC_SUCCESS) {
-    size_t n = 0;
-    nv.log_size(prog, &n);
-    std::string log(n, '\0');
-    nv.log(prog, log.data());
-    nv.destroy(&prog);
-    throw std::runtime_error(std::string(op) + " NVRTC failed to compile the kernel '" + symbol + "':\n" + log);
+  static const bool log = env_on("MLX_CUDA_LOG_COMPILE");
+  auto t0 = std::chrono::steady_clock::now();
+  std::string disk_key = key + '\0' + props().name;
+  for (auto& o : opts) disk_key += '\0' + o;
+  if (nv.version) {
+    int major = 0, minor = 0;
+    nv.version(&major, &minor);
+    disk_key += std::string(1, '\0') + "nvrtc " + std::to_string(major) + "." + std::to_string(minor);
   }
-  size_t n = 0;
-  nv.cubin_size(prog, &n);
-  std::string cubin(n, '\0');
-  nv.cubin(prog, cubin.data());
-  nv.destroy(&prog);
+  graph_break();  // loading a module cannot be captured
+  std::string cubin;
+  bool from_disk = disk_cache_load(disk_key, cubin);
+  if (!from_disk) {
+    nvrtcProgram prog;
+    if (nv.create(&prog, src.c_str(), (symbol + ".cu").c_str(), 0, nullptr, nullptr) != NVRTC_SUCCESS)
+      throw std::runtime_error(std::string(op) + " nvrtcCreateProgram failed.");
+    std::vector<const char*> copts;
+    for (auto& o : opts) copts.push_back(o.c_str());
+    nvrtcResult r = nv.compile(prog, static_cast<int>(copts.size()), copts.data());
+    if (r != NVRTC_SUCCESS) {
+      size_t n = 0;
+      nv.log_size(prog, &n);
+      std::string msg(n, '\0');
+      nv.log(prog, msg.data());
+      nv.destroy(&prog);
+      throw std::runtime_error(std::string(op) + " NVRTC failed to compile the kernel '" + symbol + "':\n" + msg);
+    }
+    size_t n = 0;
+    nv.cubin_size(prog, &n);
+    cubin.assign(n, '\0');
+    nv.cubin(prog, cubin.data());
+    nv.destroy(&prog);
+    disk_cache_store(disk_key, cubin);
+  }
+  if (log) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "[cuda] %s kernel %s in %.1f ms\n", from_disk ? "loaded from the disk cache" : "compiled",
+                 symbol.c_str(), ms);
+  }
   cudaLibrary_t lib;
   MLX_CUDA_CHECK(cudaLibraryLoadData(&lib, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
   cudaKernel_t k;

@@ -69,15 +69,35 @@ __device__ A block_reduce(A v) {
 }
 
 // Rows of `len` contiguous values; grid (rows, chunks). Writes one partial per (row, chunk).
+// Chunks are whole multiples of 16 bytes, and each block reads its range in 16-byte vectors
+// (scalar head up to the first aligned element, scalar tail): 4-byte loads kept too few bytes
+// in flight to stream at the memory's rate.
 template <ReduceType R, typename In, typename A, typename Out>
 __global__ void k_row_reduce(const In* __restrict__ x, Out* __restrict__ y, int64_t len, int chunks) {
   using Op = RedOp<R, A>;
+  constexpr int V = sizeof(In) < 16 ? 16 / sizeof(In) : 1;
   int64_t row = blockIdx.x;
-  int64_t per = (len + chunks - 1) / chunks;
+  int64_t per = ((len + chunks - 1) / chunks + V - 1) / V * V;
   int64_t s = blockIdx.y * per, e = min(len, s + per);
   const In* p = x + row * len;
   A acc = Op::init();
-  for (int64_t i = s + threadIdx.x; i < e; i += blockDim.x) acc = Op::combine(acc, cast<A>(p[i]));
+  if (s < e) {
+    int64_t head = 0;
+    if constexpr (V > 1) {
+      int64_t mis = static_cast<int64_t>((reinterpret_cast<uintptr_t>(p + s) % 16) / sizeof(In));
+      head = mis ? min(static_cast<int64_t>(V) - mis, e - s) : 0;
+    }
+    if (threadIdx.x < head) acc = Op::combine(acc, cast<A>(p[s + threadIdx.x]));
+    int64_t a = s + head;
+    int64_t nv = (e - a) / V;
+    const Vec<In, V>* pv = reinterpret_cast<const Vec<In, V>*>(p + a);
+    for (int64_t i = threadIdx.x; i < nv; i += blockDim.x) {
+      Vec<In, V> v = pv[i];
+#pragma unroll
+      for (int j = 0; j < V; ++j) acc = Op::combine(acc, cast<A>(v.v[j]));
+    }
+    for (int64_t i = a + nv * V + threadIdx.x; i < e; i += blockDim.x) acc = Op::combine(acc, cast<A>(p[i]));
+  }
   acc = block_reduce<Op>(acc);
   if (threadIdx.x == 0) y[row * chunks + blockIdx.y] = cast<Out>(acc);
 }

@@ -91,6 +91,45 @@ Runtime& rt() {
 }
 thread_local int t_slot = 0;  // slot of the node being evaluated on this thread
 
+// CUDA graphs (gpu::begin_tape). The capture is thread-local and relaxed: only this thread's
+// work on the default stream is recorded, and graph_break ends it before any call a capture
+// cannot hold. Executable graphs are kept per node-sequence key and updated in place with the
+// new capture (new buffers, same kernels); when the update is refused a new one is made. The
+// key only chooses which executable to update: the graph launched is always this capture.
+struct GraphCache {
+  struct Entry {
+    cudaGraphExec_t exec = nullptr;
+    uint32_t runs = 0;
+    uint64_t used = 0;
+  };
+  std::mutex mu;
+  std::unordered_map<uint64_t, Entry> m;
+  uint64_t clock = 0;
+  size_t launched = 0, instantiated = 0, updated = 0, early_ends = 0;
+  static constexpr size_t kMax = 128;
+};
+GraphCache& graph_cache() {
+  static GraphCache* g = new GraphCache;  // never destroyed: graphs may be in flight at exit
+  return *g;
+}
+struct Capture {
+  bool on = false;
+  bool ending = false;  // end_tape is ending it (not a node that cannot be captured)
+  uint64_t key = 0;
+};
+thread_local Capture t_cap;
+std::atomic<bool> graphs_off{false};
+bool graphs_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("MLX_CUDA_GRAPHS");
+    return !(e && std::string(e) == "0");
+  }();
+  return on && !graphs_off.load(std::memory_order_relaxed);
+}
+// Below this many nodes an evaluation is queued node by node: the capture, update and graph
+// launch cost more host time than they save.
+constexpr size_t kMinGraphNodes = 16;
+
 // Device pool: freed blocks are cached by rounded size. With one CUDA stream, a block freed on
 // the host after its last kernel was queued may be handed to the next kernel (stream order).
 // With several, the free records an event on each stream, and the stream that gets the block
@@ -140,6 +179,7 @@ class DevicePool {
       }
     }
     void* p = nullptr;
+    graph_break();
     if (cudaMalloc(&p, sz) != cudaSuccess) {
       cudaGetLastError();
       free_cache(0);
@@ -181,6 +221,7 @@ class DevicePool {
     if (cache_bytes > cache_limit) free_cache(cache_limit);
   }
   void free_cache(size_t keep) {  // with mu held
+    if (cache_bytes > keep && !cache.empty()) graph_break();
     while (cache_bytes > keep && !cache.empty()) {
       auto it = std::prev(cache.end());
       cache_bytes -= it->first;
@@ -219,6 +260,7 @@ void to_device(Data& d) {
   if (d.where & Data::kDevice) return;
   if (!d.device && d.buffer.size) d.device = pool().malloc(d.buffer.size);
   if (d.buffer.size) {
+    graph_break();  // a copy from pageable host memory cannot be captured
     MLX_CUDA_CHECK(cudaMemcpyAsync(d.device, d.buffer.ptr, d.buffer.size, cudaMemcpyHostToDevice,
                                    stream()));
   }
@@ -233,6 +275,62 @@ bool on_primary_stream() { return t_slot == 0; }
 const cudaDeviceProp& props() { return rt().props; }
 void* dev_malloc(size_t n) { return pool().malloc(n); }
 void dev_free(void* p, size_t n) { pool().free(p, n); }
+
+void graph_break() {
+  if (!t_cap.on) return;
+  t_cap.on = false;
+  if (!t_cap.ending) {
+    std::lock_guard lk(graph_cache().mu);
+    ++graph_cache().early_ends;
+  }
+  cudaGraph_t g = nullptr;
+  cudaError_t e = cudaStreamEndCapture(rt().slots[0], &g);
+  if (e != cudaSuccess || !g) {
+    // Something outside the backend's knowledge broke the capture: its work is lost.
+    cudaGetLastError();
+    graphs_off = true;
+    throw std::runtime_error(std::string("[eval] a CUDA graph capture failed (") + cudaGetErrorString(e) +
+                             "); CUDA graphs are now off in this process (MLX_CUDA_GRAPHS=0 turns them off).");
+  }
+  struct GraphGuard {
+    cudaGraph_t g;
+    ~GraphGuard() { cudaGraphDestroy(g); }
+  } guard{g};
+  size_t nodes = 0;
+  cudaGraphGetNodes(g, nullptr, &nodes);
+  if (nodes == 0) return;
+  auto& gc = graph_cache();
+  std::lock_guard lk(gc.mu);
+  auto& en = gc.m[t_cap.key];
+  en.used = ++gc.clock;
+  if (en.exec) {
+    cudaGraphExecUpdateResultInfo info;
+    if (cudaGraphExecUpdate(en.exec, g, &info) != cudaSuccess) {
+      cudaGetLastError();
+      cudaGraphExecDestroy(en.exec);  // freed once its launches in flight finish
+      en.exec = nullptr;
+    } else {
+      ++gc.updated;
+    }
+  }
+  if (!en.exec) {
+    MLX_CUDA_CHECK(cudaGraphInstantiate(&en.exec, g, 0));
+    ++gc.instantiated;
+    size_t execs = 0;
+    for (auto& [k, v] : gc.m) execs += v.exec != nullptr;
+    if (execs > GraphCache::kMax) {  // drop the least recently used executable
+      GraphCache::Entry* old = nullptr;
+      for (auto& [k, v] : gc.m)
+        if (v.exec && &v != &en && (!old || v.used < old->used)) old = &v;
+      if (old) {
+        cudaGraphExecDestroy(old->exec);
+        old->exec = nullptr;
+      }
+    }
+  }
+  MLX_CUDA_CHECK(cudaGraphLaunch(en.exec, rt().slots[0]));
+  ++gc.launched;
+}
 
 const void* in_ptr(const array& a) {
   Data& d = *a.data_shared_ptr();
@@ -436,6 +534,72 @@ int device_count() {
   return n;
 }
 
+bool begin_tape(const std::vector<array>& tape) {
+  using namespace cu;
+  if (t_cap.on || tape.size() < kMinGraphNodes || !graphs_enabled() || profile()) return false;
+  auto& r = rt();
+  if (r.multi() || r.primary < 0) return false;
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  mix(tape.size());
+  for (auto& a : tape) {
+    if (!a.has_primitive()) return false;
+    Primitive& p = a.primitive();
+    if (p.device().type != Device::gpu || p.stream().index != r.primary) return false;
+    mix(typeid(p).hash_code());
+    mix(static_cast<uint64_t>(a.dtype()));
+    for (auto d : a.shape()) mix(static_cast<uint64_t>(d));
+    for (auto& in : a.inputs()) {
+      mix(static_cast<uint64_t>(in.dtype()) + 0x100);
+      for (auto d : in.shape()) mix(static_cast<uint64_t>(d));
+    }
+  }
+  {
+    auto& gc = graph_cache();
+    std::lock_guard lk(gc.mu);
+    auto& en = gc.m[h];
+    en.used = ++gc.clock;
+    if (en.runs < 2) ++en.runs;
+    // The first run of a sequence goes node by node: it compiles kernels and builds plans,
+    // which a capture cannot hold.
+    if (en.runs < 2) return false;
+  }
+  // Inputs that live only on the host are copied now, before the capture.
+  for (auto& a : tape) {
+    for (auto& in : a.inputs()) {
+      if (!in.is_available()) continue;
+      Data& d = *in.data_shared_ptr();
+      if (!(d.where & Data::kDevice) && d.buffer.size) cu::in_ptr(in);
+    }
+  }
+  if (cudaStreamBeginCapture(r.slots[0], cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  t_cap.on = true;
+  t_cap.key = h;
+  return true;
+}
+
+void end_tape(bool started) {
+  if (!started || !cu::t_cap.on) return;
+  cu::t_cap.ending = true;
+  try {
+    cu::graph_break();
+  } catch (...) {
+    cu::t_cap.ending = false;
+    throw;
+  }
+  cu::t_cap.ending = false;
+}
+
+std::map<std::string, size_t> graph_stats() {
+  auto& gc = cu::graph_cache();
+  std::lock_guard lk(gc.mu);
+  return {{"launched", gc.launched}, {"instantiated", gc.instantiated}, {"updated", gc.updated},
+          {"early_ends", gc.early_ends}};
+}
+
 void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   for (auto& o : outputs) {
     if (o.dtype() == Dtype::float64) {
@@ -520,6 +684,7 @@ void to_host(Data& d) {
     if (!d.deleter) d.deleter = allocator::free;
   }
   if (d.buffer.size) {
+    cu::graph_break();
     // On the stream that last wrote the data (the default one if none is recorded).
     cudaStream_t s = cu::rt().slots[d.gpu_slot < 0 ? 0 : d.gpu_slot];
     MLX_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device, d.buffer.size, cudaMemcpyDeviceToHost, s));

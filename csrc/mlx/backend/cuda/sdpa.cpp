@@ -338,6 +338,7 @@ bool plan_for(const Desc& d, Kind kind, Plan& plan) {
   std::lock_guard<std::mutex> lk(cache_mutex());
   auto it = cache().find(key);
   if (it == cache().end()) {
+    graph_break();  // building a plan cannot be captured
     std::string why;
     Plan p = build(d, kind, why);
     if (!p.graph) log_refusal(d, kind, why);
@@ -395,6 +396,7 @@ bool is_causal_mask(const array& m) {
         e.Lk == Lk && e.t == t)
       return e.causal;
   }
+  graph_break();  // the answer is read back on the host
   bool causal = mask_is_causal(in_ptr(m), t, sq, sk, Lq, Lk);
   if (seen.size() >= 4) seen.erase(seen.begin());
   seen.push_back({m.data_shared_ptr(), m.offset(), sq, sk, Lq, Lk, t, causal});

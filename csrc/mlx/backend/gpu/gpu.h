@@ -22,6 +22,33 @@ int device_count();
 // outputs stay there until a GPU kernel needs them).
 void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 
+// CUDA graphs. An evaluation whose nodes all run on the default GPU stream, and whose node
+// sequence was seen before, is captured into a graph and launched as one (the launch gaps of
+// its kernels go away); a node that cannot be captured ends the graph early and the rest runs
+// as usual. begin_tape returns whether it started a capture; end_tape(true) launches it.
+// MLX_CUDA_GRAPHS=0 turns this off.
+bool begin_tape(const std::vector<array>& tape);
+void end_tape(bool started);
+struct TapeScope {
+  bool started;
+  explicit TapeScope(const std::vector<array>& tape) : started(begin_tape(tape)) {}
+  void end() {
+    bool s = started;
+    started = false;
+    end_tape(s);
+  }
+  ~TapeScope() {
+    try {
+      end_tape(started);
+    } catch (...) {
+    }
+  }
+};
+
+// Counters of the CUDA graphs so far: "launched" graphs, of which "instantiated" anew and
+// "updated" in place, and "early_ends" (captures ended before the evaluation's end).
+std::map<std::string, size_t> graph_stats();
+
 // Called after a CPU kernel ran: outputs that share a buffer with a device copy (donated or
 // viewed inputs) drop that copy, since the host copy is now the current one.
 void after_cpu_eval(std::vector<array>& outputs);

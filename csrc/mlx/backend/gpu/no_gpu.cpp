@@ -10,6 +10,9 @@ int device_count() { return 0; }
 void eval(Primitive&, const std::vector<array>&, std::vector<array>&) {
   throw std::runtime_error("[eval] this build of mlx has no GPU backend; got an op on a gpu stream.");
 }
+bool begin_tape(const std::vector<array>&) { return false; }
+void end_tape(bool) {}
+std::map<std::string, size_t> graph_stats() { return {}; }
 void after_cpu_eval(std::vector<array>&) {}
 void to_host(Data&) {
   throw std::runtime_error("[to_host] this build of mlx has no GPU backend; got device data.");
