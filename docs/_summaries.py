@@ -176,8 +176,8 @@ SUMMARIES = {
     "stop_gradient": "Returns ``a`` unchanged and blocks gradients flowing through it.",
     # transforms
     "eval": "Evaluates the given arrays (and trees of arrays), running their graphs.",
-    "async_eval": "Starts evaluating the given arrays; on the CPU backend this evaluates "
-    "them at once.",
+    "async_eval": "Starts evaluating the given arrays and returns; graphs of CPU operations "
+    "run on a background thread, and any later use of the results waits for them.",
     "disable_compile": "Makes :func:`compile` return functions that run uncompiled.",
     "enable_compile": "Undoes :func:`disable_compile`.",
     # devices and streams

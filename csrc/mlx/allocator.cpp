@@ -1,6 +1,7 @@
 #include "mlx/allocator.h"
 #include "mlx/small_pool.h"
 #include "mlx/backend/gpu/gpu.h"
+#include "mlx/transforms.h"
 
 #include <cstdlib>
 #include <map>
@@ -198,11 +199,36 @@ PoolCache* pool_cache() {
   owner.cache = t_pool = new PoolCache();
   return t_pool;
 }
+
+// Full lists a thread's cache gave up, for threads whose list of that class is empty: a
+// thread that frees what another allocates (async_eval's background thread frees the nodes
+// the calling thread builds) passes the blocks back a list at a time instead of one by one
+// through the system allocator. Holds at most kDepotLists lists per class.
+constexpr unsigned kDepotLists = 2;
+struct Depot {
+  std::mutex mu;
+  FreeBlock* head[kPoolClasses][kDepotLists] = {};
+  unsigned count[kPoolClasses][kDepotLists] = {};
+  unsigned n[kPoolClasses] = {};
+};
+Depot& depot() {
+  static Depot* d = new Depot();  // never destroyed: blocks are freed until the end
+  return *d;
+}
 }  // namespace
 
 void* pool_alloc(size_t size) {
   size_t c = (size + 15) / 16 - 1;
   if (PoolCache* p = pool_cache()) {
+    if (!p->head[c]) {
+      Depot& d = depot();
+      std::lock_guard lk(d.mu);
+      if (d.n[c]) {
+        unsigned k = --d.n[c];
+        p->head[c] = d.head[c][k];
+        p->count[c] = d.count[c][k];
+      }
+    }
     if (FreeBlock* b = p->head[c]) {
       p->head[c] = b->next;
       --p->count[c];
@@ -215,13 +241,24 @@ void* pool_alloc(size_t size) {
 void pool_free(void* ptr, size_t size) noexcept {
   size_t c = (size + 15) / 16 - 1;
   if (PoolCache* p = pool_cache()) {
-    if (p->count[c] < kPoolBytesPerClass / ((c + 1) * 16)) {
-      auto* b = static_cast<FreeBlock*>(ptr);
-      b->next = p->head[c];
-      p->head[c] = b;
-      ++p->count[c];
-      return;
+    if (p->count[c] >= kPoolBytesPerClass / ((c + 1) * 16)) {
+      Depot& d = depot();
+      std::lock_guard lk(d.mu);
+      if (d.n[c] == kDepotLists) {
+        ::operator delete(ptr);
+        return;
+      }
+      unsigned k = d.n[c]++;
+      d.head[c][k] = p->head[c];
+      d.count[c][k] = p->count[c];
+      p->head[c] = nullptr;
+      p->count[c] = 0;
     }
+    auto* b = static_cast<FreeBlock*>(ptr);
+    b->next = p->head[c];
+    p->head[c] = b;
+    ++p->count[c];
+    return;
   }
   ::operator delete(ptr);
 }
@@ -234,24 +271,32 @@ void free(Buffer b) { alloc().free(b); }
 
 // With a GPU backend the counters add the device pool's to the host's (the peak is the sum of
 // the two pools' peaks) and the limits apply to each pool.
+// Each first waits for a pending background evaluation (async_eval), so that the counters and
+// limits relate to the evaluations requested before the call, as after eval; an exception of
+// that evaluation is left for the next eval or data access.
 size_t get_active_memory() {
+  detail::wait_async(false);
   std::lock_guard lk(alloc().mu_);
   return alloc().active_ + gpu::active_memory();
 }
 size_t get_peak_memory() {
+  detail::wait_async(false);
   std::lock_guard lk(alloc().mu_);
   return alloc().peak_ + gpu::peak_memory();
 }
 void reset_peak_memory() {
+  detail::wait_async(false);
   std::lock_guard lk(alloc().mu_);
   alloc().peak_ = alloc().active_;
   gpu::reset_peak_memory();
 }
 size_t get_cache_memory() {
+  detail::wait_async(false);
   std::lock_guard lk(alloc().mu_);
   return alloc().cache_bytes_ + gpu::cache_memory();
 }
 size_t set_memory_limit(size_t limit) {
+  detail::wait_async(false);
   std::lock_guard lk(alloc().mu_);
   size_t old = alloc().memory_limit_;
   alloc().memory_limit_ = limit;
@@ -260,6 +305,7 @@ size_t set_memory_limit(size_t limit) {
 }
 size_t get_memory_limit() { std::lock_guard lk(alloc().mu_); return alloc().memory_limit_; }
 size_t set_cache_limit(size_t limit) {
+  detail::wait_async(false);
   std::lock_guard lk(alloc().mu_);
   size_t old = alloc().cache_limit_;
   alloc().cache_limit_ = limit;
@@ -273,6 +319,7 @@ size_t set_wired_limit(size_t limit) {
   return old;
 }
 void clear_cache() {
+  detail::wait_async(false);
   std::lock_guard lk(alloc().mu_);
   alloc().free_cache_locked(0);
   gpu::clear_cache();

@@ -177,6 +177,17 @@ void array::detach() {
   desc_->primitive = nullptr;
 }
 
+void array::detach_keep_siblings() {
+  std::vector<std::vector<array>> ins(desc_->siblings.size() + 1);
+  for (size_t i = 0; i < desc_->siblings.size(); ++i) {
+    auto& d = *desc_->siblings[i].desc_;
+    ins[i].swap(d.inputs);
+    d.primitive = nullptr;
+  }
+  ins.back().swap(desc_->inputs);
+  desc_->primitive = nullptr;
+}
+
 void array::set_data(Buffer buffer) {
   desc_->data = std::allocate_shared<Data>(detail::PoolAllocator<Data>(), buffer);
   desc_->offset = 0;

@@ -2,6 +2,7 @@
 // data (once evaluated) or a primitive and its inputs (while lazy).
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -126,6 +127,15 @@ class array {
 
   // Drops the primitive and inputs after evaluation so the graph frees as it goes.
   void detach();
+  // As detach, for this array and its siblings, but leaves the sibling lists as they are
+  // (the background evaluation uses it: only the thread that drops a group's last handle may
+  // change those lists, see ~array).
+  void detach_keep_siblings();
+  // True while async_eval's background evaluation may still change this node (its data,
+  // inputs, primitive), or any node reached through its inputs. Set and cleared by that
+  // evaluation (transforms/eval.cpp); graph walks that run meanwhile stop at such nodes.
+  bool is_pending() const { return desc_->pending.load(std::memory_order_acquire); }
+  void set_pending(bool p) { desc_->pending.store(p, std::memory_order_release); }
 
   // Data access (valid once evaluated).
   // Host pointers: with a GPU backend these first bring the data back from the device if needed.
@@ -173,6 +183,7 @@ class array {
     size_t data_size = 0;
     Flags flags;
     bool is_tracer = false;
+    std::atomic<bool> pending{false};
     ArrayDesc(Shape s, Dtype t);
     ~ArrayDesc();
   };

@@ -11,6 +11,7 @@
 
 #include "mlx/allocator.h"
 #include "mlx/backend/gpu/gpu.h"
+#include "mlx/transforms.h"
 
 namespace mlx::core {
 
@@ -95,9 +96,14 @@ Stream new_stream(Device d) {
   return s;
 }
 
-// CPU work is done when eval returns; GPU work is queued and waited for here.
-void synchronize() { gpu::synchronize(); }
+// CPU work is done when eval returns, or here for async_eval's background evaluation; GPU work
+// is queued and waited for here.
+void synchronize() {
+  detail::wait_async();
+  gpu::synchronize();
+}
 void synchronize(Stream s) {
+  detail::wait_async();
   if (s.device.type == Device::gpu) gpu::synchronize();
 }
 

@@ -270,6 +270,7 @@ struct GraphBuilder {
 }  // namespace
 
 ExportTrace trace_for_export(const KwargsFn& fun, const std::vector<array>& args, const Kwargs& kwargs) {
+  detail::wait_async();  // the trace reads the state of the constants it captures
   ExportTrace t;
   t.num_args = static_cast<int>(args.size());
   std::vector<array> inputs = args;

@@ -58,6 +58,9 @@ void init_transforms(nb::module_& m) {
   init_compile(m);
   init_custom(m);
   init_graph(m);
+  // At interpreter exit, a background evaluation stops after its current node (before the
+  // interpreter and the library's static objects go away).
+  nb::module_::import_("atexit").attr("register")(nb::cpp_function([]() { detail::async_shutdown(); }));
   m.def("_compile_depth", [](int delta) {
     detail::compile_trace_depth() += delta;
     return detail::compile_trace_depth();
@@ -109,6 +112,7 @@ void init_custom(nb::module_& m) {
 void init_graph(nb::module_& m) {
   // Nodes of the graphs that produce `outputs`: (id, name, input ids, shape, dtype, is_evaluated).
   m.def("_graph_nodes", [](std::vector<array> outputs) {
+    detail::wait_async();  // the walk reads inputs and primitives, which evaluation drops
     nb::list nodes;
     std::unordered_set<uintptr_t> seen;
     std::vector<array> stack(outputs.begin(), outputs.end());

@@ -118,6 +118,8 @@ void SubReader::read_at(char* data, size_t n, size_t offset) {
 
 // ---- FileWriter ----
 FileWriter::FileWriter(std::string path) : path_(std::move(path)) {
+  // A pending background evaluation may still read this file (a lazy load).
+  core::detail::wait_async();
   f_ = std::fopen(path_.c_str(), "wb");
 }
 

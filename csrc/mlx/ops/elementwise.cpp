@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "mlx/ops.h"
+#include "mlx/transforms.h"
 
 namespace mlx::core {
 
@@ -210,9 +211,11 @@ array astype(array a, Dtype dtype, SD s) {
   if (a.dtype() == dtype) return a;
   // A float64 constant scalar (the ops make these from C++ doubles) is converted now, not by
   // a node: GPU streams have no float64 kernels, and one node fewer is cheaper anyway.
-  if (a.dtype() == float64 && a.ndim() == 0 && !a.has_primitive() && a.is_available() && !a.is_tracer() &&
-      !is_complex(dtype))
-    return array(a.item<double>(), dtype);
+  // (A node of a pending background evaluation is waited for before its state is read.)
+  if (a.dtype() == float64 && a.ndim() == 0 && !is_complex(dtype)) {
+    detail::wait_async_for(a);
+    if (!a.has_primitive() && a.is_available() && !a.is_tracer()) return array(a.item<double>(), dtype);
+  }
   return array(a.shape(), dtype, std::make_shared<AsType>(to_stream(s), dtype), {a});
 }
 

@@ -1,5 +1,6 @@
 // Ops of the sort/scan family: validation, dtype rules and graph construction.
 #include "mlx/ops/sort_scan.h"
+#include "mlx/transforms.h"
 
 #include <numeric>
 
@@ -292,6 +293,7 @@ std::vector<array> depends(const std::vector<array>& inputs, const std::vector<a
     shapes.push_back(x.shape());
     dtypes.push_back(x.dtype());
   }
+  detail::wait_async_for(inputs[0]);  // stream() reads the primitive, which evaluation drops
   auto prim = std::make_shared<Depends>(inputs[0].stream(), static_cast<int>(inputs.size()));
   if (inputs.size() == 1) return {array(shapes[0], dtypes[0], prim, all)};
   return array::make_arrays(shapes, dtypes, prim, all);

@@ -34,16 +34,17 @@ std::vector<array> depending_tape(const std::vector<array>& outputs, const IdSet
   // One complete walk per output, so an output that feeds a later one (f(x) = (h, exp(h)))
   // is on the tape, and known to depend on the inputs, before the later one is checked.
   for (auto& o : outputs) {
-    if (!state.try_emplace(o.id()).second) continue;  // an input, or seen already
+    // A node of a pending background evaluation depends on no input (see transforms.h).
+    if (o.is_pending() || !state.try_emplace(o.id()).second) continue;  // an input, or seen already
     stack.push_back({&o, 0, false});
     while (!stack.empty()) {
       Frame& f = stack.back();
       const array& a = *f.a;
       if (a.has_primitive() && f.i < a.inputs().size()) {
         const array& in = a.inputs()[f.i++];
-        if (!in.has_primitive()) {
-          // A leaf (a constant, an evaluated value, an input) needs no visit or record: it
-          // depends on the inputs only if it is one.
+        if (in.is_pending() || !in.has_primitive()) {
+          // A leaf (a constant, an evaluated value, an input, a node of a pending background
+          // evaluation) needs no visit or record: it depends on the inputs only if it is one.
           f.dep |= input_ids.contains(in.id());
           continue;
         }

@@ -40,6 +40,7 @@ bool is_shapeless_error(const std::exception& e) {
 }
 
 CompiledGraph::CompiledGraph(const VecFn& fun, const std::vector<array>& inputs, bool fuse_ops) {
+  detail::wait_async();  // the trace reads the state of the constants it captures
   detail::TraceGuard guard;
   std::vector<array> tracers;
   std::unordered_map<uintptr_t, int> input_index;
