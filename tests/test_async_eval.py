@@ -390,7 +390,8 @@ def test_error_in_memory_limit():
     mx.clear_cache()
     old = mx.set_memory_limit(mx.get_active_memory() + (1 << 20))
     try:
-        a = mx.arange(1 << 20, dtype=mx.float32) * 2  # 4 MB: over the limit at evaluation
+        with mx.stream(mx.cpu):  # the host allocator's limit
+            a = mx.arange(1 << 20, dtype=mx.float32) * 2  # 4 MB: over the limit at evaluation
         mx.async_eval(a)
         with pytest.raises(RuntimeError, match="memory limit"):
             a.tolist()

@@ -298,3 +298,15 @@ def test_reductions_many_rows():
     close(mx.sum(x, axis=1, stream=mx.gpu), mx.sum(x, axis=1, stream=mx.cpu))
     y = mx.array(rng.standard_normal((70000, 3, 4)).astype(np.float32))
     close(mx.max(y, axis=1, stream=mx.gpu), mx.max(y, axis=1, stream=mx.cpu))
+
+
+def test_norm_with_broadcast_weight_matches_contiguous():
+    """nn.LayerNorm starts with mx.ones/mx.zeros (one value broadcast): the fused norm kernel
+    reads them with stride 0, and gives the bits of contiguous weights."""
+    x = mx.array(rng.standard_normal((4, 64)).astype(np.float32))
+    wb, bb = mx.full((64,), 1.5), mx.zeros((64,))
+    wc, bc = mx.array(np.full(64, 1.5, np.float32)), mx.array(np.zeros(64, np.float32))
+    np.testing.assert_array_equal(np.array(mx.fast.layer_norm(x, wb, bb, 1e-5)),
+                                  np.array(mx.fast.layer_norm(x, wc, bc, 1e-5)))
+    np.testing.assert_array_equal(np.array(mx.fast.rms_norm(x, wb, 1e-5)), np.array(mx.fast.rms_norm(x, wc, 1e-5)))
+    close(mx.fast.layer_norm(x, wb, bb, 1e-5), mx.fast.layer_norm(x, wb, bb, 1e-5, stream=mx.cpu))

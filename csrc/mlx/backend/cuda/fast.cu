@@ -29,10 +29,11 @@ __device__ float block_sum(float v, float* sh) {
   return sh[0];
 }
 
-// One block per row. LAYER: subtract the mean first. Weight/bias: length-n vectors or null.
+// One block per row. LAYER: subtract the mean first. Weight/bias: length-n vectors (element
+// stride ws/bs: 1, or 0 for one value broadcast) or null.
 template <typename T, int THREADS, bool LAYER>
 __global__ void k_norm(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b, T* __restrict__ y,
-                       int64_t n, float eps) {
+                       int64_t n, float eps, int ws, int bs) {
   __shared__ float sh[32];
   const T* p = x + blockIdx.x * n;
   T* q = y + blockIdx.x * n;
@@ -50,8 +51,8 @@ __global__ void k_norm(const T* __restrict__ x, const T* __restrict__ w, const T
   float inv = rsqrtf(block_sum<THREADS>(ss, sh) / static_cast<float>(n) + eps);
   for (int64_t i = threadIdx.x; i < n; i += THREADS) {
     float v = (static_cast<float>(p[i]) - mean) * inv;
-    if (w) v *= static_cast<float>(w[i]);
-    if (b) v += static_cast<float>(b[i]);
+    if (w) v *= static_cast<float>(w[i * ws]);
+    if (b) v += static_cast<float>(b[i * bs]);
     q[i] = cast<T>(v);
   }
 }
@@ -61,6 +62,16 @@ bool vector_of(const array& v, int64_t n, Dtype dt) {
          v.flags().row_contiguous;
 }
 
+// Element stride of a norm's weight/bias: 1 for a contiguous vector, 0 for one value broadcast
+// (mx.ones/mx.zeros, as nn.LayerNorm starts), -1 for anything else.
+int norm_param_stride(const array& v, int64_t n, Dtype dt) {
+  if (v.ndim() < 1 || v.size() != static_cast<size_t>(n) || v.dtype() != dt) return -1;
+  if (vector_of(v, n, dt)) return 1;
+  for (int i = 0; i < static_cast<int>(v.ndim()); ++i)
+    if (v.shape(i) != 1 && v.strides(i) != 0) return -1;
+  return 0;
+}
+
 template <bool LAYER>
 bool eval_norm(const std::vector<array>& inputs, array& out, float eps, bool has_w, bool has_b) {
   array x = inputs[0];
@@ -68,7 +79,8 @@ bool eval_norm(const std::vector<array>& inputs, array& out, float eps, bool has
   int64_t n = x.shape(-1), rows = x.size() / n;
   const array* w = has_w ? &inputs[1] : nullptr;
   const array* b = has_b ? &inputs[has_w ? 2 : 1] : nullptr;
-  if ((w && !vector_of(*w, n, x.dtype())) || (b && !vector_of(*b, n, x.dtype()))) return false;
+  int ws = w ? norm_param_stride(*w, n, x.dtype()) : 0, bs = b ? norm_param_stride(*b, n, x.dtype()) : 0;
+  if (ws < 0 || bs < 0) return false;
   if (!dense_rows(x, x)) return false;
   return dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -76,8 +88,8 @@ bool eval_norm(const std::vector<array>& inputs, array& out, float eps, bool has
     const T* pw = w ? in_ptr<T>(*w) : nullptr;
     const T* pb = b ? in_ptr<T>(*b) : nullptr;
     T* py = static_cast<T*>(alloc_out(out));
-    if (n <= 1024) k_norm<T, 128, LAYER><<<rows, 128, 0, stream()>>>(px, pw, pb, py, n, eps);
-    else k_norm<T, 512, LAYER><<<rows, 512, 0, stream()>>>(px, pw, pb, py, n, eps);
+    if (n <= 1024) k_norm<T, 128, LAYER><<<rows, 128, 0, stream()>>>(px, pw, pb, py, n, eps, ws, bs);
+    else k_norm<T, 512, LAYER><<<rows, 512, 0, stream()>>>(px, pw, pb, py, n, eps, ws, bs);
     check_launch("norm kernel");
   });
 }
