@@ -7,6 +7,7 @@ import sys
 import threading
 from functools import partial
 
+import mlx
 import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
@@ -27,7 +28,6 @@ def _on_cpu():
         mx.set_default_device(old)
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _rng(seed):
@@ -458,7 +458,9 @@ def test_inside_transforms():
 
 def _run(code):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.join(ROOT, "python") + os.pathsep + env.get("PYTHONPATH", "")
+    # The child imports the same mlx as this process (installed, or the source tree's python/).
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(mlx.__file__)))
+    env["PYTHONPATH"] = pkg_root + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
 
 
