@@ -16,7 +16,7 @@ from conftest import NoHostRuns
 
 pytestmark = pytest.mark.skipif(not mx.cuda.is_available(), reason="no CUDA GPU in this build/machine")
 
-LA_PRIMS = ("Inverse", "Cholesky", "QRF", "SVD", "Eigh", "LUF", "Solve", "SolveTriangular")
+LA_PRIMS = ("Inverse", "Cholesky", "QRF", "SVD", "Eigh", "Eig", "LUF", "Solve", "SolveTriangular")
 G, C = mx.gpu, mx.cpu
 rng = np.random.default_rng(0)
 
@@ -252,6 +252,41 @@ def test_eigh(shape, uplo, dtype):
         scale = max(1.0, float(np.max(np.abs(wn))))
         close(full @ vn, vn * wn[..., None, :], scale=scale)
         close(np.conj(np.swapaxes(vn, -1, -2)) @ vn, np.broadcast_to(np.eye(n), vn.shape), tol=5e-4)
+
+
+# ---------------- general eigenproblem ----------------
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (4, 4), (33, 33), (3, 6, 6), (64, 8, 8)])
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+def test_eig(shape, dtype):
+    x = rng.standard_normal(shape)
+    if dtype == np.complex64:
+        x = x + 1j * rng.standard_normal(shape)
+    x = x.astype(dtype)
+    n = shape[-1]
+    for name, a, xn in layouts(x):
+        with NoHostRuns(LA_PRIMS):
+            w = mx.linalg.eigvals(a, stream=G)
+            w2, v = mx.linalg.eig(a, stream=G)
+            mx.eval(w, w2, v)
+        assert w.dtype == mx.complex64 and v.dtype == mx.complex64 and v.shape == a.shape
+        wn, vn = npy(w2).astype(np.complex128), npy(v).astype(np.complex128)
+        full = np.asarray(xn, np.complex128)
+        scale = max(1.0, float(np.max(np.abs(wn))))
+        # A v = v diag(w), unit-norm columns; the same eigenvalues as the CPU and NumPy (as sets).
+        close(full @ vn, vn * wn[..., None, :], tol=5e-4, scale=scale)
+        close(np.linalg.norm(vn, axis=-2), np.ones(wn.shape), tol=1e-4)
+        same_set(npy(w), np.linalg.eigvals(full), 2e-3 * scale)
+        same_set(wn, npy(mx.linalg.eigvals(a, stream=C)), 2e-3 * scale)
+
+
+def same_set(a, b, tol):
+    """Each eigenvalue of a has one of b within tol, and the other way round (per matrix)."""
+    a = np.asarray(a, np.complex128).reshape(-1, a.shape[-1])
+    b = np.asarray(b, np.complex128).reshape(-1, b.shape[-1])
+    d = np.abs(a[:, :, None] - b[:, None, :])
+    assert d.min(axis=2).max() <= tol and d.min(axis=1).max() <= tol, (d.min(axis=2).max(), d.min(axis=1).max())
 
 
 # ---------------- LU ----------------

@@ -383,6 +383,65 @@ bool eval_eigh(Primitive& prim, const std::vector<array>& inputs, std::vector<ar
   return true;
 }
 
+// ---- Eig ----
+
+// cusolverDnXgeev on complex64 matrices (a float32 input is widened first: the complex QR
+// algorithm gives its eigenpairs directly as complex values). Right eigenvectors only, in
+// LAPACK's normalization (unit norm, largest component real), as columns.
+bool eval_eig(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& p = static_cast<Eig&>(prim);
+  const array& a = inputs[0];
+  Dtype dt = a.dtype();
+  if (!handled(dt, true) || outputs[0].dtype() != Dtype::complex64) return false;
+  bool vecs = p.compute_vectors_;
+  if (vecs && outputs[1].dtype() != Dtype::complex64) return false;
+  int64_t n = a.shape(-1), batch = batch_count(a);
+  if (n == 0 || batch == 0) return false;
+  Strided s;
+  if (!plan(a, true, s)) return false;
+  const int64_t nn = n * n;
+  const size_t csz = 8;  // complex64
+  Scratch buf(a.itemsize() * batch * nn), info(sizeof(int) * batch);
+  load(a, s, buf.p);
+  Scratch wide;
+  char* A = buf.as<char>();
+  if (dt == Dtype::float32) {
+    // Each float becomes the real part of a complex64 (imaginary parts zero).
+    wide.alloc(csz * batch * nn);
+    MLX_CUDA_CHECK(cudaMemsetAsync(wide.p, 0, csz * batch * nn, stream()));
+    MLX_CUDA_CHECK(cudaMemcpy2DAsync(wide.p, csz, buf.p, sizeof(float), sizeof(float), static_cast<size_t>(batch * nn),
+                                     cudaMemcpyDeviceToDevice, stream()));
+    A = wide.as<char>();
+  }
+  char* W = static_cast<char*>(alloc_out(outputs[0]));
+  Scratch vr(vecs ? csz * batch * nn : 0);
+  cusolverEigMode_t jobvr = vecs ? CUSOLVER_EIG_MODE_VECTOR : CUSOLVER_EIG_MODE_NOVECTOR;
+  size_t dws = 0, hws = 0;
+  // A cuSOLVER without geev for this configuration leaves the node to the host.
+  if (cusolverDnXgeev_bufferSize(solver(), params(), CUSOLVER_EIG_MODE_NOVECTOR, jobvr, n, CUDA_C_32F, A, n, CUDA_C_32F,
+                                 W, CUDA_C_32F, nullptr, n, CUDA_C_32F, vr.p, n, CUDA_C_32F, &dws,
+                                 &hws) != CUSOLVER_STATUS_SUCCESS) {
+    return false;  // the host kernel's allocation replaces the output's device buffer
+  }
+  Work w(dws, hws);
+  for (int64_t b = 0; b < batch; ++b) {
+    check(cusolverDnXgeev(solver(), params(), CUSOLVER_EIG_MODE_NOVECTOR, jobvr, n, CUDA_C_32F, A + b * nn * csz, n,
+                          CUDA_C_32F, W + b * n * csz, CUDA_C_32F, nullptr, n, CUDA_C_32F,
+                          vecs ? vr.as<char>() + b * nn * csz : nullptr, n, CUDA_C_32F, w.d(), w.dn(), w.h(), w.hn(),
+                          info.as<int>() + b),
+          "cusolverDnXgeev");
+    w.after_call();
+  }
+  // Eigenvectors are the columns of the column-major result.
+  if (vecs) la::store(vr.p, nn, 1, n, alloc_out(outputs[1]), batch, n, n, la::kAll, int(csz));
+  auto [bad, code] = first_bad(info.as<int>(), batch);
+  check_internal(code, "linalg::eig");
+  if (bad >= 0)
+    throw std::runtime_error(msg("[linalg::eig] the QR algorithm did not converge", batch_note(a, bad),
+                                 "; got LAPACK info ", code, "."));
+  return true;
+}
+
 // ---- LU ----
 
 bool eval_luf(Primitive&, const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -513,6 +572,7 @@ MLX_CUDA_KERNEL(Cholesky, uncaptured<eval_cholesky>);
 MLX_CUDA_KERNEL(QRF, uncaptured<eval_qrf>);
 MLX_CUDA_KERNEL(SVD, uncaptured<eval_svd>);
 MLX_CUDA_KERNEL(Eigh, uncaptured<eval_eigh>);
+MLX_CUDA_KERNEL(Eig, uncaptured<eval_eig>);
 MLX_CUDA_KERNEL(LUF, uncaptured<eval_luf>);
 MLX_CUDA_KERNEL(Solve, uncaptured<eval_solve>);
 MLX_CUDA_KERNEL(SolveTriangular, uncaptured<eval_solve_triangular>);
