@@ -4,16 +4,15 @@ matmul phase (clocks, memory pool state). Also the host time to build the graph 
 
     python benchmarks/gpu_gap.py
 """
+import os
 import statistics
+import sys
 import time
 
-import numpy as np
-
 import mlx.core as mx
-import mlx.nn as nn
-import mlx.optimizers as optim
 
-B, L, D, H = 8, 1024, 1024, 16
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_step_profile import mlx_block_step  # noqa: E402
 
 
 def timeit(run, sync, samples=7):
@@ -31,19 +30,7 @@ def timeit(run, sync, samples=7):
 
 
 def main():
-    rng = np.random.default_rng(0)
-    bf = mx.bfloat16
-    blk = nn.TransformerEncoderLayer(D, H, 4 * D, dropout=0.0, norm_first=True)
-    blk.set_dtype(bf)
-    opt = optim.AdamW(learning_rate=1e-4)
-    x = mx.array(rng.standard_normal((B, L, D), dtype=np.float32)).astype(bf)
-    mask = nn.MultiHeadAttention.create_additive_causal_mask(L).astype(bf)
-    lg = nn.value_and_grad(blk, lambda mdl, v: (mdl(v, mask).astype(mx.float32) ** 2).mean())
-
-    def step():
-        loss, g = lg(blk, x)
-        opt.update(blk, g)
-        mx.async_eval(loss, blk.parameters(), opt.state)
+    step, blk, opt, x, lg = mlx_block_step()
 
     def report(tag):
         med, k, one, res = timeit(step, mx.synchronize)

@@ -14,7 +14,8 @@ B, L, D, H = 8, 1024, 1024, 16
 STEPS = 10
 
 
-def run_mlx():
+def mlx_block_step():
+    """gpu.py's transformer-block training step in our package: (step, block, optimizer, x, loss_grad)."""
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
@@ -33,6 +34,13 @@ def run_mlx():
         opt.update(blk, g)
         mx.async_eval(loss, blk.parameters(), opt.state)
 
+    return step, blk, opt, x, lg
+
+
+def run_mlx():
+    import mlx.core as mx
+
+    step = mlx_block_step()[0]
     for _ in range(3):
         step()
     mx.synchronize()

@@ -557,6 +557,16 @@ def _trig_sweep(rng):
     return np.concatenate([lin, big, near, -near, tiny, -tiny])
 
 
+def _same_bits_everywhere(fn, x, got):
+    """The CPU's vector kernel (contiguous, giving `got`), its scalar code (a strided view) and
+    its fused kernel (compiled) compute the same bits."""
+    strided = mx.array(np.stack([x, x], 1))[:, 0]
+    np.testing.assert_array_equal(got.view(np.uint32), np.array(fn(strided, stream=mx.cpu)).view(np.uint32))
+    with mx.stream(mx.cpu):
+        c = np.array(mx.compile(lambda v: fn(v) * 1.0)(mx.array(x)))
+    np.testing.assert_array_equal(got.view(np.uint32), c.view(np.uint32))
+
+
 @pytest.mark.parametrize("name", ["sin", "cos"])
 def test_float32_sin_cos_accuracy_sweep(name, rng):
     x = _trig_sweep(rng)
@@ -576,13 +586,8 @@ def test_float32_sin_cos_accuracy_sweep(name, rng):
     # Contiguous float32 (vector kernel), a strided view, a broadcast scalar, the fused
     # (compiled) kernel and float16 inputs (scalar code) compute the same values.
     xs = x[::97]
-    strided = mx.array(np.stack([xs, xs], 1))[:, 0]
     a = np.array(getattr(mx, name)(mx.array(xs), stream=mx.cpu))
-    b = np.array(getattr(mx, name)(strided, stream=mx.cpu))
-    with mx.stream(mx.cpu):
-        c = np.array(mx.compile(lambda v: getattr(mx, name)(v) * 1.0)(mx.array(xs)))
-    np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
-    np.testing.assert_array_equal(a.view(np.uint32), c.view(np.uint32))
+    _same_bits_everywhere(getattr(mx, name), xs, a)
     for v in xs[:: xs.size // 7]:
         s = getattr(mx, name)(mx.broadcast_to(mx.array(v), (3,)), stream=mx.cpu)
         assert np.array(s)[0].view(np.uint32) == np.array(getattr(mx, name)(mx.array([v]), stream=mx.cpu))[0].view(np.uint32)
@@ -625,12 +630,7 @@ def test_float32_tanh_accuracy_sweep(rng):
     out = np.array(mx.tanh(mx.array(sp), stream=mx.cpu))
     np.testing.assert_array_equal(out, np.tanh(sp))
     assert np.signbit(out[1]) and not np.signbit(out[0])
-    # The vector kernel (contiguous), the scalar code (strided) and the fused kernel agree bit for bit.
-    strided = mx.array(np.stack([x, x], 1))[:, 0]
-    np.testing.assert_array_equal(got.view(np.uint32), np.array(mx.tanh(strided, stream=mx.cpu)).view(np.uint32))
-    with mx.stream(mx.cpu):  # the CPU's fused kernel
-        c = np.array(mx.compile(lambda v: mx.tanh(v) * 1.0)(mx.array(x)))
-    np.testing.assert_array_equal(got.view(np.uint32), c.view(np.uint32))
+    _same_bits_everywhere(mx.tanh, x, got)
 
 
 def test_float32_erf_accuracy_sweep(rng):
@@ -646,11 +646,7 @@ def test_float32_erf_accuracy_sweep(rng):
     out = np.array(mx.erf(mx.array(sp), stream=mx.cpu))
     np.testing.assert_array_equal(out, np.array([0.0, -0.0, 1.0, -1.0, np.nan], np.float32))
     assert np.signbit(out[1]) and not np.signbit(out[0])
-    strided = mx.array(np.stack([x, x], 1))[:, 0]
-    np.testing.assert_array_equal(got.view(np.uint32), np.array(mx.erf(strided, stream=mx.cpu)).view(np.uint32))
-    with mx.stream(mx.cpu):  # the CPU's fused kernel
-        c = np.array(mx.compile(lambda v: mx.erf(v) * 1.0)(mx.array(x)))
-    np.testing.assert_array_equal(got.view(np.uint32), c.view(np.uint32))
+    _same_bits_everywhere(mx.erf, x, got)
 
 
 # --------------------------------------------------------------------------------------

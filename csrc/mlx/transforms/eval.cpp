@@ -36,6 +36,11 @@ namespace {
 
 bool needs_eval(const array& a) { return !a.is_available() && a.has_primitive(); }
 
+bool gpu_used() {
+  static const bool used = gpu::is_available();
+  return used;
+}
+
 // Whether any output needs evaluating; throws for invalid handles and inside compile traces.
 // When something does, waits for the background evaluation first: one evaluation runs at a
 // time, and the walk may reach its nodes. Outputs that are already evaluated (item() of a
@@ -43,7 +48,7 @@ bool needs_eval(const array& a) { return !a.is_available() && a.has_primitive();
 bool check_outputs(const std::vector<array>& outputs) {
   for (auto& o : outputs) {
     if (!o.is_valid()) throw ValueError("[eval] cannot evaluate an empty array handle.");
-    if (o.is_pending()) detail::wait_async();
+    detail::wait_async_for(o);
   }
   bool any = false;
   for (auto& o : outputs) any = any || needs_eval(o);
@@ -65,7 +70,6 @@ bool check_outputs(const std::vector<array>& outputs) {
 // still has inputs, a primitive or siblings).
 template <bool Check>
 bool build_tape(const std::vector<array>& outputs, detail::IdSet& seen, std::vector<array>& tape) {
-  static const bool gpu_used = gpu::is_available();
   bool ok = true;
   // The walk holds plain pointers: every node on the stack is kept alive by `outputs`
   // through the inputs lists, which nothing changes until the tape runs.
@@ -89,7 +93,7 @@ bool build_tape(const std::vector<array>& outputs, detail::IdSet& seen, std::vec
         } else if (Check) {
           if (!in.is_available() || in.has_primitive() || !in.siblings().empty()) {
             ok = false;
-          } else if (gpu_used) {
+          } else if (gpu_used()) {
             const Data& d = *in.data_shared_ptr();
             if (d.device || d.where != Data::kHost) ok = false;
           }
@@ -127,7 +131,6 @@ void set_pending(const array& a, bool p) {
 // calling thread finishes it (finish_background); the nodes left when a kernel throws or the
 // run stops at exit go there too, still marked pending.
 void run_tape(std::vector<array>& tape, Background* bg) {
-  static const bool gpu_used = gpu::is_available();
   std::vector<array> outs;
   for (size_t i = 0; i < tape.size(); ++i) {
     if (bg && bg->stop.load(std::memory_order_relaxed)) {
@@ -146,11 +149,11 @@ void run_tape(std::vector<array>& tape, Background* bg) {
           gpu::eval(prim, a.inputs(), outs);
         } else {
           // A background run's data is host-only (see build_tape): it skips both GPU calls.
-          if (gpu_used && !bg) {  // bring inputs computed on the GPU back before the CPU kernel's threads read them
+          if (gpu_used() && !bg) {  // bring inputs computed on the GPU back before the CPU kernel's threads read them
             for (auto& in : a.inputs()) detail::host_ptr(*in.data_shared_ptr());
           }
           prim.eval_cpu(a.inputs(), outs);
-          if (gpu_used && !bg) gpu::after_cpu_eval(outs);
+          if (gpu_used() && !bg) gpu::after_cpu_eval(outs);
         }
         outs.clear();  // before detach: a kernel further on may donate these buffers
       } catch (...) {
@@ -178,8 +181,7 @@ void run_tape(std::vector<array>& tape, Background* bg) {
 // capture its launches into a CUDA graph (gpu::TapeScope); a node that throws still gets the
 // captured part launched.
 void run_in_place(std::vector<array>& tape) {
-  static const bool gpu_used = gpu::is_available();
-  if (!gpu_used) return run_tape(tape, nullptr);
+  if (!gpu_used()) return run_tape(tape, nullptr);
   gpu::TapeScope scope(tape);
   run_tape(tape, nullptr);
   scope.end();

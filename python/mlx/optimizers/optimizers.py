@@ -33,11 +33,15 @@ def _describe(node) -> str:
     return type(node).__name__
 
 
-def _zeros_like(parameter):
-    """Zero optimizer state laid out like every later step's state. ``mx.zeros_like`` is a
+def _zeros(shape, dtype):
+    """Zero optimizer state laid out like every later step's state. ``mx.zeros`` is a
     broadcast of one value; a first step reading that would run (on the GPU: compile) other
     fused kernels than the steps after it, which read ordinary contiguous state."""
-    return mx.contiguous(mx.zeros_like(parameter))
+    return mx.contiguous(mx.zeros(shape, dtype=dtype))
+
+
+def _zeros_like(parameter):
+    return _zeros(parameter.shape, parameter.dtype)
 
 
 def _path(prefix, key):
@@ -652,10 +656,8 @@ class Adafactor(Optimizer):
     def init_single(self, parameter, state):
         if parameter.ndim >= 2:
             shape = tuple(parameter.shape)
-            state["exp_avg_sq_row"] = mx.contiguous(mx.zeros(shape[:-1], dtype=parameter.dtype))
-            state["exp_avg_sq_col"] = mx.contiguous(
-                mx.zeros(shape[:-2] + shape[-1:], dtype=parameter.dtype)
-            )
+            state["exp_avg_sq_row"] = _zeros(shape[:-1], parameter.dtype)
+            state["exp_avg_sq_col"] = _zeros(shape[:-2] + shape[-1:], parameter.dtype)
         else:
             state["exp_avg_sq"] = _zeros_like(parameter)
         if self.beta_1 is not None:

@@ -26,6 +26,15 @@ inline float fmadd(float a, float b, float c) {
 #endif
 }
 
+// c[0] + c[1] x + ... + c[N-1] x^(N-1) by Horner's rule, highest coefficient first (horner8 in
+// the AVX2 part performs the same steps).
+template <int N>
+inline float horner(const float (&c)[N], float x) {
+  float p = c[N - 1];
+  for (int k = N - 2; k >= 0; --k) p = fmadd(p, x, c[k]);
+  return p;
+}
+
 // Constants of exp. x = n ln2 + r with n = round(x / ln2) (computed by adding 1.5 * 2^23, which
 // leaves n in the low mantissa bits), |r| <= ln2/2; with FMA, x - n * kLn2Hi is exact, so r is
 // x - n ln2 to about 2^-48 absolute. exp(r) = 1 + r + r^2 q(r), q of degree 4 (least-squares
@@ -175,8 +184,7 @@ inline float tanh(float x) {
   using namespace detail;
   float ax = std::fabs(x);
   float x2 = x * x;
-  float p = kTanh[4];
-  for (int k = 3; k >= 0; --k) p = fmadd(p, x2, kTanh[k]);
+  float p = horner(kTanh, x2);
   float small = fmadd(ax * x2, p, ax);
   float e = exp(2.0f * (ax > 10.0f ? 10.0f : ax));
   float big = 1.0f - 2.0f / (e + 1.0f);
@@ -196,13 +204,11 @@ inline float erf(float x) {
   using namespace detail;
   float ax = std::fabs(x);
   float x2 = x * x;
-  float p = kErfSmall[6];
-  for (int k = 5; k >= 0; --k) p = fmadd(p, x2, kErfSmall[k]);
+  float p = horner(kErfSmall, x2);
   float small = fmadd(ax, p, ax);
   float c = ax > 4.0f ? 4.0f : ax;
   float t = fmadd(c, 1.0f / 1.55f, -2.45f / 1.55f);
-  float g = kErfBig[11];
-  for (int k = 10; k >= 0; --k) g = fmadd(g, t, kErfBig[k]);
+  float g = horner(kErfBig, t);
   float big = 1.0f - exp(-(c * c)) * g;
   float r = ax < 0.9f ? small : big;
   return as_float(as_int(r) | (as_int(x) & static_cast<int32_t>(0x80000000u)));
@@ -223,6 +229,12 @@ inline float sigmoid(float x) {
 namespace avx2 {
 inline __m256 bc(float v) { return _mm256_set1_ps(v); }
 inline __m256i bci(uint32_t v) { return _mm256_set1_epi32(static_cast<int32_t>(v)); }
+template <int N>
+inline __m256 horner8(const float (&c)[N], __m256 x) {
+  __m256 p = bc(c[N - 1]);
+  for (int k = N - 2; k >= 0; --k) p = _mm256_fmadd_ps(p, x, bc(c[k]));
+  return p;
+}
 
 // exp(r) for x = n ln2 + r, with t holding n in its low mantissa bits (see detail).
 inline __m256 exp_poly(__m256 x, __m256& t) {
@@ -318,8 +330,7 @@ inline __m256 tanh8(__m256 x) {
   using namespace detail;
   __m256 ax = _mm256_andnot_ps(bc(-0.0f), x);
   __m256 x2 = _mm256_mul_ps(x, x);
-  __m256 p = bc(kTanh[4]);
-  for (int k = 3; k >= 0; --k) p = _mm256_fmadd_ps(p, x2, bc(kTanh[k]));
+  __m256 p = horner8(kTanh, x2);
   __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(ax, x2), p, ax);
   __m256 e = exp8(_mm256_mul_ps(bc(2.0f), _mm256_min_ps(bc(10.0f), ax)));
   __m256 big = _mm256_sub_ps(bc(1.0f), _mm256_div_ps(bc(2.0f), _mm256_add_ps(e, bc(1.0f))));
@@ -332,13 +343,11 @@ inline __m256 erf8(__m256 x) {
   using namespace detail;
   __m256 ax = _mm256_andnot_ps(bc(-0.0f), x);
   __m256 x2 = _mm256_mul_ps(x, x);
-  __m256 p = bc(kErfSmall[6]);
-  for (int k = 5; k >= 0; --k) p = _mm256_fmadd_ps(p, x2, bc(kErfSmall[k]));
+  __m256 p = horner8(kErfSmall, x2);
   __m256 small = _mm256_fmadd_ps(ax, p, ax);
   __m256 c = _mm256_min_ps(bc(4.0f), ax);
   __m256 t = _mm256_fmadd_ps(c, bc(1.0f / 1.55f), bc(-2.45f / 1.55f));
-  __m256 g = bc(kErfBig[11]);
-  for (int k = 10; k >= 0; --k) g = _mm256_fmadd_ps(g, t, bc(kErfBig[k]));
+  __m256 g = horner8(kErfBig, t);
   __m256 e = exp8(_mm256_xor_ps(_mm256_mul_ps(c, c), bc(-0.0f)));
   __m256 big = _mm256_sub_ps(bc(1.0f), _mm256_mul_ps(e, g));
   __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, bc(0.9f), _CMP_LT_OQ));

@@ -48,18 +48,8 @@ namespace {
 
 using Vec = std::vector<int64_t>;
 
-bool env_flag(const char* name) {
-  const char* e = std::getenv(name);
-  return e && *e && std::strcmp(e, "0") != 0;
-}
-
 bool conv_log() {
   static const bool on = env_flag("MLX_CUDA_CONV_LOG");
-  return on;
-}
-
-bool conv_tf32() {
-  static const bool on = env_flag("MLX_ENABLE_TF32");
   return on;
 }
 
@@ -181,7 +171,7 @@ bool is_pointwise(const Convolution& p, const ConvGeom& g) {
 void run_gemm_path(const Convolution& p, const ConvGeom& g, const char* x, const char* w, char* y, Dtype t) {
   size_t es = size_of(t);
   cudaDataType_t dt = cuda_type(t);
-  cublasComputeType_t ct = (t == float32 && conv_tf32()) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  cublasComputeType_t ct = (t == float32 && tf32_enabled()) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   float alpha = 1.0f, beta = 0.0f;
   auto gemm = [&](const char* col, int64_t ldb, int64_t stride_b, int64_t r0, int64_t nr) {
     cublasStatus_t s = cublasGemmStridedBatchedEx(
@@ -247,7 +237,7 @@ struct CudnnConv {
       for (auto x : v) s << x << ',';
       s << ';';
     };
-    s << int(op) << ':' << int(dtype) << ':' << conv_mode << ':' << conv_tf32() << ':';
+    s << int(op) << ':' << int(dtype) << ':' << conv_mode << ':' << tf32_enabled() << ':';
     for (auto* v : {&a_dim, &a_str, &b_dim, &b_str, &c_dim, &c_str, &pre, &post, &stride, &dil}) put(*v);
     return s.str();
   }
@@ -316,7 +306,7 @@ std::shared_ptr<CudnnPlan> build_plan(const CudnnConv& c) {
   if (e.is_bad()) return fail("build_operation_graph", e);
   e = g->create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK});
   if (e.is_bad()) return fail("create_execution_plans", e);
-  if (c.dtype == float32 && !conv_tf32()) {
+  if (c.dtype == float32 && !tf32_enabled()) {
     // Tensor-core engines on float32 data compute in TF32 (or convert the inputs down).
     g->deselect_numeric_notes({fe::NumericalNote_t::TENSOR_CORE, fe::NumericalNote_t::DOWN_CONVERT_INPUTS});
   }

@@ -40,6 +40,13 @@ bool bind_stream(cudaStream_t& last, F set) {
   last = s;
   return true;
 }
+// Environment switches, read once by their callers: env_flag is true when the variable is set,
+// non-empty and not "0"; env_off is true when it is "0" (for what is on by default).
+bool env_flag(const char* name);
+bool env_off(const char* name);
+// float32 products in TF32 (MLX_ENABLE_TF32=1): matmul, gather_mm and convolution.
+bool tf32_enabled();
+
 // Ends the CUDA graph being captured on this thread, if any, and launches what it holds; the
 // rest of the evaluation is queued node by node. Called before anything a capture cannot hold:
 // host waits and reads, copies from host memory, driver allocations, library plan building.

@@ -31,11 +31,7 @@ bool blas_type(Dtype dt, cudaDataType_t& t) {
 }
 
 cublasComputeType_t compute_type(cudaDataType_t t) {
-  static const bool tf32 = [] {
-    const char* e = std::getenv("MLX_ENABLE_TF32");
-    return e && std::strcmp(e, "0") != 0;
-  }();
-  return (t == CUDA_R_32F && tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  return (t == CUDA_R_32F && tf32_enabled()) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
 }
 
 }  // namespace

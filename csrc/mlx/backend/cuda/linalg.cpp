@@ -137,6 +137,15 @@ void check_internal(int info, const char* op) {
     throw std::runtime_error(msg("[", op, "] cuSOLVER rejected argument ", -info, "; got an internal error."));
 }
 
+// Raises as the CPU does when an iterative decomposition of some matrix did not converge.
+void check_converged(const int* dinfo, int64_t batch, const array& a, const char* op, const char* what) {
+  auto [bad, code] = first_bad(dinfo, batch);
+  check_internal(code, op);
+  if (bad >= 0)
+    throw std::runtime_error(msg("[", op, "] ", what, " did not converge", batch_note(a, bad), "; got LAPACK info ",
+                                 code, "."));
+}
+
 // ---- Inverse ----
 
 bool eval_inverse(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -334,11 +343,7 @@ bool eval_svd(Primitive& prim, const std::vector<array>& inputs, std::vector<arr
     la::store(U, m * m, 1, m, uo, batch, m, m, la::kAll, int(isz));
     la::store(VT, n * n, 1, n, vo, batch, n, n, la::kAll, int(isz));
   }
-  auto [bad, code] = first_bad(info.as<int>(), batch);
-  check_internal(code, "linalg::svd");
-  if (bad >= 0)
-    throw std::runtime_error(msg("[linalg::svd] the decomposition did not converge", batch_note(a, bad),
-                                 "; got LAPACK info ", code, "."));
+  check_converged(info.as<int>(), batch, a, "linalg::svd", "the decomposition");
   return true;
 }
 
@@ -375,11 +380,7 @@ bool eval_eigh(Primitive& prim, const std::vector<array>& inputs, std::vector<ar
   }
   // Eigenvectors are the columns of the column-major result.
   if (vecs) la::store(A, n * n, 1, n, alloc_out(outputs[1]), batch, n, n, la::kAll, int(isz));
-  auto [bad, code] = first_bad(info.as<int>(), batch);
-  check_internal(code, "linalg::eigh");
-  if (bad >= 0)
-    throw std::runtime_error(msg("[linalg::eigh] the eigensolver did not converge", batch_note(a, bad),
-                                 "; got LAPACK info ", code, "."));
+  check_converged(info.as<int>(), batch, a, "linalg::eigh", "the eigensolver");
   return true;
 }
 
@@ -434,11 +435,7 @@ bool eval_eig(Primitive& prim, const std::vector<array>& inputs, std::vector<arr
   }
   // Eigenvectors are the columns of the column-major result.
   if (vecs) la::store(vr.p, nn, 1, n, alloc_out(outputs[1]), batch, n, n, la::kAll, int(csz));
-  auto [bad, code] = first_bad(info.as<int>(), batch);
-  check_internal(code, "linalg::eig");
-  if (bad >= 0)
-    throw std::runtime_error(msg("[linalg::eig] the QR algorithm did not converge", batch_note(a, bad),
-                                 "; got LAPACK info ", code, "."));
+  check_converged(info.as<int>(), batch, a, "linalg::eig", "the QR algorithm");
   return true;
 }
 

@@ -105,11 +105,7 @@ bool eval_matmul(Primitive&, const std::vector<array>& inputs, std::vector<array
     MLX_CUDA_CHECK(cudaMemsetAsync(pc, 0, out.nbytes(), stream()));
     return true;
   }
-  static const bool tf32 = [] {
-    const char* e = std::getenv("MLX_ENABLE_TF32");
-    return e && std::strcmp(e, "0") != 0;
-  }();
-  cublasComputeType_t ct = (dt == CUDA_R_32F && tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  cublasComputeType_t ct = (dt == CUDA_R_32F && tf32_enabled()) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   float alpha = 1.0f, beta = 0.0f;
   int64_t inner = sh.empty() ? 1 : sh.back();
   int64_t stride_a = sh.empty() ? 0 : ca.back(), stride_b = sh.empty() ? 0 : cb.back();

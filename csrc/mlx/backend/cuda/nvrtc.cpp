@@ -60,18 +60,13 @@ bool is_dir(const std::string& p) {
   return !p.empty() && stat(p.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-bool env_on(const char* name) {
-  const char* e = std::getenv(name);
-  return e && *e && std::string(e) != "0";
-}
-
 // Compiled kernels are kept on disk, so a later process skips NVRTC (tens of ms a kernel):
 // $MLX_CUDA_CACHE_DIR, else $XDG_CACHE_HOME/mlx/cuda, else ~/.cache/mlx/cuda; MLX_CUDA_CACHE=0
 // turns it off. A file holds the whole key (source, options, GPU, NVRTC version) before the
 // cubin, and is used only when that key matches: a hash collision or a stale file compiles anew.
 std::string disk_cache_dir() {
   static const std::string dir = []() -> std::string {
-    if (const char* c = std::getenv("MLX_CUDA_CACHE"); c && std::string(c) == "0") return "";
+    if (env_off("MLX_CUDA_CACHE")) return "";
     std::string d;
     if (const char* e = std::getenv("MLX_CUDA_CACHE_DIR"); e && *e) {
       d = e;
@@ -175,7 +170,7 @@ cudaKernel_t nvrtc_kernel(const std::string& src, const std::string& symbol, con
     opts.push_back("--include-path=" + d);
     if (is_dir(d + "/cccl")) opts.push_back("--include-path=" + d + "/cccl");
   }
-  static const bool log = env_on("MLX_CUDA_LOG_COMPILE");
+  static const bool log = env_flag("MLX_CUDA_LOG_COMPILE");
   auto t0 = std::chrono::steady_clock::now();
   std::string disk_key = key + '\0' + props().name;
   for (auto& o : opts) disk_key += '\0' + o;

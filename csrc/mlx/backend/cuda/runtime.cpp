@@ -9,6 +9,7 @@
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 
 #include "mlx/backend/cuda/cuda.h"
 #include "mlx/backend/gpu/gpu.h"
@@ -26,6 +27,19 @@ void throw_error(cudaError_t e, const char* what) {
 void check_launch(const char* kernel) {
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) throw_error(e, kernel);
+}
+
+bool env_flag(const char* name) {
+  const char* e = std::getenv(name);
+  return e && *e && std::string(e) != "0";
+}
+bool env_off(const char* name) {
+  const char* e = std::getenv(name);
+  return e && std::string(e) == "0";
+}
+bool tf32_enabled() {
+  static const bool on = env_flag("MLX_ENABLE_TF32");
+  return on;
 }
 
 namespace {
@@ -99,7 +113,7 @@ thread_local int t_slot = 0;  // slot of the node being evaluated on this thread
 struct GraphCache {
   struct Entry {
     cudaGraphExec_t exec = nullptr;
-    uint32_t runs = 0;
+    bool seen = false;  // the sequence ran before
     uint64_t used = 0;
   };
   std::mutex mu;
@@ -114,16 +128,12 @@ GraphCache& graph_cache() {
 }
 struct Capture {
   bool on = false;
-  bool ending = false;  // end_tape is ending it (not a node that cannot be captured)
   uint64_t key = 0;
 };
 thread_local Capture t_cap;
 std::atomic<bool> graphs_off{false};
 bool graphs_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("MLX_CUDA_GRAPHS");
-    return !(e && std::string(e) == "0");
-  }();
+  static const bool on = !env_off("MLX_CUDA_GRAPHS");
   return on && !graphs_off.load(std::memory_order_relaxed);
 }
 // Below this many nodes an evaluation is queued node by node: the capture, update and graph
@@ -276,10 +286,12 @@ const cudaDeviceProp& props() { return rt().props; }
 void* dev_malloc(size_t n) { return pool().malloc(n); }
 void dev_free(void* p, size_t n) { pool().free(p, n); }
 
-void graph_break() {
+// Ends this thread's capture, if any, and launches it; `early` when a node that cannot be
+// captured ends it before the evaluation's end (counted in graph_stats).
+static void end_capture(bool early) {
   if (!t_cap.on) return;
   t_cap.on = false;
-  if (!t_cap.ending) {
+  if (early) {
     std::lock_guard lk(graph_cache().mu);
     ++graph_cache().early_ends;
   }
@@ -331,6 +343,8 @@ void graph_break() {
   MLX_CUDA_CHECK(cudaGraphLaunch(en.exec, rt().slots[0]));
   ++gc.launched;
 }
+
+void graph_break() { end_capture(true); }
 
 const void* in_ptr(const array& a) {
   Data& d = *a.data_shared_ptr();
@@ -421,8 +435,7 @@ FallbackLog& fallback_log() {
 
 bool log_fallbacks() {
   static const bool on = [] {
-    const char* e = std::getenv("MLX_CUDA_LOG_FALLBACK");
-    if (!e || !*e || std::string(e) == "0") return false;
+    if (!env_flag("MLX_CUDA_LOG_FALLBACK")) return false;
     std::atexit([] { fallback_log().print(); });
     return true;
   }();
@@ -493,8 +506,7 @@ struct Profile {
 };
 Profile* profile() {
   static Profile* p = [] () -> Profile* {
-    const char* e = std::getenv("MLX_CUDA_PROFILE");
-    if (!e || !*e || std::string(e) == "0") return nullptr;
+    if (!env_flag("MLX_CUDA_PROFILE")) return nullptr;
     auto* q = new Profile;
     std::atexit([] { profile()->print(); });
     return q;
@@ -557,12 +569,17 @@ bool begin_tape(const std::vector<array>& tape) {
   {
     auto& gc = graph_cache();
     std::lock_guard lk(gc.mu);
+    // Sequences that never got an executable are forgotten now and then, so that a program
+    // of ever-changing shapes does not grow the table.
+    if (gc.m.size() > 8 * GraphCache::kMax) {
+      for (auto it = gc.m.begin(); it != gc.m.end();) it = it->second.exec ? std::next(it) : gc.m.erase(it);
+    }
     auto& en = gc.m[h];
     en.used = ++gc.clock;
-    if (en.runs < 2) ++en.runs;
     // The first run of a sequence goes node by node: it compiles kernels and builds plans,
     // which a capture cannot hold.
-    if (en.runs < 2) return false;
+    bool seen = std::exchange(en.seen, true);
+    if (!seen) return false;
   }
   // Inputs that live only on the host are copied now, before the capture.
   for (auto& a : tape) {
@@ -582,15 +599,7 @@ bool begin_tape(const std::vector<array>& tape) {
 }
 
 void end_tape(bool started) {
-  if (!started || !cu::t_cap.on) return;
-  cu::t_cap.ending = true;
-  try {
-    cu::graph_break();
-  } catch (...) {
-    cu::t_cap.ending = false;
-    throw;
-  }
-  cu::t_cap.ending = false;
+  if (started) cu::end_capture(false);
 }
 
 std::map<std::string, size_t> graph_stats() {

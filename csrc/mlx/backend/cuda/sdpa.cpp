@@ -208,10 +208,7 @@ struct Desc {
 };
 
 bool enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("MLX_CUDNN_SDPA");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
+  static const bool on = !env_off("MLX_CUDNN_SDPA");
   return on;
 }
 
