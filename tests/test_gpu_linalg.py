@@ -453,12 +453,13 @@ def test_grad_solve_triangular_eigvalsh_svdvals():
     close(gg, gc, tol=1e-3)
 
 
-# ---------------- what stays on the host ----------------
+# ---------------- small and empty inputs ----------------
 
-def test_eig_runs_on_host_and_empty_inputs():
+def test_eigvals_small_and_empty_inputs():
     x = rng.standard_normal((4, 4)).astype(np.float32)
     w = mx.linalg.eigvals(mx.array(x), stream=G)
-    close(np.sort_complex(npy(w)), np.sort_complex(npy(mx.linalg.eigvals(mx.array(x), stream=C))))
+    # As sets: a conjugate pair whose real parts differ in the last bit sorts either way round.
+    same_set(npy(w)[None], npy(mx.linalg.eigvals(mx.array(x), stream=C))[None], 1e-3)
     e = mx.zeros((0, 0))
     assert mx.linalg.inv(e, stream=G).shape == (0, 0)
     e3 = mx.zeros((0, 3, 3))
