@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
@@ -12,6 +14,32 @@
 namespace mlx::core::cpu {
 
 namespace {
+
+// Workers and the caller wait for each other by spinning a short while before they block:
+// the kernels of one evaluation follow each other within microseconds, and waking a blocked
+// thread costs tens of microseconds on a virtual machine (an elementwise op over a million
+// floats ran slower on two threads than on one when every op woke its worker from a futex).
+// Spinning stops after kSpin, so an idle process sleeps.
+constexpr auto kSpin = std::chrono::microseconds(300);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until pred() holds or kSpin passes; true if it holds.
+template <typename P>
+bool spin_until(P&& pred) {
+  auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    cpu_relax();
+    if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) return pred();
+  }
+}
 
 class Pool {
  public:
@@ -25,8 +53,8 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard lk(mu_);
-      stop_ = true;
-      ++gen_;
+      stop_.store(true);
+      gen_.fetch_add(1);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -40,27 +68,32 @@ class Pool {
       return;
     }
     error_ = nullptr;
+    fn_ = &f;
+    n_ = n;
+    nchunks_ = chunks;
+    pending_.store(static_cast<int>(chunks) - 1);
+    // Chunks are claimed from one word holding (job, chunk count, next chunk), so a worker
+    // still looking for work from the last job can only claim a chunk of a job whose fields
+    // were written before the word was.
+    uint64_t job = ++job_;
+    claim_.store((job << 16) | (uint64_t(chunks) << 8) | 1);
     {
+      // The job is published by the generation; sleeping workers are woken under the lock
+      // (notify_all does not enter the kernel when no one waits).
       std::lock_guard lk(mu_);
-      fn_ = &f;
-      n_ = n;
-      nchunks_ = chunks;
-      next_.store(1);
-      pending_ = static_cast<int>(chunks) - 1;
-      ++gen_;
+      gen_.fetch_add(1);
     }
-    cv_.notify_all();
+    if (sleeping_.load() > 0) cv_.notify_all();
     do_chunk(0);
     // Help with remaining chunks, then wait for workers.
-    for (size_t c; (c = next_.fetch_add(1)) < nchunks_;) do_chunk_and_count(c);
-    std::exception_ptr err;
-    {
+    for (size_t c; claim(c);) do_chunk_and_count(c);
+    if (!spin_until([this] { return pending_.load() == 0; })) {
       std::unique_lock lk(mu_);
-      done_cv_.wait(lk, [this] { return pending_ == 0; });
-      fn_ = nullptr;
-      err = error_;
-      error_ = nullptr;
+      done_cv_.wait(lk, [this] { return pending_.load() == 0; });
     }
+    fn_ = nullptr;
+    std::exception_ptr err = error_;
+    error_ = nullptr;
     busy_.store(false);
     // An exception in any chunk surfaces in the caller once every chunk has finished.
     if (err) std::rethrow_exception(err);
@@ -69,6 +102,18 @@ class Pool {
   int nthreads_;
 
  private:
+  // Takes the next unclaimed chunk of the current job.
+  bool claim(size_t& c) {
+    uint64_t v = claim_.load();
+    while (true) {
+      uint64_t idx = v & 0xff, count = (v >> 8) & 0xff;
+      if (idx >= count) return false;
+      if (claim_.compare_exchange_weak(v, v + 1)) {
+        c = static_cast<size_t>(idx);
+        return true;
+      }
+    }
+  }
   void do_chunk(size_t c) {
     size_t b = n_ * c / nchunks_, e = n_ * (c + 1) / nchunks_;
     if (b >= e) return;
@@ -81,20 +126,25 @@ class Pool {
   }
   void do_chunk_and_count(size_t c) {
     do_chunk(c);
-    std::lock_guard lk(mu_);
-    if (--pending_ == 0) done_cv_.notify_all();
+    if (pending_.fetch_sub(1) == 1) {
+      // The caller may have stopped spinning: wake it under the lock so the wake is not lost.
+      std::lock_guard lk(mu_);
+      done_cv_.notify_all();
+    }
   }
   void loop(int) {
-    size_t seen = 0;
+    size_t seen = gen_.load();
     while (true) {
-      {
+      if (!spin_until([&] { return gen_.load() != seen; })) {
         std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return gen_ != seen; });
-        seen = gen_;
-        if (stop_) return;
-        if (!fn_) continue;
+        sleeping_.fetch_add(1);
+        cv_.wait(lk, [&] { return gen_.load() != seen; });
+        sleeping_.fetch_sub(1);
       }
-      for (size_t c; (c = next_.fetch_add(1)) < nchunks_;) do_chunk_and_count(c);
+      seen = gen_.load();
+      if (stop_.load()) return;
+      // A worker that arrives after the job is done (or between jobs) finds no chunk left.
+      for (size_t c; claim(c);) do_chunk_and_count(c);
     }
   }
 
@@ -102,11 +152,13 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   const std::function<void(size_t, size_t)>* fn_ = nullptr;
-  size_t n_ = 0, nchunks_ = 0, gen_ = 0;
-  std::atomic<size_t> next_{0};
-  int pending_ = 0;
+  size_t n_ = 0, nchunks_ = 0;
+  std::atomic<size_t> gen_{0};
+  uint64_t job_ = 0;
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> pending_{0}, sleeping_{0};
   std::exception_ptr error_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
 };
 
