@@ -1,6 +1,11 @@
 // A fused chain of elementwise primitives, produced by compile().
 #pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "mlx/primitives/primitives.h"
+#include "mlx/transforms.h"
 
 namespace mlx::core {
 
@@ -32,6 +37,12 @@ class Compiled : public Primitive {
  private:
   std::vector<FusedStep> steps_;
   std::vector<int> outs_;
+  // The vjp of the program, compiled (fused) once per argnums: f(primals..., cotangents...).
+  struct VjpCache {
+    std::mutex mu;
+    std::map<std::vector<int>, VecFn> fns;
+  };
+  std::shared_ptr<VjpCache> vjp_cache_ = std::make_shared<VjpCache>();
 };
 
 // Whether a primitive can join a fused elementwise program.

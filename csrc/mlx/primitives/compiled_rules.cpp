@@ -4,6 +4,7 @@
 #include "mlx/ops.h"
 #include "mlx/primitives/compiled.h"
 #include "mlx/transforms.h"
+#include "mlx/transforms/compile.h"
 
 namespace mlx::core {
 
@@ -37,11 +38,34 @@ static std::function<std::vector<array>(const std::vector<array>&)> partial_expa
   };
 }
 
+// The backward pass of a fused program is fused too: its vjp (the expansion's forward steps
+// that the gradient needs, and the gradient's own elementwise steps) is compiled once per
+// argnums, shapeless, and replayed; so a compiled activation's gradient is one pass as well
+// (nn.gelu_approx's backward was nine full-size kernels).
 std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums, const std::vector<array>&) {
-  std::vector<array> sel;
-  for (int a : argnums) sel.push_back(primals[a]);
-  return mlx::core::vjp(partial_expand(*this, primals, argnums), sel, cotangents).second;
+  VecFn fn;
+  {
+    std::lock_guard lk(vjp_cache_->mu);
+    VecFn& f = vjp_cache_->fns[argnums];
+    if (!f) {
+      size_t np = primals.size();
+      // The program's steps are shared (not copied) by the traced function.
+      auto self = std::make_shared<Compiled>(stream(), steps_, outs_);
+      f = compile(
+          [self, argnums, np](const std::vector<array>& xs) {
+            std::vector<array> ps(xs.begin(), xs.begin() + np), cts(xs.begin() + np, xs.end());
+            std::vector<array> sel;
+            for (int a : argnums) sel.push_back(ps[a]);
+            return mlx::core::vjp(partial_expand(*self, ps, argnums), sel, cts).second;
+          },
+          /*shapeless=*/true);
+    }
+    fn = f;
+  }
+  std::vector<array> xs = primals;
+  xs.insert(xs.end(), cotangents.begin(), cotangents.end());
+  return fn(xs);
 }
 
 std::vector<array> Compiled::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,

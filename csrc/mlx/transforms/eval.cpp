@@ -4,9 +4,15 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
 #include <exception>
 #include <iterator>
 #include <mutex>
@@ -122,6 +128,61 @@ void set_pending(const array& a, bool p) {
   for (auto& s : a.siblings()) const_cast<array&>(s).set_pending(p);
 }
 
+// MLX_CPU_PROFILE=1: each CPU kernel is timed; at exit a table per "primitive dtype shapes"
+// gives the count and the total time, largest first (a tool for finding where a step goes).
+struct CpuProfile {
+  std::mutex mu;
+  std::map<std::string, std::pair<size_t, double>> totals;
+  static CpuProfile* get() {
+    static CpuProfile* p = []() -> CpuProfile* {
+      const char* e = std::getenv("MLX_CPU_PROFILE");
+      if (!e || !*e || std::string(e) == "0") return nullptr;
+      auto* q = new CpuProfile;
+      std::atexit([] { get()->print(); });
+      return q;
+    }();
+    return p;
+  }
+  void add(Primitive& prim, const std::vector<array>& inputs, const std::vector<array>& outs, double ms) {
+    std::ostringstream os;
+    os << prim.name();
+    if (!outs.empty()) os << " " << outs[0].dtype();
+    auto shape = [&](const array& a) {
+      os << "[";
+      for (size_t i = 0; i < a.shape().size(); ++i) os << (i ? "," : "") << a.shape()[i];
+      os << (a.flags().row_contiguous ? "" : "~") << "]";
+    };
+    os << " ";
+    for (size_t i = 0; i < inputs.size() && i < 4; ++i) shape(inputs[i]);
+    os << "->";
+    if (!outs.empty()) shape(outs[0]);
+    std::lock_guard lk(mu);
+    auto& t = totals[os.str()];
+    ++t.first;
+    t.second += ms;
+  }
+  void print() {
+    std::lock_guard lk(mu);
+    std::vector<std::pair<std::string, std::pair<size_t, double>>> v(totals.begin(), totals.end());
+    std::sort(v.begin(), v.end(), [](auto& x, auto& y) { return x.second.second > y.second.second; });
+    double tot = 0;
+    size_t n = 0;
+    for (auto& kv : v) tot += kv.second.second, n += kv.second.first;
+    std::fprintf(stderr, "[mlx cpu profile] %zu nodes, %.3f ms (\"~\": not row-contiguous)\n", n, tot);
+    std::fprintf(stderr, "  %8s %10s  %s\n", "count", "ms", "node");
+    for (size_t i = 0; i < v.size() && i < 80; ++i)
+      std::fprintf(stderr, "  %8zu %10.3f  %s\n", v[i].second.first, v[i].second.second, v[i].first.c_str());
+  }
+};
+
+void eval_cpu_node(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outs) {
+  static CpuProfile* prof = CpuProfile::get();
+  if (!prof) return prim.eval_cpu(inputs, outs);
+  auto t0 = std::chrono::steady_clock::now();
+  prim.eval_cpu(inputs, outs);
+  prof->add(prim, inputs, outs, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+}
+
 // Runs the tape's nodes in order and detaches each, so the graph frees as it goes.
 // On the background thread (bg set), each node is marked pending (array::is_pending) until it
 // is evaluated and detached. The calling thread may meanwhile drop handles to the outputs of
@@ -152,7 +213,7 @@ void run_tape(std::vector<array>& tape, Background* bg) {
           if (gpu_used() && !bg) {  // bring inputs computed on the GPU back before the CPU kernel's threads read them
             for (auto& in : a.inputs()) detail::host_ptr(*in.data_shared_ptr());
           }
-          prim.eval_cpu(a.inputs(), outs);
+          eval_cpu_node(prim, a.inputs(), outs);
           if (gpu_used() && !bg) gpu::after_cpu_eval(outs);
         }
         outs.clear();  // before detach: a kernel further on may donate these buffers

@@ -2,6 +2,7 @@
 #include "mlx/backend/cpu/blas.h"
 
 #if defined(__AVX__)
+#include <cstdlib>
 #include <immintrin.h>
 #endif
 
@@ -465,6 +466,20 @@ struct Attention {
     for (int r = r0; r < r1; ++r) {
       C* s = S + static_cast<int64_t>(r) * Tkv;
       int i = i0 + r;
+      if constexpr (std::is_same_v<C, float>) {
+        // A causal row that sees keys [0, nv): softmax over those, zeros after (vectorized).
+        int nv = mode == MaskMode::Causal ? std::min(n, i + Tkv - Tq + 1) : n;
+        if (!mask && nv > 0) {
+          float m = simd::max_span(s, nv, has_sinks ? sinks[h] : -std::numeric_limits<float>::infinity());
+          float tot = simd::exp_shift_sum(s, s, nv, m);
+          float es = has_sinks ? std::exp(sinks[h] - m) : 0.0f;
+          float inv = 1.0f / (tot + es);
+          simd::scale_span(s, nv, inv);
+          for (int j = nv; j < n; ++j) s[j] = 0;
+          if (psink) psink[r] = es * inv;
+          continue;
+        }
+      }
       if (mode == MaskMode::Causal) {
         for (int j = std::max(i + Tkv - Tq + 1, 0); j < n; ++j) s[j] = neg;
       } else if (mask) {

@@ -278,19 +278,40 @@ void softmax_rows(const T* x, T* o, size_t rows, size_t n) {
     for (size_t r = b; r < e; ++r) {
       const T* xr = x + r * n;
       T* orow = o + r * n;
-      A m = -std::numeric_limits<A>::infinity();
-      for (size_t i = 0; i < n; ++i) { A v = static_cast<A>(xr[i]); m = v > m ? v : m; }
-      if (m == -std::numeric_limits<A>::infinity()) m = 0;
-      A s = 0;
-      for (size_t i = 0; i < n; ++i) {
-        A v;
-        if constexpr (std::is_same_v<A, float>) v = simd::exp(static_cast<A>(xr[i]) - m);
-        else v = std::exp(static_cast<A>(xr[i]) - m);
-        buf[i] = v;
-        s += v;
+      if constexpr (std::is_same_v<A, float>) {
+        // Vectorized: max, exp(x - max) with its sum, scale (half types widened first).
+        const float* xf;
+        if constexpr (std::is_same_v<T, float>) {
+          xf = xr;
+        } else {
+          for (size_t i = 0; i < n; ++i) buf[i] = static_cast<A>(xr[i]);
+          xf = buf.data();
+        }
+        float m = simd::max_span(xf, n, -std::numeric_limits<float>::infinity());
+        if (m == -std::numeric_limits<float>::infinity()) m = 0;
+        float* dst;
+        if constexpr (std::is_same_v<T, float>) dst = orow;
+        else dst = buf.data();
+        float s = simd::exp_shift_sum(xf, dst, n, m);
+        float inv = 1.0f / s;
+        if constexpr (std::is_same_v<T, float>) {
+          simd::scale_span(orow, n, inv);
+        } else {
+          for (size_t i = 0; i < n; ++i) orow[i] = static_cast<T>(buf[i] * inv);
+        }
+      } else {
+        A m = -std::numeric_limits<A>::infinity();
+        for (size_t i = 0; i < n; ++i) { A v = static_cast<A>(xr[i]); m = v > m ? v : m; }
+        if (m == -std::numeric_limits<A>::infinity()) m = 0;
+        A s = 0;
+        for (size_t i = 0; i < n; ++i) {
+          A v = std::exp(static_cast<A>(xr[i]) - m);
+          buf[i] = v;
+          s += v;
+        }
+        A inv = A(1) / s;
+        for (size_t i = 0; i < n; ++i) orow[i] = static_cast<T>(buf[i] * inv);
       }
-      A inv = A(1) / s;
-      for (size_t i = 0; i < n; ++i) orow[i] = static_cast<T>(buf[i] * inv);
     }
   });
 }

@@ -404,6 +404,68 @@ inline void exp_span(const float* in, float* out, size_t n) {
   for (; i < n; ++i) out[i] = exp(in[i]);
 }
 
+// ---- softmax rows: max, exp(x - m) with its sum, scaling ----
+// NaNs are skipped by the max as by the scalar `v > m ? v : m`; the sum is taken in 8 (AVX2)
+// lanes, so it may differ from a sequential sum in the last bits.
+inline float max_span(const float* x, size_t n, float init) {
+  size_t i = 0;
+  float m = init;
+#ifdef MLX_SIMD_AVX2
+  if (n >= 8) {
+    __m256 a = _mm256_set1_ps(init), b = a;
+    for (; i + 16 <= n; i += 16) {
+      a = _mm256_max_ps(_mm256_loadu_ps(x + i), a);
+      b = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), b);
+    }
+    for (; i + 8 <= n; i += 8) a = _mm256_max_ps(_mm256_loadu_ps(x + i), a);
+    alignas(32) float t[8];
+    _mm256_store_ps(t, _mm256_max_ps(a, b));
+    for (float v : t) m = v > m ? v : m;
+  }
+#endif
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// out[i] = exp(in[i] - m) (the values exp gives); returns their sum.
+inline float exp_shift_sum(const float* in, float* out, size_t n, float m) {
+  size_t i = 0;
+  float tot = 0;
+#ifdef MLX_SIMD_AVX2
+  __m256 mv = _mm256_set1_ps(m), s0 = _mm256_setzero_ps(), s1 = s0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 x0 = _mm256_sub_ps(_mm256_loadu_ps(in + i), mv), x1 = _mm256_sub_ps(_mm256_loadu_ps(in + i + 8), mv);
+    __m256 ok = _mm256_and_ps(avx2::exp_moderate(x0), avx2::exp_moderate(x1));
+    __m256 a, b;
+    if (_mm256_movemask_ps(ok) == 0xff) {
+      a = avx2::exp8_moderate(x0);
+      b = avx2::exp8_moderate(x1);
+    } else {
+      a = avx2::exp8(x0);
+      b = avx2::exp8(x1);
+    }
+    _mm256_storeu_ps(out + i, a);
+    _mm256_storeu_ps(out + i + 8, b);
+    s0 = _mm256_add_ps(s0, a);
+    s1 = _mm256_add_ps(s1, b);
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, _mm256_add_ps(s0, s1));
+  tot = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+#endif
+  for (; i < n; ++i) {
+    float e = exp(in[i] - m);
+    out[i] = e;
+    tot += e;
+  }
+  return tot;
+}
+
+// x[i] *= s.
+inline void scale_span(float* x, size_t n, float s) {
+  for (size_t i = 0; i < n; ++i) x[i] *= s;
+}
+
 inline void tanh_span(const float* in, float* out, size_t n) {
 #ifdef MLX_SIMD_AVX2
   span8<avx2::tanh8>(in, out, n);
