@@ -150,7 +150,11 @@ struct CpuProfile {
     auto shape = [&](const array& a) {
       os << "[";
       for (size_t i = 0; i < a.shape().size(); ++i) os << (i ? "," : "") << a.shape()[i];
-      os << (a.flags().row_contiguous ? "" : "~") << "]";
+      if (!a.flags().row_contiguous) {
+        os << "~";
+        for (size_t i = 0; i < a.strides().size(); ++i) os << (i ? "," : "") << a.strides()[i];
+      }
+      os << "]";
     };
     os << " ";
     for (size_t i = 0; i < inputs.size() && i < 4; ++i) shape(inputs[i]);
@@ -168,7 +172,7 @@ struct CpuProfile {
     double tot = 0;
     size_t n = 0;
     for (auto& kv : v) tot += kv.second.second, n += kv.second.first;
-    std::fprintf(stderr, "[mlx cpu profile] %zu nodes, %.3f ms (\"~\": not row-contiguous)\n", n, tot);
+    std::fprintf(stderr, "[mlx cpu profile] %zu nodes, %.3f ms (\"~\": not row-contiguous, then its strides)\n", n, tot);
     std::fprintf(stderr, "  %8s %10s  %s\n", "count", "ms", "node");
     for (size_t i = 0; i < v.size() && i < 80; ++i)
       std::fprintf(stderr, "  %8zu %10.3f  %s\n", v[i].second.first, v[i].second.second, v[i].first.c_str());
