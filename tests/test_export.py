@@ -675,8 +675,14 @@ def test_cpp_program_imports_python_function(tmp_path):
     inc, lib = _cpp_build_flags()
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "cpp", "export_import.cpp")
     exe = str(tmp_path / "export_import")
-    r = subprocess.run([cxx, "-std=c++17", "-O1", src, f"-I{inc}", f"-L{lib}", "-lmlx", f"-Wl,-rpath,{lib}", "-o", exe],
-                       capture_output=True, text=True)
+    extra = []
+    try:  # OpenBLAS's folder, for installs where libmlx's relative run path to it doesn't hold
+        import scipy_openblas32
+        extra = [f"-Wl,-rpath-link,{scipy_openblas32.get_lib_dir()}", f"-Wl,-rpath,{scipy_openblas32.get_lib_dir()}"]
+    except ImportError:
+        pass
+    r = subprocess.run([cxx, "-std=c++17", "-O1", src, f"-I{inc}", f"-L{lib}", "-lmlx", f"-Wl,-rpath,{lib}", *extra,
+                        "-o", exe], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
     model = MLP()
