@@ -332,7 +332,9 @@ inline __m256 tanh8(__m256 x) {
   __m256 x2 = _mm256_mul_ps(x, x);
   __m256 p = horner8(kTanh, x2);
   __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(ax, x2), p, ax);
-  __m256 e = exp8(_mm256_mul_ps(bc(2.0f), _mm256_min_ps(bc(10.0f), ax)));
+  // 2 min(|x|, 10) is in [0, 20] (or NaN, which exp8_moderate also passes through as NaN):
+  // exp8_moderate gives exp8's values there without the clamps.
+  __m256 e = exp8_moderate(_mm256_mul_ps(bc(2.0f), _mm256_min_ps(bc(10.0f), ax)));
   __m256 big = _mm256_sub_ps(bc(1.0f), _mm256_div_ps(bc(2.0f), _mm256_add_ps(e, bc(1.0f))));
   __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, bc(0.625f), _CMP_LT_OQ));
   return _mm256_or_ps(r, _mm256_and_ps(x, bc(-0.0f)));
