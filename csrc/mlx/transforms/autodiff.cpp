@@ -2,12 +2,71 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <cstring>
+#include <optional>
+
 #include "mlx/ops.h"
 #include "mlx/primitive.h"
+#include "mlx/primitives/primitives.h"
 #include "mlx/transforms.h"
 #include "mlx/transforms/id_set.h"
 
 namespace mlx::core {
+
+namespace {
+
+// The windows a chain of unevaluated slice updates writes over a broadcast zero (the
+// cotangent Slice::vjp makes), top first; false if `a` is not such a chain.
+bool zero_slice_updates(const array& a, std::vector<std::pair<const SliceUpdate*, array>>& ups) {
+  const array* cur = &a;
+  while (!cur->is_available() && cur->has_primitive() && cur->siblings().empty()) {
+    auto* su = dynamic_cast<const SliceUpdate*>(&cur->primitive());
+    if (!su) break;
+    ups.emplace_back(su, cur->inputs()[1]);
+    cur = &cur->inputs()[0];
+  }
+  if (ups.empty() || cur->is_available() || !cur->has_primitive() ||
+      !dynamic_cast<const Broadcast*>(&cur->primitive()))
+    return false;
+  const array& v = cur->inputs()[0];
+  if (!v.is_available() || v.size() != 1 || v.is_pending()) return false;
+  const char* b = static_cast<const char*>(v.data<void>());
+  for (size_t i = 0; i < v.itemsize(); ++i)
+    if (b[i] != 0) return false;
+  return true;
+}
+
+// Whether two strided windows share no element: along some axis their index ranges (positive
+// strides only; others count as overlapping) don't meet.
+bool disjoint(const SliceUpdate& x, const SliceUpdate& y) {
+  for (size_t i = 0; i < x.start_.size() && i < y.start_.size(); ++i) {
+    if (x.strides_[i] <= 0 || y.strides_[i] <= 0) continue;
+    auto last = [](int64_t s, int64_t e, int64_t st) { return e > s ? s + (e - 1 - s) / st * st : s - 1; };
+    int64_t xl = last(x.start_[i], x.stop_[i], x.strides_[i]), yl = last(y.start_[i], y.stop_[i], y.strides_[i]);
+    if (xl < x.start_[i] || yl < y.start_[i]) return true;  // an empty window
+    if (xl < y.start_[i] || yl < x.start_[i]) return true;
+  }
+  return false;
+}
+
+// s + v where both are slice updates of zeros over disjoint windows (the cotangents of
+// qkv[0], qkv[1], qkv[2]): v's updates written over s, one buffer instead of a zero-filled
+// array per slice and a full-size add per pair. Empty when the rule doesn't apply.
+std::optional<array> add_disjoint_slice_updates(const array& s, const array& v) {
+  if (s.shape() != v.shape() || s.dtype() != v.dtype()) return std::nullopt;
+  std::vector<std::pair<const SliceUpdate*, array>> su, vu;
+  if (!zero_slice_updates(s, su) || !zero_slice_updates(v, vu)) return std::nullopt;
+  for (auto& [x, xu] : vu)
+    for (auto& [y, yu] : su)
+      if (!disjoint(*x, *y)) return std::nullopt;
+  array out = s;
+  for (auto it = vu.rbegin(); it != vu.rend(); ++it)
+    out = slice_update(out, it->second, it->first->start_, it->first->stop_, it->first->strides_,
+                       it->first->stream());
+  return out;
+}
+
+}  // namespace
 
 namespace detail {
 
@@ -112,7 +171,13 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VecFn& fun, const st
   // Adds v to the cotangent of node id k.
   auto accumulate = [&ct](uintptr_t k, array v) {
     auto [slot, added] = ct.try_emplace(k);
-    *slot = added ? std::move(v) : add(*slot, v);
+    if (added) {
+      *slot = std::move(v);
+    } else if (auto merged = add_disjoint_slice_updates(*slot, v)) {
+      *slot = std::move(*merged);
+    } else {
+      *slot = add(*slot, v);
+    }
   };
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (cotangents[i].shape() != outputs[i].shape())
