@@ -55,3 +55,25 @@ def test_an_error_inside_a_parallel_kernel_surfaces_and_the_pool_keeps_working()
         with pytest.raises(RuntimeError, match="singular"):
             mx.eval(mx.linalg.inv(singular, stream=CPU))
         _check_chain(np.random.default_rng(1), 500_000)
+
+
+def test_more_threads_than_cpus():
+    # An oversubscribed pool (workers block instead of spinning) gives the same results.
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, mlx.core as mx\n"
+            "r = np.random.default_rng(2)\n"
+            "for n in (1, 70_000, 1_000_003):\n"
+            "    a = r.standard_normal(n).astype(np.float32)\n"
+            "    y = mx.exp(mx.array(a)) * 2 + mx.array(a)\n"
+            "    assert np.allclose(np.array(y), np.exp(a) * 2 + a, rtol=1e-5, atol=1e-5)\n"
+            "m = r.standard_normal((300, 200)).astype(np.float32)\n"
+            "assert np.allclose(np.array(mx.array(m) @ mx.array(m.T)), m @ m.T, rtol=1e-4, atol=1e-3)\n"
+            "print('ok')\n")
+    env = dict(os.environ, MLX_NUM_THREADS=str(4 * (os.cpu_count() or 1) + 1))
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))] +
+                                        [p for p in [env.get("PYTHONPATH")] if p])
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr

@@ -1,12 +1,16 @@
 #include "mlx/backend/cpu/threadpool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <exception>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,10 +34,30 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until pred() holds or kSpin passes; true if it holds.
+// CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU quota (a
+// container limited to 2 CPUs on a 64-core host sees 64 in hardware_concurrency).
+int available_cpus() {
+  int n = static_cast<int>(std::thread::hardware_concurrency());
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
+  std::ifstream f("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  long long period = 0;
+  if (f >> quota >> period && quota != "max" && period > 0) {
+    long long q = std::atoll(quota.c_str());
+    if (q > 0) n = std::min<long long>(n, std::max<long long>(1, (q + period - 1) / period));
+  }
+#endif
+  return std::max(1, n);
+}
+
+// Spins until pred() holds or `spin` passes; true if it holds.
 template <typename P>
-bool spin_until(P&& pred) {
-  auto deadline = std::chrono::steady_clock::now() + kSpin;
+bool spin_until(P&& pred, std::chrono::microseconds spin) {
+  if (spin.count() == 0) return pred();
+  auto deadline = std::chrono::steady_clock::now() + spin;
   for (int i = 0;; ++i) {
     if (pred()) return true;
     cpu_relax();
@@ -44,10 +68,13 @@ bool spin_until(P&& pred) {
 class Pool {
  public:
   Pool() {
-    int n = static_cast<int>(std::thread::hardware_concurrency());
+    int cpus = available_cpus();
+    int n = cpus;
     if (const char* e = std::getenv("MLX_NUM_THREADS")) n = std::max(1, std::atoi(e));
     n = std::max(1, std::min(n, 64));
     nthreads_ = n;
+    // More threads than CPUs: a spinning thread would hold a CPU that a working one needs.
+    spin_ = n <= cpus ? kSpin : std::chrono::microseconds(0);
     for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
   }
   ~Pool() {
@@ -87,7 +114,7 @@ class Pool {
     do_chunk(0);
     // Help with remaining chunks, then wait for workers.
     for (size_t c; claim(c);) do_chunk_and_count(c);
-    if (!spin_until([this] { return pending_.load() == 0; })) {
+    if (!spin_until([this] { return pending_.load() == 0; }, spin_)) {
       std::unique_lock lk(mu_);
       done_cv_.wait(lk, [this] { return pending_.load() == 0; });
     }
@@ -102,6 +129,7 @@ class Pool {
   int nthreads_;
 
  private:
+  std::chrono::microseconds spin_{0};
   // Takes the next unclaimed chunk of the current job.
   bool claim(size_t& c) {
     uint64_t v = claim_.load();
@@ -135,7 +163,7 @@ class Pool {
   void loop(int) {
     size_t seen = gen_.load();
     while (true) {
-      if (!spin_until([&] { return gen_.load() != seen; })) {
+      if (!spin_until([&] { return gen_.load() != seen; }, spin_)) {
         std::unique_lock lk(mu_);
         sleeping_.fetch_add(1);
         cv_.wait(lk, [&] { return gen_.load() != seen; });
