@@ -678,7 +678,9 @@ def test_cpp_program_imports_python_function(tmp_path):
     extra = []
     try:  # OpenBLAS's folder, for installs where libmlx's relative run path to it doesn't hold
         import scipy_openblas32
-        extra = [f"-Wl,-rpath-link,{scipy_openblas32.get_lib_dir()}", f"-Wl,-rpath,{scipy_openblas32.get_lib_dir()}"]
+        # (an RPATH, not a RUNPATH: it must also serve libmlx's own dependency)
+        extra = [f"-Wl,-rpath-link,{scipy_openblas32.get_lib_dir()}", "-Wl,--disable-new-dtags",
+                 f"-Wl,-rpath,{scipy_openblas32.get_lib_dir()}"]
     except ImportError:
         pass
     r = subprocess.run([cxx, "-std=c++17", "-O1", src, f"-I{inc}", f"-L{lib}", "-lmlx", f"-Wl,-rpath,{lib}", *extra,
