@@ -675,12 +675,16 @@ def test_cpp_program_imports_python_function(tmp_path):
     inc, lib = _cpp_build_flags()
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "cpp", "export_import.cpp")
     exe = str(tmp_path / "export_import")
-    extra = []
-    try:  # OpenBLAS's folder, for installs where libmlx's relative run path to it doesn't hold
+    # OpenBLAS's folder, for installs where libmlx's relative run path to it doesn't hold (a pip
+    # --target install): given to the linker, and to the loader through LD_LIBRARY_PATH (libmlx
+    # has a RUNPATH, so the program's own run path would not serve libmlx's dependencies).
+    extra, run_env = [], None
+    try:
         import scipy_openblas32
-        # (an RPATH, not a RUNPATH: it must also serve libmlx's own dependency)
-        extra = [f"-Wl,-rpath-link,{scipy_openblas32.get_lib_dir()}", "-Wl,--disable-new-dtags",
-                 f"-Wl,-rpath,{scipy_openblas32.get_lib_dir()}"]
+        blas_dir = scipy_openblas32.get_lib_dir()
+        extra = [f"-Wl,-rpath-link,{blas_dir}"]
+        run_env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(
+            [blas_dir] + [p for p in [os.environ.get("LD_LIBRARY_PATH")] if p]))
     except ImportError:
         pass
     r = subprocess.run([cxx, "-std=c++17", "-O1", src, f"-I{inc}", f"-L{lib}", "-lmlx", f"-Wl,-rpath,{lib}", *extra,
@@ -698,11 +702,11 @@ def test_cpp_program_imports_python_function(tmp_path):
     mx.export_function(fn, lambda x: (smooth(x), mx.softmax(smooth(x), axis=-1)), x, metadata="mlp")
     data = str(tmp_path / "data.txt")
     _write_data(data, [x], [smooth(x), mx.softmax(smooth(x), axis=-1)])
-    r = subprocess.run([exe, fn, data], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    r = subprocess.run([exe, fn, data], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=run_env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "imported function ok" in r.stdout and "metadata: 'mlp'" in r.stdout
     # and a function exported from C++ round-trips there
-    r = subprocess.run([exe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    r = subprocess.run([exe], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=run_env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "cpp round trip ok" in r.stdout
 
