@@ -368,6 +368,21 @@ inline uint32_t hmax(__m256i m) {
 // out[i] = f(in[i]): 8 values at a time with the AVX2 version, the last n % 8 through the same
 // vector code on a padded copy.
 #ifdef MLX_SIMD_AVX2
+namespace avx2 {
+// exp of 16 values: the cheaper exp8_moderate where all 16 are moderate (a branch that ML
+// data practically always takes the same way), else exp8 (the same values either way).
+inline void exp16(__m256 x0, __m256 x1, __m256& a, __m256& b) {
+  __m256 ok = _mm256_and_ps(exp_moderate(x0), exp_moderate(x1));
+  if (_mm256_movemask_ps(ok) == 0xff) {
+    a = exp8_moderate(x0);
+    b = exp8_moderate(x1);
+  } else {
+    a = exp8(x0);
+    b = exp8(x1);
+  }
+}
+}  // namespace avx2
+
 template <__m256 (*F8)(__m256)>
 inline void span8(const float* in, float* out, size_t n) {
   size_t i = 0;
@@ -384,19 +399,10 @@ inline void span8(const float* in, float* out, size_t n) {
 inline void exp_span(const float* in, float* out, size_t n) {
   size_t i = 0;
 #ifdef MLX_SIMD_AVX2
-  // 16 values at a time: the cheaper exp8_moderate where all 16 are moderate (a branch that
-  // ML data practically always takes the same way), else exp8.
   for (; i + 16 <= n; i += 16) {
     __m256 x0 = _mm256_loadu_ps(in + i), x1 = _mm256_loadu_ps(in + i + 8);
-    __m256 ok = _mm256_and_ps(avx2::exp_moderate(x0), avx2::exp_moderate(x1));
     __m256 a, b;
-    if (_mm256_movemask_ps(ok) == 0xff) {
-      a = avx2::exp8_moderate(x0);
-      b = avx2::exp8_moderate(x1);
-    } else {
-      a = avx2::exp8(x0);
-      b = avx2::exp8(x1);
-    }
+    avx2::exp16(x0, x1, a, b);
     _mm256_storeu_ps(out + i, a);
     _mm256_storeu_ps(out + i + 8, b);
   }
@@ -437,15 +443,8 @@ inline float exp_shift_sum(const float* in, float* out, size_t n, float m) {
   __m256 mv = _mm256_set1_ps(m), s0 = _mm256_setzero_ps(), s1 = s0;
   for (; i + 16 <= n; i += 16) {
     __m256 x0 = _mm256_sub_ps(_mm256_loadu_ps(in + i), mv), x1 = _mm256_sub_ps(_mm256_loadu_ps(in + i + 8), mv);
-    __m256 ok = _mm256_and_ps(avx2::exp_moderate(x0), avx2::exp_moderate(x1));
     __m256 a, b;
-    if (_mm256_movemask_ps(ok) == 0xff) {
-      a = avx2::exp8_moderate(x0);
-      b = avx2::exp8_moderate(x1);
-    } else {
-      a = avx2::exp8(x0);
-      b = avx2::exp8(x1);
-    }
+    avx2::exp16(x0, x1, a, b);
     _mm256_storeu_ps(out + i, a);
     _mm256_storeu_ps(out + i + 8, b);
     s0 = _mm256_add_ps(s0, a);
