@@ -1,7 +1,9 @@
 """Core benchmarks: our package beside NumPy on the same inputs, plus graph overhead.
 
 Run: python benchmarks/bench_core.py [--only NAME]
-Prints one line per workload: name, our median ms, numpy median ms, ratio (numpy / ours).
+Prints one line per workload: name, our median ms, numpy median ms, ratio (numpy / ours); then
+graph overhead, and uncompiled against compiled (MLP steps, the exp*y+sin chain) alternating
+call by call in one process.
 """
 
 import argparse
@@ -149,6 +151,26 @@ def mlp_steps(sizes=(16, 16, 16, 10), batch=4, reps=200):
     return statistics.median(tu) * 1e3, statistics.median(tc) * 1e3
 
 
+def chain_steps(n=10_000_000, reps=60):
+    """Milliseconds of exp(x) * y + sin(x) over n floats, uncompiled and compiled, alternating
+    calls (a noisy machine slows both alike)."""
+    rng = np.random.default_rng(0)
+    x = mx.array(rng.standard_normal(n).astype(np.float32))
+    y = mx.array(rng.standard_normal(n).astype(np.float32))
+    f = lambda a, b: mx.exp(a) * b + mx.sin(a)
+    cf = mx.compile(f)
+    runs = (lambda: mx.eval(f(x, y)), lambda: mx.eval(cf(x, y)))
+    for r in runs:
+        r()
+    te, tc = [], []
+    for _ in range(reps):
+        for r, ts in zip(runs, (te, tc)):
+            t0 = time.perf_counter()
+            r()
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(te) * 1e3, statistics.median(tc) * 1e3
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--only", default=None)
@@ -166,6 +188,12 @@ def main():
     if not args.only or "mlp" in args.only:
         tu, tc = mlp_steps()
         print(f"mlp step 16-16-16-10 b4: {tu:.3f} ms uncompiled, {tc:.3f} ms compiled")
+        # peers.py's MLP step (mlp_train_step_b256)
+        tu, tc = mlp_steps(sizes=(784, 512, 512, 10), batch=256, reps=300)
+        print(f"mlp step 784-512-512-10 b256: {tu:.3f} ms uncompiled, {tc:.3f} ms compiled, ratio {tu / tc:.2f}")
+    if not args.only or "chain" in args.only:
+        te, tc = chain_steps()
+        print(f"exp*y+sin 1e7 alternating: {te:.2f} ms eager, {tc:.2f} ms compiled, ratio {te / tc:.2f}")
 
 
 if __name__ == "__main__":

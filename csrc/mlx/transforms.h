@@ -1,5 +1,6 @@
 // Evaluation and function transforms: eval, vjp, jvp, grad, vmap.
 #pragma once
+#include <string>
 #include <functional>
 #include <unordered_set>
 #include <vector>
@@ -40,6 +41,10 @@ void wait_async_for(const array& a);
 // At exit: the background evaluation stops after its current node, and async_eval evaluates
 // in place from then on.
 void async_shutdown();
+// "Primitive dtype [shape][shape~strides]->[shape]": one line describing a node, the key of
+// the per-node profiles (MLX_CPU_PROFILE, MLX_CUDA_PROFILE). Non-row-contiguous operands get
+// "~" and their strides; at most four inputs are listed.
+std::string node_key(const Primitive& p, const std::vector<array>& inputs, const std::vector<array>& outputs);
 // Depth of enclosing compile traces (eval inside them is an error).
 int& compile_trace_depth();
 // Depth of enclosing transforms of any kind; arrays are tracers only while it is > 0.

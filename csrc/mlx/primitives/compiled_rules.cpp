@@ -50,7 +50,7 @@ std::vector<array> Compiled::vjp(const std::vector<array>& primals, const std::v
     VecFn& f = vjp_cache_->fns[argnums];
     if (!f) {
       size_t np = primals.size();
-      // The program's steps are shared (not copied) by the traced function.
+      // The traced function holds its own copy of the program (the primitives are shared).
       auto self = std::make_shared<Compiled>(stream(), steps_, outs_);
       f = compile(
           [self, argnums, np](const std::vector<array>& xs) {

@@ -10,12 +10,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
-#include <sstream>
-#include <string>
 #include <exception>
 #include <iterator>
+#include <map>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -144,24 +144,9 @@ struct CpuProfile {
     return p;
   }
   void add(Primitive& prim, const std::vector<array>& inputs, const std::vector<array>& outs, double ms) {
-    std::ostringstream os;
-    os << prim.name();
-    if (!outs.empty()) os << " " << outs[0].dtype();
-    auto shape = [&](const array& a) {
-      os << "[";
-      for (size_t i = 0; i < a.shape().size(); ++i) os << (i ? "," : "") << a.shape()[i];
-      if (!a.flags().row_contiguous) {
-        os << "~";
-        for (size_t i = 0; i < a.strides().size(); ++i) os << (i ? "," : "") << a.strides()[i];
-      }
-      os << "]";
-    };
-    os << " ";
-    for (size_t i = 0; i < inputs.size() && i < 4; ++i) shape(inputs[i]);
-    os << "->";
-    if (!outs.empty()) shape(outs[0]);
+    std::string key = detail::node_key(prim, inputs, outs);
     std::lock_guard lk(mu);
-    auto& t = totals[os.str()];
+    auto& t = totals[key];
     ++t.first;
     t.second += ms;
   }
@@ -385,6 +370,26 @@ void wait_async(bool rethrow) {
     s->pending.store(s->error != nullptr, std::memory_order_release);
   }
   if (err) std::rethrow_exception(err);
+}
+
+std::string node_key(const Primitive& p, const std::vector<array>& inputs, const std::vector<array>& outputs) {
+  std::ostringstream os;
+  os << p.name();
+  if (!outputs.empty()) os << " " << outputs[0].dtype();
+  auto shape = [&](const array& a) {
+    os << "[";
+    for (size_t i = 0; i < a.shape().size(); ++i) os << (i ? "," : "") << a.shape()[i];
+    if (!a.flags().row_contiguous) {
+      os << "~";
+      for (size_t i = 0; i < a.strides().size(); ++i) os << (i ? "," : "") << a.strides()[i];
+    }
+    os << "]";
+  };
+  os << " ";
+  for (size_t i = 0; i < inputs.size() && i < 4; ++i) shape(inputs[i]);
+  os << "->";
+  if (!outputs.empty()) shape(outputs[0]);
+  return os.str();
 }
 
 void wait_async_for(const array& a) {

@@ -2,7 +2,6 @@
 #include "mlx/backend/cpu/blas.h"
 
 #if defined(__AVX__)
-#include <cstdlib>
 #include <immintrin.h>
 #endif
 
@@ -460,28 +459,19 @@ struct Attention {
   }
 
   // Masks and softmaxes rows [r0, r1) of S (n keys) in place; psink[r] gets the sink's
-  // probability.
+  // probability. A causal row softmaxes over the keys it sees and gets zeros after them (what
+  // the hidden keys' finite mask value gives); a row that sees no key averages over all of
+  // them, as that value gives too.
   void probs(C* S, int b, int h, int i0, int r0, int r1, int n, C* psink) const {
     const C neg = -std::numeric_limits<float>::max();
     for (int r = r0; r < r1; ++r) {
       C* s = S + static_cast<int64_t>(r) * Tkv;
       int i = i0 + r;
-      if constexpr (std::is_same_v<C, float>) {
-        // A causal row that sees keys [0, nv): softmax over those, zeros after (vectorized).
-        int nv = mode == MaskMode::Causal ? std::min(n, i + Tkv - Tq + 1) : n;
-        if (!mask && nv > 0) {
-          float m = simd::max_span(s, nv, has_sinks ? sinks[h] : -std::numeric_limits<float>::infinity());
-          float tot = simd::exp_shift_sum(s, s, nv, m);
-          float es = has_sinks ? std::exp(sinks[h] - m) : 0.0f;
-          float inv = 1.0f / (tot + es);
-          simd::scale_span(s, nv, inv);
-          for (int j = nv; j < n; ++j) s[j] = 0;
-          if (psink) psink[r] = es * inv;
-          continue;
-        }
-      }
+      int nv = n;  // keys the softmax covers; the rest are zero
       if (mode == MaskMode::Causal) {
-        for (int j = std::max(i + Tkv - Tq + 1, 0); j < n; ++j) s[j] = neg;
+        int first_hidden = i + Tkv - Tq + 1;
+        if (first_hidden > 0) nv = std::min(n, first_hidden);
+        else std::fill(s, s + n, neg);
       } else if (mask) {
         const char* base = static_cast<const char*>(mask->data<void>());
         int64_t off = static_cast<int64_t>(b) * mask->strides(0) + static_cast<int64_t>(h) * mask->strides(1) +
@@ -496,20 +486,25 @@ struct Attention {
           default: break;
         }
       }
-      C m = has_sinks ? sinks[h] : -std::numeric_limits<C>::infinity();
-      for (int j = 0; j < n; ++j) m = s[j] > m ? s[j] : m;
-      C tot = 0;
-      for (int j = 0; j < n; ++j) {
-        C e;
-        if constexpr (std::is_same_v<C, float>) e = simd::exp(s[j] - m);
-        else e = std::exp(s[j] - m);
-        s[j] = e;
-        tot += e;
+      C m0 = has_sinks ? sinks[h] : -std::numeric_limits<C>::infinity();
+      C m, tot;
+      if constexpr (std::is_same_v<C, float>) {
+        m = simd::max_span(s, nv, m0);
+        tot = simd::exp_shift_sum(s, s, nv, m);
+      } else {
+        m = m0;
+        for (int j = 0; j < nv; ++j) m = s[j] > m ? s[j] : m;
+        tot = 0;
+        for (int j = 0; j < nv; ++j) {
+          s[j] = std::exp(s[j] - m);
+          tot += s[j];
+        }
       }
       C es = has_sinks ? std::exp(sinks[h] - m) : C(0);
-      tot += es;
-      C inv = C(1) / tot;
-      for (int j = 0; j < n; ++j) s[j] *= inv;
+      C inv = C(1) / (tot + es);
+      if constexpr (std::is_same_v<C, float>) simd::scale_span(s, nv, inv);
+      else for (int j = 0; j < nv; ++j) s[j] *= inv;
+      std::fill(s + nv, s + n, C(0));
       if (psink) psink[r] = es * inv;
     }
   }

@@ -279,26 +279,22 @@ void softmax_rows(const T* x, T* o, size_t rows, size_t n) {
       const T* xr = x + r * n;
       T* orow = o + r * n;
       if constexpr (std::is_same_v<A, float>) {
-        // Vectorized: max, exp(x - max) with its sum, scale (half types widened first).
-        const float* xf;
+        // Vectorized: max, exp(x - max) with its sum, scale. float rows go from the input to
+        // the output; half rows are widened into buf first and work there.
+        const float* in;
+        float* w;
         if constexpr (std::is_same_v<T, float>) {
-          xf = xr;
+          in = xr;
+          w = orow;
         } else {
           for (size_t i = 0; i < n; ++i) buf[i] = static_cast<A>(xr[i]);
-          xf = buf.data();
+          in = w = buf.data();
         }
-        float m = simd::max_span(xf, n, -std::numeric_limits<float>::infinity());
+        float m = simd::max_span(in, n, -std::numeric_limits<float>::infinity());
         if (m == -std::numeric_limits<float>::infinity()) m = 0;
-        float* dst;
-        if constexpr (std::is_same_v<T, float>) dst = orow;
-        else dst = buf.data();
-        float s = simd::exp_shift_sum(xf, dst, n, m);
-        float inv = 1.0f / s;
-        if constexpr (std::is_same_v<T, float>) {
-          simd::scale_span(orow, n, inv);
-        } else {
-          for (size_t i = 0; i < n; ++i) orow[i] = static_cast<T>(buf[i] * inv);
-        }
+        float inv = 1.0f / simd::exp_shift_sum(in, w, n, m);
+        if constexpr (std::is_same_v<T, float>) simd::scale_span(orow, n, inv);
+        else for (size_t i = 0; i < n; ++i) orow[i] = static_cast<T>(buf[i] * inv);
       } else {
         A m = -std::numeric_limits<A>::infinity();
         for (size_t i = 0; i < n; ++i) { A v = static_cast<A>(xr[i]); m = v > m ? v : m; }

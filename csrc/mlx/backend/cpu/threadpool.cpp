@@ -8,10 +8,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
-#include <string>
 #include <exception>
 #include <fstream>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 

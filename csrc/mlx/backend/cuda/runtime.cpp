@@ -513,22 +513,6 @@ Profile* profile() {
   }();
   return p;
 }
-std::string profile_key(Primitive& p, const std::vector<array>& inputs,
-                        const std::vector<array>& outputs) {
-  std::ostringstream os;
-  os << p.name();
-  if (!outputs.empty()) os << " " << outputs[0].dtype();
-  auto shape = [&](const array& a) {
-    os << "[";
-    for (size_t i = 0; i < a.shape().size(); ++i) os << (i ? "," : "") << a.shape()[i];
-    os << "]";
-  };
-  os << " ";
-  for (size_t i = 0; i < inputs.size() && i < 4; ++i) shape(inputs[i]);
-  os << "->";
-  if (!outputs.empty()) shape(outputs[0]);
-  return os.str();
-}
 }  // namespace
 }  // namespace cu
 
@@ -646,7 +630,7 @@ void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& ou
 
 void eval_on_slot(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (auto* prof = cu::profile()) {
-    cu::Profile::Rec r{cu::profile_key(p, inputs, outputs), nullptr, nullptr, 0};
+    cu::Profile::Rec r{detail::node_key(p, inputs, outputs), nullptr, nullptr, 0};
     MLX_CUDA_CHECK(cudaEventCreate(&r.a));
     MLX_CUDA_CHECK(cudaEventCreate(&r.b));
     MLX_CUDA_CHECK(cudaEventRecord(r.a, cu::stream()));
