@@ -175,13 +175,14 @@ def test_large_parallel_streamed():
     assert _check(lambda a, b: mx.where(a > b, a - b, mx.sqrt(mx.abs(b))).astype(mx.float16), x, y)
 
 
-@pytest.mark.parametrize("uop", ["exp", "sin", "cos"])
+@pytest.mark.parametrize("uop", ["exp", "sin", "cos", "tanh", "erf", "sigmoid"])
 @pytest.mark.parametrize("bop", ["add", "subtract", "multiply", "divide"])
-def test_vector_exp_sin_cos_then_binary(uop, bop):
-    # float32 exp/sin/cos (AVX2 span kernels where available) feeding a binary step: the
-    # unary value on either side, the other operand a vector, a 0-d array or a Python
-    # scalar; lengths with a partial last vector; values past the fast sin/cos range, exp
-    # arguments past +-86 (the clamped path) and specials (from _values).
+def test_vector_unary_then_binary(uop, bop):
+    # float32 exp/sin/cos/tanh/erf/sigmoid feeding a binary step (one kernel that keeps the
+    # unary value in registers where the CPU has AVX2): the unary value on either side, the
+    # other operand a vector, a 0-d array or a Python scalar; lengths with a partial last
+    # vector; values past the fast sin/cos range, exp arguments past +-86 (the clamped path)
+    # and specials (from _values).
     u, b = getattr(mx, uop), getattr(mx, bop)
     for n in (8, 1003, 40_000):
         x = _values(mx.float32, (n,), 30)
@@ -195,6 +196,13 @@ def test_vector_exp_sin_cos_then_binary(uop, bop):
         assert _check(lambda a: b(u(a), 0.25), x)
         # The unary value read twice.
         assert _check(lambda a, c: b(u(a), c) - u(a), x, y)
+        # The unary step's operand a slot that the binary step's result may take over, and a
+        # gathered (transposed) input.
+        assert _check(lambda a, c: b(u(a * 40.0), c) * a, x, y)
+    xt = _values(mx.float32, (300, 70), 32).T
+    yt = _values(mx.float32, (70, 300), 33)
+    assert _check(lambda a, c: b(u(a), c), xt, yt)
+    assert _check(lambda a, c: b(c, u(a)), xt, yt)
 
 
 def test_donated_input():

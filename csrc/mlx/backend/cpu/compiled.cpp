@@ -147,7 +147,9 @@ struct Opnd {
   int idx;  // input index, const-area offset in bytes, or slot
 };
 
-enum class Kind : uint8_t { Unary, Binary, Cast, Select };
+// UnaryBinary: a unary step and the binary step that is its only user, as one span kernel
+// (cpu::unary_binary_span); ops[0] is the unary step's operand, ops[1] the binary step's other.
+enum class Kind : uint8_t { Unary, Binary, Cast, Select, UnaryBinary };
 
 struct Instr {
   Kind kind;
@@ -155,6 +157,11 @@ struct Instr {
   cpu::BinarySpanFn bin = nullptr;
   CastSpanFn cast = nullptr;
   SelectSpanFn sel = nullptr;
+  cpu::UnaryBinarySpanFn ub = nullptr;
+  UnaryOp uop{};
+  BinaryOp bop{};
+  bool f32 = false;  // float32 operands and result
+  int step = -1;
   Opnd ops[3] = {{Loc::Const, 0}, {Loc::Const, 0}, {Loc::Const, 0}};  // unused ones: harmless
   bool scalar = false;  // all operands are single values: runs once
   int out = -1;         // slot (tile steps) or const-area offset (scalar steps)
@@ -235,14 +242,17 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
   for (size_t i = 0; i < ni && ok; ++i) ok = covered(inputs[i].dtype());
   const int nsteps = static_cast<int>(steps_.size());
   std::vector<char> step_scalar(nsteps, 0);
-  std::vector<int> last_use(nsteps, -1);
+  std::vector<int> last_use(nsteps, -1), uses(nsteps, 0);
   for (int s = 0; s < nsteps && ok; ++s) {
     auto& st = steps_[s];
     ok = covered(st.dtype);
     bool all_scalar = true;
     for (int o : st.operands) {
       all_scalar = all_scalar && (o < 0 ? step_scalar[-1 - o] : is_scalar[o]);
-      if (o < 0) last_use[-1 - o] = s;
+      if (o < 0) {
+        last_use[-1 - o] = s;
+        uses[-1 - o]++;
+      }
     }
     step_scalar[s] = all_scalar;
   }
@@ -287,6 +297,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     auto& st = steps_[s];
     Instr ins;
     ins.scalar = step_scalar[s];
+    ins.step = s;
     size_t nops = st.operands.size();
     for (size_t k = 0; k < nops && k < 3; ++k) {
       int o = st.operands[k];
@@ -306,11 +317,15 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     Dtype rt = st.dtype;
     if (auto* u = dynamic_cast<const Unary*>(st.prim.get()); u && nops == 1) {
       ins.kind = Kind::Unary;
+      ins.uop = u->op();
+      ins.f32 = dtype_of(st.operands[0]) == float32 && st.dtype == float32;
       ins.un = cpu::unary_span(u->op(), dtype_of(st.operands[0]), &rt);
       ok = ins.un != nullptr;
     } else if (auto* bp = dynamic_cast<const Binary*>(st.prim.get()); bp && nops == 2) {
       ins.kind = Kind::Binary;
+      ins.bop = bp->op();
       Dtype ta = dtype_of(st.operands[0]);
+      ins.f32 = ta == float32 && st.dtype == float32;
       ok = ta == dtype_of(st.operands[1]);
       bool sa = scalar_of(st.operands[0]), sb = scalar_of(st.operands[1]);
       cpu::SpanMode m = ins.scalar || (!sa && !sb) ? cpu::SpanMode::VV : sa ? cpu::SpanMode::SV : cpu::SpanMode::VS;
@@ -357,6 +372,34 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     return;
   }
 
+  // A float32 unary tile step whose only user is the next tile step, a binary one, runs
+  // inside it: its values stay in registers instead of a slot (not where the binary step's
+  // result takes the unary step's operand's slot: the kernel may read its operand again).
+  for (size_t k = 0; k < prog.instrs.size(); ++k) {
+    Instr& u = prog.instrs[k];
+    if (u.kind != Kind::Unary || u.scalar || !u.f32 || uses[u.step] != 1) continue;
+    size_t j = k + 1;
+    while (j < prog.instrs.size() && prog.instrs[j].scalar) ++j;
+    if (j == prog.instrs.size()) continue;
+    Instr& b = prog.instrs[j];
+    if (b.kind != Kind::Binary || !b.f32) continue;
+    if (u.ops[0].loc == Loc::Slot && u.ops[0].idx == b.out) continue;
+    int side = b.ops[0].loc == Loc::Slot && b.ops[0].idx == u.out ? 0
+               : b.ops[1].loc == Loc::Slot && b.ops[1].idx == u.out ? 1 : -1;
+    if (side < 0) continue;
+    const Opnd other = b.ops[1 - side];
+    const uint8_t other_sz = b.opsz[1 - side];
+    auto fn = cpu::unary_binary_span(u.uop, b.bop, side == 0, other.loc == Loc::Const);
+    if (!fn) continue;
+    b.kind = Kind::UnaryBinary;
+    b.ub = fn;
+    b.ops[0] = u.ops[0];
+    b.opsz[0] = u.opsz[0];
+    b.ops[1] = other;
+    b.opsz[1] = other_sz;
+    prog.instrs.erase(prog.instrs.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+
   // ---- single values: scalar inputs in place, scalar steps once ----
   alignas(64) char const_small[256];
   std::unique_ptr<char[]> const_big;
@@ -379,6 +422,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
       case Kind::Binary: ins.bin(a, b, o, len); break;
       case Kind::Cast: ins.cast(a, o, len); break;
       case Kind::Select: ins.sel(a, b, c, o, len); break;
+      case Kind::UnaryBinary: ins.ub(a, b, o, len); break;
     }
   };
   for (auto& ins : prog.instrs) {

@@ -23,4 +23,11 @@ using BinarySpanFn = void (*)(const void* a, const void* b, void* out, size_t n)
 // The kernel of `op` on operands of dtype `in` laid out as `mode`; sets *out_t.
 BinarySpanFn binary_span(BinaryOp op, Dtype in, SpanMode mode, Dtype* out_t);
 
+// float32 only: out[i] = bop(uop(u[i]), w[i or 0]) (u_left) or bop(w[i or 0], uop(u[i])), the
+// values of the two span kernels above run one after the other, computed without storing
+// uop's values. Null where the pair is not covered (uop: exp, sin, cos, tanh, erf, sigmoid;
+// bop: add, subtract, multiply, divide; and only where the CPU has AVX2 and FMA).
+using UnaryBinarySpanFn = void (*)(const void* u, const void* w, void* out, size_t n);
+UnaryBinarySpanFn unary_binary_span(UnaryOp uop, BinaryOp bop, bool u_left, bool w_scalar);
+
 }  // namespace mlx::core::cpu

@@ -220,7 +220,7 @@ inline float sigmoid(float x) {
   return num / (1.0f + e);
 }
 
-// ---- span kernels over float32 (exp, sin, cos, tanh, erf): explicit AVX2 where available ----
+// ---- span kernels over float32 (exp, sin, cos, tanh, erf, sigmoid): explicit AVX2 where available ----
 // Each AVX2 lane performs the scalar function's operations in the same order (minps/maxps
 // for the clamps, which keep their second operand for NaN like the scalar selects), so the
 // results equal the scalar functions' bit for bit. The last n % 8 values go through the same
@@ -356,6 +356,15 @@ inline __m256 erf8(__m256 x) {
   return _mm256_or_ps(r, _mm256_and_ps(x, bc(-0.0f)));
 }
 
+// sigmoid of 8 values: the scalar sigmoid's operations, lane by lane (exp8_moderate where all
+// 8 arguments are moderate: exp8's values there).
+inline __m256 sigmoid8(__m256 x) {
+  __m256 nx = _mm256_or_ps(x, bc(-0.0f));  // -|x|
+  __m256 e = _mm256_movemask_ps(exp_moderate(nx)) == 0xff ? exp8_moderate(nx) : exp8(nx);
+  __m256 num = _mm256_blendv_ps(e, bc(1.0f), _mm256_cmp_ps(x, bc(0.0f), _CMP_GE_OQ));
+  return _mm256_div_ps(num, _mm256_add_ps(bc(1.0f), e));
+}
+
 inline uint32_t hmax(__m256i m) {
   __m128i a = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
   a = _mm_max_epu32(a, _mm_shuffle_epi32(a, 0x4e));
@@ -472,6 +481,13 @@ inline void tanh_span(const float* in, float* out, size_t n) {
   span8<avx2::tanh8>(in, out, n);
 #else
   for (size_t i = 0; i < n; ++i) out[i] = tanh(in[i]);
+#endif
+}
+inline void sigmoid_span(const float* in, float* out, size_t n) {
+#ifdef MLX_SIMD_AVX2
+  span8<avx2::sigmoid8>(in, out, n);
+#else
+  for (size_t i = 0; i < n; ++i) out[i] = sigmoid(in[i]);
 #endif
 }
 inline void erf_span(const float* in, float* out, size_t n) {

@@ -243,6 +243,8 @@ void unary_span_impl(const void* in, void* out, size_t n) {
     simd::tanh_span(x, d, n);
   } else if constexpr (f32 && op == UnaryOp::Erf) {
     simd::erf_span(x, d, n);
+  } else if constexpr (f32 && op == UnaryOp::Sigmoid) {
+    simd::sigmoid_span(x, d, n);
   } else {
     for (size_t i = 0; i < n; ++i) d[i] = cast_to<Out>(apply<op>(static_cast<A>(x[i])));
   }
