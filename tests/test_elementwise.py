@@ -113,9 +113,12 @@ def test_python_scalar_operands(desc):
 # --------------------------------------------------------------------------------------
 # special values (float32): NaN, infinities, signed zeros
 
-SPECIALS = np.array(
-    [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 1e-30, 3e38], dtype=np.float32
-)
+SPECIALS = np.concatenate([
+    np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 1e-30, 3e38], dtype=np.float32),
+    # NaNs with payloads (low bits set, negative, signaling): kernels that add to a float's
+    # exponent field must still give NaN for them.
+    np.array([0x7FC00001, 0x7FC000FF, 0xFFC00101, 0x7F800001, 0x7FFFFFFF], dtype=np.uint32).view(np.float32),
+])
 
 # MLX results that differ from NumPy on special values (MLX is the reference).
 SPECIAL_OVERRIDES = {

@@ -188,7 +188,7 @@ inline float tanh(float x) {
   float small = fmadd(ax * x2, p, ax);
   float e = exp(2.0f * (ax > 10.0f ? 10.0f : ax));
   float big = 1.0f - 2.0f / (e + 1.0f);
-  float r = ax < 0.625f ? small : big;
+  float r = !(ax >= 0.625f) ? small : big;  // NaN: small, which is NaN
   return as_float(as_int(r) | (as_int(x) & static_cast<int32_t>(0x80000000u)));
 }
 
@@ -210,7 +210,7 @@ inline float erf(float x) {
   float t = fmadd(c, 1.0f / 1.55f, -2.45f / 1.55f);
   float g = horner(kErfBig, t);
   float big = 1.0f - exp(-(c * c)) * g;
-  float r = ax < 0.9f ? small : big;
+  float r = !(ax >= 0.9f) ? small : big;  // NaN: small, which is NaN
   return as_float(as_int(r) | (as_int(x) & static_cast<int32_t>(0x80000000u)));
 }
 
@@ -332,11 +332,12 @@ inline __m256 tanh8(__m256 x) {
   __m256 x2 = _mm256_mul_ps(x, x);
   __m256 p = horner8(kTanh, x2);
   __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(ax, x2), p, ax);
-  // 2 min(|x|, 10) is in [0, 20] (or NaN, which exp8_moderate also passes through as NaN):
-  // exp8_moderate gives exp8's values there without the clamps.
+  // 2 min(|x|, 10) is in [0, 20] (or NaN, whose lane takes small below): exp8_moderate gives
+  // exp8's values there without the clamps.
   __m256 e = exp8_moderate(_mm256_mul_ps(bc(2.0f), _mm256_min_ps(bc(10.0f), ax)));
   __m256 big = _mm256_sub_ps(bc(1.0f), _mm256_div_ps(bc(2.0f), _mm256_add_ps(e, bc(1.0f))));
-  __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, bc(0.625f), _CMP_LT_OQ));
+  // NaN takes small (NaN): exp8_moderate of a NaN with a payload in its low bits need not be NaN.
+  __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, bc(0.625f), _CMP_NGE_UQ));
   return _mm256_or_ps(r, _mm256_and_ps(x, bc(-0.0f)));
 }
 
@@ -350,9 +351,11 @@ inline __m256 erf8(__m256 x) {
   __m256 c = _mm256_min_ps(bc(4.0f), ax);
   __m256 t = _mm256_fmadd_ps(c, bc(1.0f / 1.55f), bc(-2.45f / 1.55f));
   __m256 g = horner8(kErfBig, t);
-  __m256 e = exp8(_mm256_xor_ps(_mm256_mul_ps(c, c), bc(-0.0f)));
+  // -c^2 is in [-16, 0] (or NaN, whose lane takes small below): exp8_moderate gives exp8's
+  // values there.
+  __m256 e = exp8_moderate(_mm256_xor_ps(_mm256_mul_ps(c, c), bc(-0.0f)));
   __m256 big = _mm256_sub_ps(bc(1.0f), _mm256_mul_ps(e, g));
-  __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, bc(0.9f), _CMP_LT_OQ));
+  __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, bc(0.9f), _CMP_NGE_UQ));  // NaN: small
   return _mm256_or_ps(r, _mm256_and_ps(x, bc(-0.0f)));
 }
 
