@@ -199,10 +199,16 @@ def test_vector_unary_then_binary(uop, bop):
         # The unary step's operand a slot that the binary step's result may take over, and a
         # gathered (transposed) input.
         assert _check(lambda a, c: b(u(a * 40.0), c) * a, x, y)
+        # The binary step feeding the unary one (one kernel too), its operands in every layout.
+        assert _check(lambda a, c: u(b(a, c)), x, y)
+        assert _check(lambda a, c: u(b(a, 3.0)) * c, x, y)
+        assert _check(lambda a, c: u(b(0.7, a)) + c, x, y)
+        assert _check(lambda a, c: u(b(a * 40.0, c)) * a, x, y)
     xt = _values(mx.float32, (300, 70), 32).T
     yt = _values(mx.float32, (70, 300), 33)
     assert _check(lambda a, c: b(u(a), c), xt, yt)
     assert _check(lambda a, c: b(c, u(a)), xt, yt)
+    assert _check(lambda a, c: u(b(a, c)), xt, yt)
 
 
 def test_donated_input():

@@ -29,5 +29,9 @@ BinarySpanFn binary_span(BinaryOp op, Dtype in, SpanMode mode, Dtype* out_t);
 // bop: add, subtract, multiply, divide; and only where the CPU has AVX2 and FMA).
 using UnaryBinarySpanFn = void (*)(const void* u, const void* w, void* out, size_t n);
 UnaryBinarySpanFn unary_binary_span(UnaryOp uop, BinaryOp bop, bool u_left, bool w_scalar);
+// float32 only: out[i] = uop(bop(a[i or 0], b[i or 0])) (operands laid out as mode), likewise
+// the values of the two span kernels run in turn. Null where not covered (as above).
+using BinaryUnarySpanFn = void (*)(const void* a, const void* b, void* out, size_t n);
+BinaryUnarySpanFn binary_unary_span(BinaryOp bop, UnaryOp uop, SpanMode mode);
 
 }  // namespace mlx::core::cpu

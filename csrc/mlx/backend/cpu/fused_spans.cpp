@@ -1,8 +1,9 @@
-// Span kernels for a unary op feeding a binary op in the fused interpreter (float32, AVX2):
-// out = bop(uop(u), w) or bop(w, uop(u)), with uop's value kept in a register instead of
-// going through a scratch slot. Each lane performs the operations of the two span kernels
-// run one after the other (simd_math.h's vector functions, then one IEEE add, subtract,
-// multiply or divide), so the values are the same bit for bit.
+// Span kernels for a unary op feeding a binary op, or a binary op feeding a unary op, in the
+// fused interpreter (float32, AVX2): out = bop(uop(u), w), bop(w, uop(u)) or uop(bop(a, b)),
+// with the first op's value kept in a register instead of going through a scratch slot. Each
+// lane performs the operations of the two span kernels run one after the other
+// (simd_math.h's vector functions and one IEEE add, subtract, multiply or divide), so the
+// values are the same bit for bit.
 #include <cstring>
 
 #include "mlx/backend/cpu/elementwise_kernels.h"
@@ -89,6 +90,72 @@ void unary_binary_impl(const void* u, const void* w, void* out, size_t n) {
   }
 }
 
+template <BinaryOp B, UnaryOp U, SpanMode M>
+inline void bu_step8(const float* a, const float* b, float* d, __m256 sa, __m256 sb, __m256i* m) {
+  __m256 x = M == SpanMode::SV ? sa : _mm256_loadu_ps(a);
+  __m256 y = M == SpanMode::VS ? sb : _mm256_loadu_ps(b);
+  __m256 v = binary8<B>(x, y);
+  asm("" : "+x"(v));  // rounded on its own, as in a slot
+  _mm256_storeu_ps(d, unary8<U>(v, m));
+}
+
+template <BinaryOp B, UnaryOp U, SpanMode M>
+void binary_unary_impl(const void* pa, const void* pb, void* out, size_t n) {
+  const float* a = static_cast<const float*>(pa);
+  const float* b = static_cast<const float*>(pb);
+  float* d = static_cast<float*>(out);
+  __m256i m = _mm256_setzero_si256();
+  const __m256 sa = M == SpanMode::SV ? _mm256_set1_ps(a[0]) : _mm256_setzero_ps();
+  const __m256 sb = M == SpanMode::VS ? _mm256_set1_ps(b[0]) : _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    bu_step8<B, U, M>(a + i, b + i, d + i, sa, sb, &m);
+    bu_step8<B, U, M>(a + i + 8, b + i + 8, d + i + 8, sa, sb, &m);
+  }
+  for (; i + 8 <= n; i += 8) bu_step8<B, U, M>(a + i, b + i, d + i, sa, sb, &m);
+  if (i < n) {
+    alignas(32) float ba[8] = {0, 0, 0, 0, 0, 0, 0, 0}, bb[8] = {0, 0, 0, 0, 0, 0, 0, 0}, bd[8];
+    if (M != SpanMode::SV) std::memcpy(ba, a + i, (n - i) * sizeof(float));
+    if (M != SpanMode::VS) std::memcpy(bb, b + i, (n - i) * sizeof(float));
+    bu_step8<B, U, M>(ba, bb, bd, sa, sb, &m);
+    std::memcpy(d + i, bd, (n - i) * sizeof(float));
+  }
+  if constexpr (U == UnaryOp::Sin || U == UnaryOp::Cos) {
+    if (hmax(m) > simd::detail::kSinCosMaxBits) {
+      // As in unary_binary_impl: redo the span with the two span kernels.
+      Dtype t;
+      BinarySpanFn bn = binary_span(B, float32, M, &t);
+      UnarySpanFn un = unary_span(U, float32, &t);
+      alignas(64) float tmp[256];
+      for (size_t c = 0; c < n; c += 256) {
+        size_t len = n - c < 256 ? n - c : 256;
+        bn(M == SpanMode::SV ? a : a + c, M == SpanMode::VS ? b : b + c, tmp, len);
+        un(tmp, d + c, len);
+      }
+    }
+  }
+}
+
+template <BinaryOp B, UnaryOp U>
+BinaryUnarySpanFn pick_mode(SpanMode mode) {
+  switch (mode) {
+    case SpanMode::SV: return &binary_unary_impl<B, U, SpanMode::SV>;
+    case SpanMode::VS: return &binary_unary_impl<B, U, SpanMode::VS>;
+    default: return &binary_unary_impl<B, U, SpanMode::VV>;
+  }
+}
+
+template <UnaryOp U>
+BinaryUnarySpanFn pick_first(BinaryOp b, SpanMode mode) {
+  switch (b) {
+    case BinaryOp::Add: return pick_mode<BinaryOp::Add, U>(mode);
+    case BinaryOp::Subtract: return pick_mode<BinaryOp::Subtract, U>(mode);
+    case BinaryOp::Multiply: return pick_mode<BinaryOp::Multiply, U>(mode);
+    case BinaryOp::Divide: return pick_mode<BinaryOp::Divide, U>(mode);
+    default: return nullptr;
+  }
+}
+
 template <UnaryOp U, BinaryOp B>
 UnaryBinarySpanFn pick(bool u_left, bool w_scalar) {
   if (u_left) return w_scalar ? &unary_binary_impl<U, B, true, true> : &unary_binary_impl<U, B, true, false>;
@@ -122,6 +189,23 @@ UnaryBinarySpanFn unary_binary_span(UnaryOp u, BinaryOp b, bool u_left, bool w_s
   }
 #else
   (void)u, (void)b, (void)u_left, (void)w_scalar;
+  return nullptr;
+#endif
+}
+
+BinaryUnarySpanFn binary_unary_span(BinaryOp b, UnaryOp u, SpanMode mode) {
+#ifdef MLX_SIMD_AVX2
+  switch (u) {
+    case UnaryOp::Exp: return pick_first<UnaryOp::Exp>(b, mode);
+    case UnaryOp::Sin: return pick_first<UnaryOp::Sin>(b, mode);
+    case UnaryOp::Cos: return pick_first<UnaryOp::Cos>(b, mode);
+    case UnaryOp::Tanh: return pick_first<UnaryOp::Tanh>(b, mode);
+    case UnaryOp::Erf: return pick_first<UnaryOp::Erf>(b, mode);
+    case UnaryOp::Sigmoid: return pick_first<UnaryOp::Sigmoid>(b, mode);
+    default: return nullptr;
+  }
+#else
+  (void)b, (void)u, (void)mode;
   return nullptr;
 #endif
 }
