@@ -90,3 +90,26 @@ def test_training_step_on_a_side_stream():
         return loss.item()
 
     assert run(mx.new_stream(mx.gpu)) == pytest.approx(run(mx.default_stream(mx.gpu)), rel=1e-5)
+
+
+def test_fft_same_size_on_two_streams():
+    # One cached cuFFT plan serves both streams (each execution sets the plan's stream and its
+    # own work area); with more distinct sizes than the cache keeps, the cache is emptied while
+    # transforms queued on the other stream may still be running.
+    s1, s2 = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    x1 = rng.standard_normal((64, 4096)).astype(np.float32)
+    x2 = rng.standard_normal((64, 4096)).astype(np.float32)
+    for _ in range(3):
+        r1 = mx.fft.fft(mx.array(x1), stream=s1)
+        r2 = mx.fft.fft(mx.array(x2), stream=s2)
+        mx.eval(r1, r2)
+        np.testing.assert_allclose(np.array(r1), np.fft.fft(x1), rtol=1e-3, atol=1e-2)
+        np.testing.assert_allclose(np.array(r2), np.fft.fft(x2), rtol=1e-3, atol=1e-2)
+    outs, wants = [], []
+    for k, n in enumerate(range(100, 100 + 2 * 80, 2)):  # 80 sizes: past the 64-plan cache
+        v = rng.standard_normal((32, n)).astype(np.float32)
+        outs.append(mx.fft.rfft(mx.array(v), stream=s1 if k % 2 else s2))
+        wants.append(np.fft.rfft(v))
+    mx.eval(outs)
+    for o, w in zip(outs, wants):
+        np.testing.assert_allclose(np.array(o), w, rtol=1e-3, atol=1e-3)

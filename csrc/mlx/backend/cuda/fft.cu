@@ -80,8 +80,9 @@ class PlanCache {
     if (it != plans_.end()) return it->second;
     graph_break();  // plan creation (and the wait below) cannot be captured
     if (plans_.size() >= kMaxPlans) {
-      // Queued transforms may still use the plans: wait for them before destroying.
-      MLX_CUDA_CHECK(cudaStreamSynchronize(stream()));
+      // Queued transforms may still use the plans (their twiddle tables), on any stream: wait
+      // for the device before destroying.
+      MLX_CUDA_CHECK(cudaDeviceSynchronize());
       for (auto& [key, p] : plans_) cufftDestroy(p.h);
       plans_.clear();
     }
