@@ -113,10 +113,14 @@ def test_python_scalar_operands(desc):
 # --------------------------------------------------------------------------------------
 # special values (float32): NaN, infinities, signed zeros
 
-SPECIALS = np.concatenate([
-    np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 1e-30, 3e38], dtype=np.float32),
-    # NaNs with payloads (low bits set, negative, signaling): kernels that add to a float's
-    # exponent field must still give NaN for them.
+SPECIALS = np.array(
+    [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 1e-30, 3e38], dtype=np.float32
+)
+# With NaNs that carry payloads (low bits set, negative, signaling), for the unary ops: kernels
+# that add to a float's exponent field must still give NaN for them. (Not for the binary ops:
+# what pow(sNaN, 0) gives differs between C libraries.)
+SPECIALS_UNARY = np.concatenate([
+    SPECIALS,
     np.array([0x7FC00001, 0x7FC000FF, 0xFFC00101, 0x7F800001, 0x7FFFFFFF], dtype=np.uint32).view(np.float32),
 ])
 
@@ -135,12 +139,12 @@ def _special_unary():
 
 @pytest.mark.parametrize("desc", list(_special_unary()))
 def test_special_values_unary(device, desc):
-    a = mx.array(SPECIALS)
+    a = mx.array(SPECIALS_UNARY)
     out = desc.mx_fn(a)
     f = SPECIAL_OVERRIDES.get(desc.name, desc.np_fn)
     with np.errstate(all="ignore"):
         # float32 arithmetic, so that overflow to inf matches (square(3e38) is inf).
-        expected = np.asarray(f(SPECIALS)).astype(np.float64)
+        expected = np.asarray(f(SPECIALS_UNARY)).astype(np.float64)
     if out.dtype == mx.bool_:
         assert_array_equal(out, expected)
     else:
