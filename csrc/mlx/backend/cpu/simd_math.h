@@ -359,11 +359,15 @@ inline __m256 erf8(__m256 x) {
   return _mm256_or_ps(r, _mm256_and_ps(x, bc(-0.0f)));
 }
 
-// sigmoid of 8 values: the scalar sigmoid's operations, lane by lane (exp8_moderate where all
-// 8 arguments are moderate: exp8's values there).
+// exp8's values: exp8_moderate where all 8 arguments are moderate (the branch ML data takes).
+inline __m256 exp8_any(__m256 x) {
+  return _mm256_movemask_ps(exp_moderate(x)) == 0xff ? exp8_moderate(x) : exp8(x);
+}
+
+// sigmoid of 8 values: the scalar sigmoid's operations, lane by lane.
 inline __m256 sigmoid8(__m256 x) {
   __m256 nx = _mm256_or_ps(x, bc(-0.0f));  // -|x|
-  __m256 e = _mm256_movemask_ps(exp_moderate(nx)) == 0xff ? exp8_moderate(nx) : exp8(nx);
+  __m256 e = exp8_any(nx);
   __m256 num = _mm256_blendv_ps(e, bc(1.0f), _mm256_cmp_ps(x, bc(0.0f), _CMP_GE_OQ));
   return _mm256_div_ps(num, _mm256_add_ps(bc(1.0f), e));
 }
